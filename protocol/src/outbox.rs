@@ -1,0 +1,145 @@
+//! Outbox events: the unit of change a client pushes. Each local write appends one, in
+//! the same transaction as the record it changes, with the full record as its payload.
+//!
+//! `entityType` and `operation` stay strings on the wire type: the server must answer an
+//! unknown model or operation per event (INVALID_MODEL, UNKNOWN_OPERATION) rather than
+//! reject the whole batch, so parsing them is part of validation, not of decoding.
+
+use crate::records::{Model, Record};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+/// What an event does to its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Operation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Operation> {
+        [Operation::Create, Operation::Update, Operation::Delete]
+            .into_iter()
+            .find(|op| op.name() == name)
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One outbox event, exactly the eleven fields prisma-idb sends (its server rejects any
+/// other field, so ours never adds one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEvent {
+    pub id: String,
+    pub entity_type: String,
+    pub operation: String,
+    pub payload: serde_json::Value,
+    pub created_at: Timestamp,
+    pub tries: u32,
+    pub last_error: Option<String>,
+    pub synced: bool,
+    pub synced_at: Option<Timestamp>,
+    pub retryable: bool,
+    pub last_attempted_at: Option<Timestamp>,
+}
+
+impl OutboxEvent {
+    /// A new, never-tried event carrying `record` after `operation`.
+    pub fn new(id: Uuid, operation: Operation, record: &Record, now: Timestamp) -> OutboxEvent {
+        OutboxEvent {
+            id: id.to_string(),
+            entity_type: record.model().name().to_string(),
+            operation: operation.name().to_string(),
+            payload: record.to_json(),
+            created_at: now,
+            tries: 0,
+            last_error: None,
+            synced: false,
+            synced_at: None,
+            retryable: true,
+            last_attempted_at: None,
+        }
+    }
+
+    pub fn model(&self) -> Option<Model> {
+        Model::parse(&self.entity_type)
+    }
+
+    pub fn op(&self) -> Option<Operation> {
+        Operation::parse(&self.operation)
+    }
+
+    /// The id of the record the event changes, read from its payload.
+    pub fn record_id(&self) -> Option<&str> {
+        self.payload.get("id").and_then(|id| id.as_str())
+    }
+
+    /// Whether the push loop should still send this event.
+    pub fn is_pending(&self) -> bool {
+        !self.synced && self.retryable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::Board;
+    use serde_json::json;
+
+    #[test]
+    fn serialises_the_eleven_prisma_idb_fields() {
+        let board = Board {
+            id: Uuid::nil(),
+            name: "Home".into(),
+            created_at: Timestamp::from_millis(0),
+            user_id: Uuid::nil(),
+        };
+        let event = OutboxEvent::new(
+            Uuid::nil(),
+            Operation::Create,
+            &board.into(),
+            Timestamp::from_millis(0),
+        );
+        let value = serde_json::to_value(&event).unwrap();
+        let mut keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "createdAt",
+                "entityType",
+                "id",
+                "lastAttemptedAt",
+                "lastError",
+                "operation",
+                "payload",
+                "retryable",
+                "synced",
+                "syncedAt",
+                "tries"
+            ]
+        );
+        assert_eq!(value["entityType"], json!("Board"));
+        assert_eq!(value["operation"], json!("create"));
+        assert_eq!(value["createdAt"], json!("1970-01-01T00:00:00.000Z"));
+        assert_eq!(event.record_id(), Some(Uuid::nil().to_string().as_str()));
+        assert!(event.is_pending());
+    }
+}

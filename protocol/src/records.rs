@@ -1,0 +1,214 @@
+//! The synced records (User, Board, Todo) and the ownership path that scopes them to a user.
+//!
+//! Payloads are strict, as prisma-idb's validators are: every scalar field present (nullable
+//! ones as `null`) and no unknown field, so a record that passes here is the whole record.
+
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+/// A user: the root of every scope. Created by sign-up on the server, never by a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct User {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub image: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub is_anonymous: bool,
+}
+
+/// A board of todos, owned by a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Board {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub user_id: Uuid,
+}
+
+/// A todo on a board.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Todo {
+    pub id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub is_completed: bool,
+    pub created_at: Timestamp,
+    pub board_id: Uuid,
+}
+
+/// The synced models, by their protocol names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Model {
+    User,
+    Board,
+    Todo,
+}
+
+impl Model {
+    pub const ALL: [Model; 3] = [Model::User, Model::Board, Model::Todo];
+
+    /// The protocol name (`"Board"`), which is also the IndexedDB store name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::User => "User",
+            Model::Board => "Board",
+            Model::Todo => "Todo",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Model> {
+        Model::ALL.into_iter().find(|model| model.name() == name)
+    }
+
+    /// The model one step up the ownership path (Todo → Board → User).
+    pub fn parent(self) -> Option<Model> {
+        match self {
+            Model::User => None,
+            Model::Board => Some(Model::User),
+            Model::Todo => Some(Model::Board),
+        }
+    }
+}
+
+impl fmt::Display for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One record of any model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    User(User),
+    Board(Board),
+    Todo(Todo),
+}
+
+impl Record {
+    pub fn model(&self) -> Model {
+        match self {
+            Record::User(_) => Model::User,
+            Record::Board(_) => Model::Board,
+            Record::Todo(_) => Model::Todo,
+        }
+    }
+
+    pub fn id(&self) -> Uuid {
+        match self {
+            Record::User(user) => user.id,
+            Record::Board(board) => board.id,
+            Record::Todo(todo) => todo.id,
+        }
+    }
+
+    /// The id of the record one step up the ownership path, if any.
+    pub fn parent_id(&self) -> Option<Uuid> {
+        match self {
+            Record::User(_) => None,
+            Record::Board(board) => Some(board.user_id),
+            Record::Todo(todo) => Some(todo.board_id),
+        }
+    }
+
+    /// Parses a payload of `model` strictly (see the module docs).
+    pub fn from_json(model: Model, value: serde_json::Value) -> Result<Record, serde_json::Error> {
+        Ok(match model {
+            Model::User => Record::User(serde_json::from_value(value)?),
+            Model::Board => Record::Board(serde_json::from_value(value)?),
+            Model::Todo => Record::Todo(serde_json::from_value(value)?),
+        })
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        // Serialising these plain structs to a Value cannot fail: no maps with non-string
+        // keys, no custom serialisers that error.
+        let value = match self {
+            Record::User(user) => serde_json::to_value(user),
+            Record::Board(board) => serde_json::to_value(board),
+            Record::Todo(todo) => serde_json::to_value(todo),
+        };
+        value.unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<User> for Record {
+    fn from(user: User) -> Record {
+        Record::User(user)
+    }
+}
+
+impl From<Board> for Record {
+    fn from(board: Board) -> Record {
+        Record::Board(board)
+    }
+}
+
+impl From<Todo> for Record {
+    fn from(todo: Todo) -> Record {
+        Record::Todo(todo)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn board_json() -> serde_json::Value {
+        json!({
+            "id": "0190b8a2-7c1e-7b6a-9c1d-3f2e4a5b6c7d",
+            "name": "Groceries",
+            "createdAt": "2026-11-27T10:00:00.000Z",
+            "userId": "0190b8a2-7c1e-7b6a-9c1d-000000000001"
+        })
+    }
+
+    #[test]
+    fn a_board_round_trips_in_prisma_idb_shape() {
+        let record = Record::from_json(Model::Board, board_json()).expect("valid board");
+        assert_eq!(record.model(), Model::Board);
+        assert_eq!(record.to_json(), board_json());
+    }
+
+    #[test]
+    fn unknown_and_missing_fields_are_rejected() {
+        let mut extra = board_json();
+        extra["todos"] = json!([]);
+        assert!(Record::from_json(Model::Board, extra).is_err());
+
+        let mut missing = board_json();
+        missing.as_object_mut().unwrap().remove("userId");
+        assert!(Record::from_json(Model::Board, missing).is_err());
+    }
+
+    #[test]
+    fn nullable_fields_accept_null() {
+        let todo = json!({
+            "id": "0190b8a2-7c1e-7b6a-9c1d-3f2e4a5b6c70",
+            "title": "Milk",
+            "description": null,
+            "isCompleted": false,
+            "createdAt": "2026-11-27T10:00:00.000Z",
+            "boardId": "0190b8a2-7c1e-7b6a-9c1d-3f2e4a5b6c7d"
+        });
+        let record = Record::from_json(Model::Todo, todo.clone()).expect("valid todo");
+        assert_eq!(record.to_json(), todo);
+    }
+
+    #[test]
+    fn model_names_and_parents() {
+        assert_eq!(Model::parse("Todo"), Some(Model::Todo));
+        assert_eq!(Model::parse("todo"), None);
+        assert_eq!(Model::Todo.parent(), Some(Model::Board));
+        assert_eq!(Model::Board.parent(), Some(Model::User));
+        assert_eq!(Model::User.parent(), None);
+    }
+}

@@ -1,0 +1,212 @@
+//! Validation of records and events, the same on both ends: the app checks a change
+//! before writing it, the server checks every pushed event before applying it.
+
+use crate::outbox::{Operation, OutboxEvent};
+use crate::push::{PushError, PushErrorKind};
+use crate::records::{Model, Record};
+use uuid::Uuid;
+
+/// The longest board name.
+pub const MAX_BOARD_NAME: usize = 100;
+/// The longest todo title.
+pub const MAX_TODO_TITLE: usize = 200;
+/// The longest todo description.
+pub const MAX_TODO_DESCRIPTION: usize = 5000;
+/// The longest user name.
+pub const MAX_USER_NAME: usize = 100;
+/// The longest email address (RFC 5321).
+pub const MAX_EMAIL: usize = 254;
+
+/// An event that passed validation: a known operation on a well-formed record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatedEvent {
+    pub operation: Operation,
+    pub record: Record,
+}
+
+/// Why an event or record is invalid, as the protocol's error type and a message a
+/// person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind:?}: {message}")]
+pub struct ValidationError {
+    pub kind: PushErrorKind,
+    pub message: String,
+}
+
+impl ValidationError {
+    fn new(kind: PushErrorKind, message: impl Into<String>) -> ValidationError {
+        ValidationError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ValidationError> for PushError {
+    fn from(error: ValidationError) -> PushError {
+        PushError::new(error.kind, error.message)
+    }
+}
+
+/// Checks an event's model, operation, key and payload, in that order.
+pub fn validate_event(event: &OutboxEvent) -> Result<ValidatedEvent, ValidationError> {
+    let model = event.model().ok_or_else(|| {
+        ValidationError::new(
+            PushErrorKind::InvalidModel,
+            format!("unknown model `{}`", event.entity_type),
+        )
+    })?;
+    let operation = event.op().ok_or_else(|| {
+        ValidationError::new(
+            PushErrorKind::UnknownOperation,
+            format!(
+                "unknown operation `{}` (expected create, update or delete)",
+                event.operation
+            ),
+        )
+    })?;
+    match event.record_id().map(Uuid::parse_str) {
+        Some(Ok(_)) => {}
+        _ => {
+            return Err(ValidationError::new(
+                PushErrorKind::KeypathValidationFailure,
+                format!("the {model} payload has no valid `id` (a UUID)"),
+            ))
+        }
+    }
+    let record = Record::from_json(model, event.payload.clone()).map_err(|e| {
+        ValidationError::new(
+            PushErrorKind::RecordValidationFailure,
+            format!("invalid {model}: {e}"),
+        )
+    })?;
+    validate_record(&record)?;
+    Ok(ValidatedEvent { operation, record })
+}
+
+/// The field rules of each model, beyond the shape that parsing already checked.
+pub fn validate_record(record: &Record) -> Result<(), ValidationError> {
+    let invalid = |message: String| {
+        Err(ValidationError::new(
+            PushErrorKind::RecordValidationFailure,
+            message,
+        ))
+    };
+    match record {
+        Record::User(user) => {
+            check_text("name", &user.name, MAX_USER_NAME).or_else(invalid)?;
+            if !is_plausible_email(&user.email) {
+                return invalid(format!("`{}` is not an email address", user.email));
+            }
+        }
+        Record::Board(board) => check_text("name", &board.name, MAX_BOARD_NAME).or_else(invalid)?,
+        Record::Todo(todo) => {
+            check_text("title", &todo.title, MAX_TODO_TITLE).or_else(invalid)?;
+            if let Some(description) = &todo.description {
+                if description.chars().count() > MAX_TODO_DESCRIPTION {
+                    return invalid(format!(
+                        "description is longer than {MAX_TODO_DESCRIPTION} characters"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A required single-line text: not blank, not too long, no control characters.
+pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err(format!("{field} must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(format!("{field} is longer than {max} characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("{field} must be a single line of text"));
+    }
+    Ok(())
+}
+
+/// Enough of a check to catch typos; the truth is whether mail arrives.
+pub fn is_plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && email.len() <= MAX_EMAIL
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Whether `model` may be written by clients (users are created by sign-up).
+pub fn client_writable(model: Model, operation: Operation) -> bool {
+    !(model == Model::User && operation != Operation::Update)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+    use serde_json::json;
+
+    fn event(entity: &str, operation: &str, payload: serde_json::Value) -> OutboxEvent {
+        OutboxEvent {
+            id: "e".into(),
+            entity_type: entity.into(),
+            operation: operation.into(),
+            payload,
+            created_at: Timestamp::from_millis(0),
+            tries: 0,
+            last_error: None,
+            synced: false,
+            synced_at: None,
+            retryable: true,
+            last_attempted_at: None,
+        }
+    }
+
+    fn board(name: &str) -> serde_json::Value {
+        json!({"id": Uuid::nil(), "name": name, "createdAt": "2026-01-01T00:00:00.000Z", "userId": Uuid::nil()})
+    }
+
+    fn kind(result: Result<ValidatedEvent, ValidationError>) -> PushErrorKind {
+        result.expect_err("should be invalid").kind
+    }
+
+    #[test]
+    fn each_failure_has_its_error_type() {
+        assert_eq!(kind(validate_event(&event("Card", "create", board("a")))), PushErrorKind::InvalidModel);
+        assert_eq!(kind(validate_event(&event("Board", "upsert", board("a")))), PushErrorKind::UnknownOperation);
+        assert_eq!(
+            kind(validate_event(&event("Board", "create", json!({"id": "not-a-uuid"})))),
+            PushErrorKind::KeypathValidationFailure
+        );
+        assert_eq!(
+            kind(validate_event(&event("Board", "create", json!({"id": Uuid::nil()})))),
+            PushErrorKind::RecordValidationFailure
+        );
+        assert_eq!(kind(validate_event(&event("Board", "create", board("  ")))), PushErrorKind::RecordValidationFailure);
+        assert_eq!(
+            kind(validate_event(&event("Board", "create", board(&"x".repeat(101))))),
+            PushErrorKind::RecordValidationFailure
+        );
+    }
+
+    #[test]
+    fn a_valid_event_yields_its_record() {
+        let valid = validate_event(&event("Board", "update", board("Home"))).unwrap();
+        assert_eq!(valid.operation, Operation::Update);
+        assert_eq!(valid.record.model(), Model::Board);
+    }
+
+    #[test]
+    fn emails() {
+        assert!(is_plausible_email("ada@example.com"));
+        assert!(!is_plausible_email("ada@example"));
+        assert!(!is_plausible_email("ada example.com"));
+        assert!(!is_plausible_email("@example.com"));
+    }
+}

@@ -1,0 +1,3 @@
+//! The UI's components, one per file.
+
+pub mod sync_bar;

@@ -1,0 +1,84 @@
+//! The sync worker, spawned once per page, and the state it reports.
+
+use gloo_worker::{Spawnable, WorkerBridge};
+use std::rc::Rc;
+use sync_protocol::PushResult;
+use sync_worker::codec::JsonCodec;
+use sync_worker::host::SyncWorker;
+use sync_worker::messages::{PullStats, SyncStatus, WorkerInput, WorkerOutput};
+use yew::prelude::*;
+
+/// The worker script Trunk emits beside index.html (a module-worker loader shim).
+const WORKER_SCRIPT: &str = "sync_worker_loader.js";
+
+/// Everything the worker has reported so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncState {
+    /// None until the worker's first message: the page then says "Starting".
+    pub status: Option<SyncStatus>,
+    pub pending: u32,
+    pub realtime_connected: bool,
+    pub last_push: Vec<PushResult>,
+    pub last_pull: Option<PullStats>,
+    /// Bumped by every pull that changed data, so lists know to re-read.
+    pub remote_changes: u32,
+}
+
+impl Reducible for SyncState {
+    type Action = WorkerOutput;
+
+    fn reduce(self: Rc<Self>, output: WorkerOutput) -> Rc<Self> {
+        let mut next = (*self).clone();
+        match output {
+            WorkerOutput::Status(status) => next.status = Some(status),
+            WorkerOutput::Pending { count } => next.pending = count,
+            WorkerOutput::Realtime { connected } => next.realtime_connected = connected,
+            WorkerOutput::PushCompleted { results } => next.last_push = results,
+            WorkerOutput::PullCompleted(stats) => {
+                if stats.applied > 0 {
+                    next.remote_changes += 1;
+                }
+                next.last_pull = Some(stats);
+            }
+        }
+        Rc::new(next)
+    }
+}
+
+/// The sync context: the latest state and a way to talk to the worker.
+#[derive(Clone)]
+pub struct SyncHandle {
+    pub state: UseReducerHandle<SyncState>,
+    bridge: Rc<WorkerBridge<SyncWorker>>,
+}
+
+impl PartialEq for SyncHandle {
+    fn eq(&self, other: &Self) -> bool {
+        self.state == other.state && Rc::ptr_eq(&self.bridge, &other.bridge)
+    }
+}
+
+impl SyncHandle {
+    pub fn send(&self, input: WorkerInput) {
+        self.bridge.send(input);
+    }
+}
+
+/// Spawns the worker on first render and keeps it for the page's life (dropping the
+/// bridge would close the worker).
+#[hook]
+pub fn use_sync_worker() -> SyncHandle {
+    let state = use_reducer(SyncState::default);
+    let dispatcher = state.dispatcher();
+    let bridge = use_memo((), move |_| {
+        SyncWorker::spawner()
+            .encoding::<JsonCodec>()
+            .callback(move |output| dispatcher.dispatch(output))
+            .with_loader(true)
+            .spawn(WORKER_SCRIPT)
+    });
+    SyncHandle {
+        state,
+        bridge,
+    }
+}

@@ -1,0 +1,361 @@
+//! When cycles run: the loop's state machine, free of timers and IO so that every rule
+//! is tested natively. The host feeds it [`Event`]s with the current time and carries
+//! out the [`Command`]s it returns (run a cycle, arm the one timer, report looping).
+//!
+//! Rules:
+//! - At most one cycle at a time, whatever arrives meanwhile.
+//! - `Start` runs a cycle now and then one every interval; `Stop` ends the loop, and a
+//!   running cycle completes first.
+//! - `SyncNow` runs one cycle looping or not, and is ignored while one runs;
+//!   `ForceSync` restarts the loop's cycle now, only while looping.
+//! - `Kick` (local writes) and `Poke` (the server's stream) bring the next cycle forward
+//!   to a short debounce; one that arrives during a cycle leads to another right after.
+//! - A 401 stops the loop; nothing runs until a new token arrives and `Start` is sent.
+//! - Offline, cycles wait for the interval or for the network to return; never a busy loop.
+
+use super::CycleOutcome;
+
+/// How long a kick waits for more kicks, so a burst of writes is pushed together.
+pub const KICK_DEBOUNCE_MS: u64 = 50;
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Start,
+    Stop,
+    SyncNow { override_backoff: bool },
+    ForceSync { override_backoff: bool },
+    Kick,
+    Poke,
+    TimerFired,
+    CycleDone(CycleOutcome),
+    /// The session token changed (present or not).
+    Auth { has_token: bool },
+    /// The network went away or came back.
+    Network { online: bool },
+    Interval { ms: u64 },
+}
+
+/// Something the host must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    RunCycle { override_backoff: bool },
+    /// Arm the timer to fire after `ms` (replacing any armed one).
+    ArmTimer { ms: u64 },
+    CancelTimer,
+    /// The loop started or stopped.
+    SetLooping(bool),
+    /// The session expired: tell the app (it asks the person to sign in again).
+    SessionExpired,
+}
+
+/// The loop's state.
+#[derive(Debug, Clone)]
+pub struct Controller {
+    interval_ms: u64,
+    looping: bool,
+    running: bool,
+    /// A kick or poke arrived during the running cycle.
+    kicked: bool,
+    has_token: bool,
+    /// A 401 was seen and no new token has arrived since.
+    expired: bool,
+    online: bool,
+    /// When the armed timer fires, in the host's milliseconds.
+    timer_due: Option<u64>,
+}
+
+impl Controller {
+    pub fn new(interval_ms: u64) -> Controller {
+        Controller {
+            interval_ms,
+            looping: false,
+            running: false,
+            kicked: false,
+            has_token: false,
+            expired: false,
+            online: true,
+            timer_due: None,
+        }
+    }
+
+    pub fn is_looping(&self) -> bool {
+        self.looping
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running
+    }
+
+    /// Handles one event at `now` (milliseconds) and says what to do.
+    pub fn handle(&mut self, event: Event, now: u64) -> Vec<Command> {
+        let mut commands = Vec::new();
+        match event {
+            Event::Start => {
+                if self.can_request() && !self.looping {
+                    self.looping = true;
+                    commands.push(Command::SetLooping(true));
+                    self.run_now(false, &mut commands);
+                }
+            }
+            Event::Stop => {
+                if self.looping {
+                    self.looping = false;
+                    commands.push(Command::SetLooping(false));
+                }
+                self.cancel_timer(&mut commands);
+            }
+            Event::SyncNow { override_backoff } => {
+                if self.can_request() && !self.running {
+                    self.run_now(override_backoff, &mut commands);
+                }
+            }
+            Event::ForceSync { override_backoff } => {
+                if self.looping && !self.running {
+                    self.run_now(override_backoff, &mut commands);
+                }
+            }
+            Event::Kick | Event::Poke => {
+                if self.running {
+                    self.kicked = true;
+                } else if self.looping && self.online {
+                    self.arm_within(KICK_DEBOUNCE_MS, now, &mut commands);
+                }
+            }
+            Event::TimerFired => {
+                self.timer_due = None;
+                if self.looping && !self.running {
+                    self.run_now(false, &mut commands);
+                }
+            }
+            Event::CycleDone(outcome) => {
+                self.running = false;
+                let kicked = std::mem::take(&mut self.kicked);
+                match outcome {
+                    CycleOutcome::Unauthorized => {
+                        self.expired = true;
+                        if self.looping {
+                            self.looping = false;
+                            commands.push(Command::SetLooping(false));
+                        }
+                        self.cancel_timer(&mut commands);
+                        commands.push(Command::SessionExpired);
+                    }
+                    _ if self.looping => {
+                        let offline = matches!(
+                            &outcome,
+                            CycleOutcome::Failed(error) if error.kind == crate::messages::SyncErrorKind::Offline
+                        );
+                        let delay = if kicked && !offline {
+                            KICK_DEBOUNCE_MS
+                        } else {
+                            self.interval_ms
+                        };
+                        self.arm(delay, now, &mut commands);
+                    }
+                    _ => {}
+                }
+            }
+            Event::Auth { has_token } => {
+                self.has_token = has_token;
+                if has_token {
+                    // A new session: requests may go out again once started.
+                    self.expired = false;
+                } else {
+                    if self.looping {
+                        self.looping = false;
+                        commands.push(Command::SetLooping(false));
+                    }
+                    self.cancel_timer(&mut commands);
+                }
+            }
+            Event::Network { online } => {
+                let back = online && !self.online;
+                self.online = online;
+                if back && self.looping && !self.running {
+                    self.arm_within(KICK_DEBOUNCE_MS, now, &mut commands);
+                }
+            }
+            Event::Interval { ms } => self.interval_ms = ms.max(1),
+        }
+        commands
+    }
+
+    fn can_request(&self) -> bool {
+        self.has_token && !self.expired
+    }
+
+    fn run_now(&mut self, override_backoff: bool, commands: &mut Vec<Command>) {
+        self.cancel_timer(commands);
+        self.running = true;
+        commands.push(Command::RunCycle { override_backoff });
+    }
+
+    fn arm(&mut self, ms: u64, now: u64, commands: &mut Vec<Command>) {
+        self.timer_due = Some(now + ms);
+        commands.push(Command::ArmTimer { ms });
+    }
+
+    /// Arms the timer for `ms` from now unless it already fires sooner.
+    fn arm_within(&mut self, ms: u64, now: u64, commands: &mut Vec<Command>) {
+        if self.timer_due.is_none_or(|due| due > now + ms) {
+            self.arm(ms, now, commands);
+        }
+    }
+
+    fn cancel_timer(&mut self, commands: &mut Vec<Command>) {
+        if self.timer_due.take().is_some() {
+            commands.push(Command::CancelTimer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{SyncError, SyncErrorKind};
+
+    fn started() -> Controller {
+        let mut controller = Controller::new(5000);
+        controller.handle(Event::Auth { has_token: true }, 0);
+        let commands = controller.handle(Event::Start, 0);
+        assert_eq!(
+            commands,
+            [
+                Command::SetLooping(true),
+                Command::RunCycle {
+                    override_backoff: false
+                }
+            ]
+        );
+        controller
+    }
+
+    fn runs(commands: &[Command]) -> usize {
+        commands
+            .iter()
+            .filter(|c| matches!(c, Command::RunCycle { .. }))
+            .count()
+    }
+
+    #[test]
+    fn start_runs_now_then_every_interval() {
+        let mut controller = started();
+        let after = controller.handle(Event::CycleDone(CycleOutcome::Synced), 100);
+        assert_eq!(after, [Command::ArmTimer { ms: 5000 }]);
+        let fired = controller.handle(Event::TimerFired, 5100);
+        assert_eq!(runs(&fired), 1);
+    }
+
+    #[test]
+    fn nothing_runs_without_a_token() {
+        let mut controller = Controller::new(5000);
+        assert!(controller.handle(Event::Start, 0).is_empty());
+        assert!(controller
+            .handle(Event::SyncNow { override_backoff: false }, 0)
+            .is_empty());
+    }
+
+    #[test]
+    fn cycles_never_overlap() {
+        let mut controller = started();
+        for event in [
+            Event::Start,
+            Event::SyncNow { override_backoff: true },
+            Event::ForceSync { override_backoff: true },
+            Event::TimerFired,
+            Event::Kick,
+            Event::Poke,
+        ] {
+            assert_eq!(runs(&controller.handle(event, 10)), 0);
+        }
+        assert!(controller.is_running());
+    }
+
+    #[test]
+    fn stop_during_a_cycle_lets_it_finish_then_stays_stopped() {
+        let mut controller = started();
+        assert_eq!(
+            controller.handle(Event::Stop, 10),
+            [Command::SetLooping(false)]
+        );
+        let after = controller.handle(Event::CycleDone(CycleOutcome::Synced), 20);
+        assert!(after.is_empty(), "no timer after a stop: {after:?}");
+        assert!(controller.handle(Event::TimerFired, 5000).is_empty());
+    }
+
+    #[test]
+    fn sync_now_works_stopped_but_force_sync_only_while_looping() {
+        let mut controller = Controller::new(5000);
+        controller.handle(Event::Auth { has_token: true }, 0);
+        assert!(controller
+            .handle(Event::ForceSync { override_backoff: false }, 0)
+            .is_empty());
+        let now = controller.handle(Event::SyncNow { override_backoff: true }, 0);
+        assert_eq!(now, [Command::RunCycle { override_backoff: true }]);
+        // A one-off cycle does not start a loop.
+        assert!(controller
+            .handle(Event::CycleDone(CycleOutcome::Synced), 10)
+            .is_empty());
+
+        let mut controller = started();
+        controller.handle(Event::CycleDone(CycleOutcome::Synced), 10);
+        let forced = controller.handle(Event::ForceSync { override_backoff: true }, 20);
+        assert_eq!(
+            forced,
+            [
+                Command::CancelTimer,
+                Command::RunCycle { override_backoff: true }
+            ]
+        );
+    }
+
+    #[test]
+    fn kicks_are_debounced_and_one_during_a_cycle_runs_another_soon() {
+        let mut controller = started();
+        assert!(controller.handle(Event::Kick, 10).is_empty());
+        let after = controller.handle(Event::CycleDone(CycleOutcome::Synced), 20);
+        assert_eq!(after, [Command::ArmTimer { ms: KICK_DEBOUNCE_MS }]);
+
+        controller.handle(Event::TimerFired, 70);
+        controller.handle(Event::CycleDone(CycleOutcome::Synced), 80);
+        // Idle with the interval timer armed: a kick brings it forward, once.
+        assert_eq!(
+            controller.handle(Event::Kick, 100),
+            [Command::ArmTimer { ms: KICK_DEBOUNCE_MS }]
+        );
+        assert!(controller.handle(Event::Kick, 110).is_empty());
+    }
+
+    #[test]
+    fn a_401_stops_the_loop_until_a_new_token_and_start() {
+        let mut controller = started();
+        let after = controller.handle(Event::CycleDone(CycleOutcome::Unauthorized), 10);
+        assert_eq!(
+            after,
+            [Command::SetLooping(false), Command::SessionExpired]
+        );
+        assert!(controller.handle(Event::Start, 20).is_empty());
+        assert!(controller
+            .handle(Event::SyncNow { override_backoff: false }, 20)
+            .is_empty());
+        controller.handle(Event::Auth { has_token: true }, 30);
+        assert_eq!(runs(&controller.handle(Event::Start, 40)), 1);
+    }
+
+    #[test]
+    fn offline_waits_for_the_interval_or_the_network() {
+        let mut controller = started();
+        let offline = CycleOutcome::Failed(SyncError {
+            kind: SyncErrorKind::Offline,
+            message: "offline".into(),
+        });
+        controller.handle(Event::Network { online: false }, 5);
+        controller.handle(Event::Kick, 6);
+        let after = controller.handle(Event::CycleDone(offline), 10);
+        assert_eq!(after, [Command::ArmTimer { ms: 5000 }], "no busy loop");
+        assert!(controller.handle(Event::Kick, 20).is_empty(), "kicks wait while offline");
+        let back = controller.handle(Event::Network { online: true }, 30);
+        assert_eq!(back, [Command::ArmTimer { ms: KICK_DEBOUNCE_MS }]);
+    }
+}

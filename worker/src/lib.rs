@@ -1,0 +1,9 @@
+//! The sync worker crate: the local store over IndexedDB that the app and the worker
+//! share, the sync engine (plain Rust, tested natively), and the Web Worker host that
+//! plugs the engine into IndexedDB, `fetch` and timers.
+
+pub mod codec;
+pub mod engine;
+pub mod host;
+pub mod messages;
+pub mod store;

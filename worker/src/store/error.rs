@@ -1,0 +1,71 @@
+//! The store's one error type, with messages a person can act on.
+
+use indexed_db_futures::error::{DomException, Error as IdbError, OpenDbError, UnexpectedDataError};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("This browser has no room left for the app's data. Free some disk space or site storage, then try again.")]
+    QuotaExceeded,
+    #[error("Another tab still has an older version of this app open. Close the app's other tabs, then reload.")]
+    Blocked,
+    #[error("A newer version of this app upgraded its data in another tab. Reload this page.")]
+    VersionChanged,
+    #[error("The change was not saved (the local database cancelled it): {0}")]
+    Aborted(String),
+    #[error("Invalid data: {0}")]
+    InvalidData(String),
+    #[error("{0} no longer exists (it may have been deleted on another device).")]
+    NotFound(String),
+    #[error("This browser cannot store data for the app (private mode or storage disabled?): {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    pub(crate) fn not_found(what: impl Into<String>) -> StoreError {
+        StoreError::NotFound(what.into())
+    }
+}
+
+impl From<IdbError> for StoreError {
+    fn from(error: IdbError) -> StoreError {
+        match &error {
+            IdbError::DomException(exception) => from_dom_exception(exception),
+            IdbError::Serialisation(e) => StoreError::InvalidData(e.to_string()),
+            IdbError::MissingData(UnexpectedDataError::TransactionAborted) => {
+                StoreError::Aborted("the transaction was aborted".into())
+            }
+            other => StoreError::Aborted(other.to_string()),
+        }
+    }
+}
+
+impl From<OpenDbError> for StoreError {
+    fn from(error: OpenDbError) -> StoreError {
+        match error {
+            OpenDbError::Base(base) => match StoreError::from(base) {
+                StoreError::Aborted(message) => StoreError::Unavailable(message),
+                other => other,
+            },
+            other => StoreError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(error: serde_json::Error) -> StoreError {
+        StoreError::InvalidData(error.to_string())
+    }
+}
+
+fn from_dom_exception(exception: &DomException) -> StoreError {
+    let name = exception.name();
+    match name.as_ref() {
+        "QuotaExceededError" => StoreError::QuotaExceeded,
+        "VersionError" => StoreError::VersionChanged,
+        "DataError" | "DataCloneError" => StoreError::InvalidData(exception.message()),
+        "InvalidStateError" | "TransactionInactiveError" if exception.message().contains("clos") => {
+            StoreError::VersionChanged
+        }
+        _ => StoreError::Aborted(format!("{name}: {}", exception.message())),
+    }
+}

@@ -1,0 +1,64 @@
+//! Per-record sync metadata (`VersionMeta`) and the small key-value `Meta` store.
+
+use serde::{Deserialize, Serialize};
+use sync_protocol::{Model, User};
+
+/// What the client knows about one record's sync state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionMeta {
+    pub model: String,
+    pub key: String,
+    /// The newest changelog entry applied to this record (pulled or acknowledged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_change_id: Option<String>,
+    /// Whether a local change to the record has not been pushed yet: a pull must not
+    /// overwrite it.
+    #[serde(default)]
+    pub local_change_pending: bool,
+}
+
+impl VersionMeta {
+    pub fn new(model: Model, key: &str) -> VersionMeta {
+        VersionMeta {
+            model: model.name().to_string(),
+            key: key.to_string(),
+            ..VersionMeta::default()
+        }
+    }
+
+    /// Whether the changelog entry `id` is not newer than what this record already has.
+    pub fn is_stale(&self, id: &str) -> bool {
+        self.last_applied_change_id
+            .as_deref()
+            .is_some_and(|applied| applied >= id)
+    }
+
+    /// Records that `id` was applied, keeping the newest.
+    pub fn applied(&mut self, id: &str) {
+        if !self.is_stale(id) {
+            self.last_applied_change_id = Some(id.to_string());
+        }
+    }
+}
+
+/// The key of a record's `VersionMeta` entry.
+pub fn version_key(model: Model, id: &str) -> (String, String) {
+    (model.name().to_string(), id.to_string())
+}
+
+/// Keys of the `Meta` store.
+pub mod keys {
+    /// The pull cursor (a string), written in the transaction that applies its page.
+    pub const CURSOR: &str = "cursor";
+    /// The signed-in [`super::Account`].
+    pub const ACCOUNT: &str = "account";
+}
+
+/// The signed-in account, shared by the page and the worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    pub user: User,
+    pub token: String,
+}

@@ -1,0 +1,194 @@
+//! The local store: IndexedDB, the app's source of truth, shared by the page (which
+//! reads and writes it directly) and the sync worker (which pushes its outbox and
+//! applies pulled changes to it).
+//!
+//! Every local change is one readwrite transaction over the record, its outbox event and
+//! its sync metadata, so they commit together or not at all. Inside a transaction only
+//! IndexedDB requests are awaited: awaiting anything else (fetch, timers) would let the
+//! browser commit it early.
+
+mod error;
+pub mod meta;
+mod mutations;
+pub mod notify;
+mod outbox;
+mod pull;
+mod queries;
+mod records;
+pub mod schema;
+mod sync_store;
+
+pub use error::StoreError;
+pub use meta::{Account, VersionMeta};
+pub use mutations::TodoEdit;
+pub use outbox::{OutboxEntry, OutboxStats, PushFailure};
+pub use queries::BoardWithTodos;
+
+use indexed_db_futures::database::Database;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::{Transaction, TransactionMode};
+use notify::{Change, ChangeNotifier, ChangeOrigin};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+use sync_protocol::{Model, Timestamp};
+
+/// The database every context of the app opens.
+pub const DATABASE_NAME: &str = "boards-sync";
+
+/// A handle on the local database. Cheap to clone; clones share one connection.
+#[derive(Clone)]
+pub struct LocalStore {
+    name: Rc<str>,
+    connection: Rc<RefCell<Option<Database>>>,
+    notifier: Rc<ChangeNotifier>,
+}
+
+impl LocalStore {
+    /// Opens (creating or upgrading) the app's database.
+    pub async fn open() -> Result<LocalStore, StoreError> {
+        LocalStore::open_named(DATABASE_NAME).await
+    }
+
+    /// Opens a database by name (tests use their own).
+    pub async fn open_named(name: &str) -> Result<LocalStore, StoreError> {
+        let store = LocalStore {
+            name: name.into(),
+            connection: Rc::new(RefCell::new(None)),
+            notifier: Rc::new(ChangeNotifier::new()),
+        };
+        store.db().await?;
+        Ok(store)
+    }
+
+    /// Deletes a database and everything in it (sign-out, tests).
+    pub async fn delete_database(name: &str) -> Result<(), StoreError> {
+        Database::delete_by_name(name)?.await?;
+        Ok(())
+    }
+
+    /// Closes this context's connection (the next call reopens it).
+    pub fn close(&self) {
+        if let Some(db) = self.connection.borrow_mut().take() {
+            db.close();
+        }
+    }
+
+    /// The open connection, opened on first use and again after a version change closed it.
+    pub(crate) async fn db(&self) -> Result<Database, StoreError> {
+        if let Some(db) = self.connection.borrow().as_ref() {
+            return Ok(db.clone());
+        }
+        let db = open_database(&self.name, schema::VERSION).await?;
+        self.watch_version_changes(&db);
+        *self.connection.borrow_mut() = Some(db.clone());
+        Ok(db)
+    }
+
+    /// When another tab upgrades the database, close ours so the upgrade is not blocked;
+    /// the next operation reopens it (and, if this build is older, reports that a reload
+    /// is needed).
+    fn watch_version_changes(&self, db: &Database) {
+        let Ok(mut changes) = db.version_changes() else {
+            return;
+        };
+        let connection = Rc::downgrade(&self.connection);
+        wasm_bindgen_futures::spawn_local(async move {
+            if changes.recv().await.is_some() {
+                if let Some(connection) = connection.upgrade() {
+                    if let Some(db) = connection.borrow_mut().take() {
+                        db.close();
+                    }
+                }
+            }
+        });
+    }
+
+    pub(crate) fn notify(&self, models: Vec<Model>, origin: ChangeOrigin) {
+        if !models.is_empty() {
+            self.notifier.post(&Change { models, origin });
+        }
+    }
+}
+
+/// Opens `name` at `version`, running the schema steps it has not seen.
+pub(crate) async fn open_database(name: &str, version: u32) -> Result<Database, StoreError> {
+    let db = Database::open(name)
+        .with_version(version)
+        .with_on_upgrade_needed(move |event, db| {
+            // IndexedDB versions are integers here, so the f64 holds them exactly.
+            schema::upgrade(&db, event.old_version() as u32, version)
+        })
+        .await?;
+    Ok(db)
+}
+
+/// Opens a database at an older schema version, as a build of that version would have
+/// made it (for upgrade tests).
+#[doc(hidden)]
+pub async fn create_database_at_version(name: &str, version: u32) -> Result<(), StoreError> {
+    open_database(name, version).await?.close();
+    Ok(())
+}
+
+/// The current time as JavaScript sees it.
+pub(crate) fn now() -> Timestamp {
+    Timestamp::from_millis(js_sys::Date::now() as i64)
+}
+
+pub(crate) fn readwrite<'db>(
+    db: &'db Database,
+    stores: &[&str],
+) -> Result<Transaction<'db>, StoreError> {
+    Ok(db
+        .transaction(stores)
+        .with_mode(TransactionMode::Readwrite)
+        .build()?)
+}
+
+pub(crate) fn readonly<'db>(
+    db: &'db Database,
+    stores: &[&str],
+) -> Result<Transaction<'db>, StoreError> {
+    Ok(db
+        .transaction(stores)
+        .with_mode(TransactionMode::Readonly)
+        .build()?)
+}
+
+/// Reads one value by key (a string, or a tuple for a compound key).
+pub(crate) async fn get<V, K>(
+    store: &indexed_db_futures::object_store::ObjectStore<'_>,
+    key: K,
+) -> Result<Option<V>, StoreError>
+where
+    V: DeserializeOwned,
+    K: Serialize,
+{
+    Ok(store
+        .get(indexed_db_futures::KeyRange::Only(key))
+        .serde()?
+        .await?)
+}
+
+/// Writes one value whose key is inside it (in-line key path).
+pub(crate) async fn put<V: Serialize>(
+    store: &indexed_db_futures::object_store::ObjectStore<'_>,
+    value: &V,
+) -> Result<(), StoreError> {
+    store.put(value).serde()?.await?;
+    Ok(())
+}
+
+/// Deletes one value by key.
+pub(crate) async fn delete<K: Serialize>(
+    store: &indexed_db_futures::object_store::ObjectStore<'_>,
+    key: K,
+) -> Result<(), StoreError> {
+    store
+        .delete(indexed_db_futures::KeyRange::Only(key))
+        .serde()?
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,224 @@
+//! Installs the tools the build and the tests need, once: each is probed first and only
+//! installed when missing or at the wrong version, so a second run starts in seconds.
+//!
+//! Versions and recipes are the verified ones from `../shared/TOOLCHAIN.md`.
+
+use crate::cmd::{cmd, exists, probe, run};
+use std::ffi::OsString;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Trunk 0.22 needs a newer rustc than this project's; 0.21.14 is the verified one.
+const TRUNK_VERSION: &str = "0.21.14";
+/// The npm build of binaryen that reads current rustc output (Debian's 108 cannot).
+const BINARYEN_VERSION: &str = "132";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// Where the test suites find PostgreSQL; each test run creates and drops its own database.
+pub const DEFAULT_POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Which tools a task needs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// The wasm target, trunk, wasm-bindgen and wasm-opt: enough to build the app.
+    Build,
+    /// Build, plus Chromium, ChromeDriver and PostgreSQL for the test suites.
+    All,
+}
+
+/// What is installed, and how child processes find it.
+pub struct Toolchain {
+    /// PATH with the project-local tool folders in front.
+    pub path: OsString,
+    /// ChromeDriver, when the machine has (or could install) it.
+    pub chromedriver: Option<PathBuf>,
+    /// An admin URL of a reachable PostgreSQL server, when there is one.
+    pub postgres_admin_url: Option<String>,
+}
+
+impl Toolchain {
+    pub fn ensure(needs: Needs) -> Result<Toolchain, String> {
+        let root = crate::tasks::root();
+        ensure_wasm_target()?;
+        ensure_cargo_tool("trunk", "trunk", TRUNK_VERSION, true)?;
+        let bindgen = wasm_bindgen_version(&root)?;
+        // `--locked` fails for wasm-bindgen-cli on this registry (one locked dependency is
+        // missing), so it is installed without it, as TOOLCHAIN.md records.
+        ensure_cargo_tool("wasm-bindgen-cli", "wasm-bindgen", &bindgen, false)?;
+        let binaryen_bin = ensure_binaryen(&root)?;
+
+        let mut paths = vec![binaryen_bin];
+        if let Some(existing) = std::env::var_os("PATH") {
+            paths.extend(std::env::split_paths(&existing));
+        }
+        let path = std::env::join_paths(paths).map_err(|e| e.to_string())?;
+
+        let (chromedriver, postgres_admin_url) = if needs == Needs::All {
+            (ensure_chromium()?, ensure_postgres()?)
+        } else {
+            (None, None)
+        };
+        Ok(Toolchain {
+            path,
+            chromedriver,
+            postgres_admin_url,
+        })
+    }
+}
+
+/// Whether this run is CI's: there a suite that cannot run is a failure, not a skip.
+pub fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+fn ensure_wasm_target() -> Result<(), String> {
+    let installed = probe("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if installed.lines().any(|line| line.trim() == WASM_TARGET) {
+        return Ok(());
+    }
+    run(&mut cmd("rustup", &["target", "add", WASM_TARGET]))
+}
+
+/// Installs `krate` with `cargo install` unless `binary --version` already reports `version`.
+fn ensure_cargo_tool(krate: &str, binary: &str, version: &str, locked: bool) -> Result<(), String> {
+    let reported = probe(binary, &["--version"]).unwrap_or_default();
+    if reported.split_whitespace().any(|word| word == version) {
+        return Ok(());
+    }
+    eprintln!("installing {krate} {version} (found: {reported:?}); this takes a few minutes once");
+    let pinned = format!("={version}");
+    let mut args = vec!["install", krate, "--version", &pinned];
+    if locked {
+        args.push("--locked");
+    }
+    run(&mut cmd("cargo", &args))
+}
+
+/// The wasm-bindgen version in Cargo.lock: the CLI must match it exactly.
+fn wasm_bindgen_version(root: &Path) -> Result<String, String> {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"wasm-bindgen\"" {
+            if let Some(version) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = \""))
+                .and_then(|v| v.strip_suffix('"'))
+            {
+                return Ok(version.to_string());
+            }
+        }
+    }
+    Err("Cargo.lock does not list wasm-bindgen".into())
+}
+
+/// wasm-opt from the npm package `binaryen`, installed under target/tools (Trunk finds it
+/// on PATH and, being offline, never tries to download one).
+fn ensure_binaryen(root: &Path) -> Result<PathBuf, String> {
+    let prefix = root.join("target/tools/binaryen");
+    let bin = prefix.join("node_modules/.bin");
+    let wasm_opt = bin.join("wasm-opt");
+    let reported = probe(&wasm_opt.to_string_lossy(), &["--version"]).unwrap_or_default();
+    if reported.contains(&format!("version {BINARYEN_VERSION}")) {
+        return Ok(bin);
+    }
+    if !exists("npm") {
+        return Err("npm is needed to install wasm-opt (binaryen); install Node.js".into());
+    }
+    std::fs::create_dir_all(&prefix).map_err(|e| e.to_string())?;
+    let package = format!("binaryen@{BINARYEN_VERSION}");
+    let prefix_arg = prefix.to_string_lossy().into_owned();
+    run(&mut cmd(
+        "npm",
+        &["install", "--prefix", &prefix_arg, "--no-audit", "--no-fund", "--silent", &package],
+    ))?;
+    Ok(bin)
+}
+
+fn is_root() -> bool {
+    probe("id", &["-u"]).as_deref() == Some("0")
+}
+
+/// Installs Debian's packages as root, or through passwordless sudo.
+fn apt_install(packages: &[&str]) -> Result<(), String> {
+    let (program, mut prefix): (&str, Vec<&str>) = if is_root() {
+        ("apt-get", vec![])
+    } else if probe("sudo", &["-n", "true"]).is_some() {
+        ("sudo", vec!["-n", "apt-get"])
+    } else {
+        return Err(format!(
+            "{} missing and this user cannot install packages; run: sudo apt-get install {}",
+            packages.join(", "),
+            packages.join(" ")
+        ));
+    };
+    let mut update = prefix.clone();
+    update.extend(["update", "-q"]);
+    run(cmd(program, &update).env("DEBIAN_FRONTEND", "noninteractive"))?;
+    prefix.extend(["install", "-y", "-q", "--no-install-recommends"]);
+    prefix.extend(packages);
+    run(cmd(program, &prefix).env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// Chromium and a ChromeDriver of the same version, from Debian's packages.
+fn ensure_chromium() -> Result<Option<PathBuf>, String> {
+    let driver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    if exists(&driver) && exists("/usr/bin/chromium") {
+        return Ok(Some(PathBuf::from(driver)));
+    }
+    match apt_install(&["chromium", "chromium-driver"]) {
+        Ok(()) => Ok(Some(PathBuf::from("/usr/bin/chromedriver"))),
+        Err(e) if is_ci() => Err(e),
+        Err(e) => {
+            eprintln!("warning: {e}\nwarning: the browser suites will be skipped");
+            Ok(None)
+        }
+    }
+}
+
+fn postgres_reachable() -> bool {
+    let addr: SocketAddr = ([127, 0, 0, 1], 5432).into();
+    TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
+}
+
+/// A reachable PostgreSQL: the one the machine runs, started if it is stopped, or
+/// Debian's package installed and started where the user may do so.
+fn ensure_postgres() -> Result<Option<String>, String> {
+    let url = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_ADMIN_URL.into());
+    if std::env::var("TEST_POSTGRES_URL").is_ok() || postgres_reachable() {
+        return Ok(Some(url));
+    }
+    if !Path::new("/etc/postgresql").is_dir() && is_root() {
+        if let Err(e) = apt_install(&["postgresql"]) {
+            eprintln!("warning: {e}");
+        }
+    }
+    start_postgres_clusters();
+    for _ in 0..20 {
+        if postgres_reachable() {
+            return Ok(Some(url));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let message = "PostgreSQL is not reachable on 127.0.0.1:5432 (set TEST_POSTGRES_URL to use another)";
+    if is_ci() {
+        Err(message.into())
+    } else {
+        eprintln!("warning: {message}; the PostgreSQL suites will be skipped");
+        Ok(None)
+    }
+}
+
+fn start_postgres_clusters() {
+    let Ok(versions) = std::fs::read_dir("/etc/postgresql") else {
+        return;
+    };
+    for version in versions.flatten() {
+        let version = version.file_name().to_string_lossy().into_owned();
+        let _ = run(&mut cmd(
+            "pg_ctlcluster",
+            &["--skip-systemctl-redirect", &version, "main", "start"],
+        ));
+    }
+}
