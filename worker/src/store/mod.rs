@@ -43,6 +43,9 @@ pub struct LocalStore {
     name: Rc<str>,
     connection: Rc<RefCell<Option<Database>>>,
     notifier: Rc<ChangeNotifier>,
+    /// Fault injection for tests: fail the next write transaction after its writes,
+    /// just before it would commit.
+    abort_next_write: Rc<std::cell::Cell<bool>>,
 }
 
 impl LocalStore {
@@ -57,6 +60,7 @@ impl LocalStore {
             name: name.into(),
             connection: Rc::new(RefCell::new(None)),
             notifier: Rc::new(ChangeNotifier::new()),
+            abort_next_write: Rc::default(),
         };
         store.db().await?;
         Ok(store)
@@ -103,6 +107,24 @@ impl LocalStore {
                 }
             }
         });
+    }
+
+    /// Makes the next write transaction fail after all its writes, before it commits:
+    /// for tests that prove a failed write leaves nothing behind.
+    #[doc(hidden)]
+    pub fn abort_next_write(&self) {
+        self.abort_next_write.set(true);
+    }
+
+    /// Commits a write transaction, unless a test asked for it to fail (dropping an
+    /// uncommitted transaction aborts it).
+    pub(crate) async fn commit(&self, tx: Transaction<'_>) -> Result<(), StoreError> {
+        if self.abort_next_write.take() {
+            drop(tx);
+            return Err(StoreError::Aborted("aborted by the test".into()));
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub(crate) fn notify(&self, models: Vec<Model>, origin: ChangeOrigin) {

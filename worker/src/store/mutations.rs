@@ -92,7 +92,7 @@ impl LocalStore {
             let value = change(&mut write).await?;
             (value, write.models)
         };
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.notify(models, ChangeOrigin::Local);
         Ok(value)
     }

@@ -284,7 +284,7 @@ impl LocalStore {
                 }
             }
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -338,7 +338,7 @@ impl LocalStore {
                 settle(&outbox, &version_meta, model, &id, None).await?;
             }
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.notify(changed.clone(), ChangeOrigin::Sync);
         Ok(changed)
     }
@@ -364,7 +364,7 @@ impl LocalStore {
                 }
             }
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(removed)
     }
 }

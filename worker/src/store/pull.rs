@@ -74,7 +74,7 @@ impl LocalStore {
                     .await?;
             }
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         stats.affected_models = affected.iter().map(|m| m.name().to_string()).collect();
         self.notify(affected, ChangeOrigin::Sync);
         Ok(stats)

@@ -85,7 +85,7 @@ impl LocalStore {
             let users = tx.object_store(super::schema::USER)?;
             put_record(&users, &Record::User(account.user.clone())).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.notify(vec![Model::User], ChangeOrigin::Local);
         Ok(())
     }
@@ -99,7 +99,7 @@ impl LocalStore {
         for store in &stores {
             tx.object_store(store)?.clear()?.await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.notify(Model::ALL.to_vec(), ChangeOrigin::Local);
         Ok(())
     }

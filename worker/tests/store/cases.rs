@@ -1,0 +1,469 @@
+//! Store behaviour that must hold wherever the store runs: these cases are compiled
+//! into a main-thread test binary and a dedicated-worker one.
+
+use indexed_db_futures::prelude::*;
+use sync_protocol::push::ServerState;
+use sync_protocol::{
+    LogWithRecord, Model, Operation, PullResponse, PushError, PushErrorKind, Timestamp, User,
+};
+use sync_worker::store::notify::{ChangeListener, ChangeOrigin};
+use sync_worker::store::{schema, Account, LocalStore, PushFailure, StoreError, TodoEdit};
+use uuid::Uuid;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+/// A fresh database for one test, deleted when the test ends.
+struct TestDb {
+    name: String,
+    store: LocalStore,
+    user: User,
+}
+
+impl TestDb {
+    async fn new() -> TestDb {
+        let name = format!("test-{}", Uuid::new_v4());
+        let store = LocalStore::open_named(&name).await.expect("opens");
+        let user = user();
+        store
+            .set_account(&Account {
+                user: user.clone(),
+                token: "token".into(),
+            })
+            .await
+            .expect("signs in");
+        TestDb { name, store, user }
+    }
+
+    async fn finish(self) {
+        self.store.close();
+        LocalStore::delete_database(&self.name).await.expect("deletes");
+    }
+}
+
+fn user() -> User {
+    User {
+        id: Uuid::new_v4(),
+        name: "Ada".into(),
+        email: "ada@example.com".into(),
+        email_verified: false,
+        image: None,
+        created_at: Timestamp::from_millis(0),
+        updated_at: Timestamp::from_millis(0),
+        is_anonymous: false,
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_millis(js_sys::Date::now() as i64)
+}
+
+#[wasm_bindgen_test]
+async fn a_write_stores_the_record_and_its_event_together() {
+    let db = TestDb::new().await;
+    let board = db.store.create_board("Groceries").await.unwrap();
+    let boards = db.store.boards_with_todos().await.unwrap();
+    assert_eq!(boards.len(), 1);
+    assert_eq!(boards[0].board, board);
+    let outbox = db.store.outbox(10).await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    let event = &outbox[0].event;
+    assert_eq!(event.entity_type, "Board");
+    assert_eq!(event.operation, "create");
+    assert_eq!(event.payload, sync_protocol::Record::Board(board).to_json());
+    assert_eq!(db.store.pending_count().await.unwrap(), 1);
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_write_that_fails_part_way_leaves_neither_record_nor_event() {
+    let db = TestDb::new().await;
+    let board = db.store.create_board("Home").await.unwrap();
+    db.store.create_todo(board.id, "Milk", None).await.unwrap();
+    // Deleting the board removes its todo and the board, then appends the event; the
+    // transaction fails after all of that.
+    db.store.abort_next_write();
+    let result = db.store.delete_board(board.id).await;
+    assert!(matches!(result, Err(StoreError::Aborted(_))), "{result:?}");
+    let boards = db.store.boards_with_todos().await.unwrap();
+    assert_eq!(boards.len(), 1, "the board is still there");
+    assert_eq!(boards[0].todos.len(), 1, "its todo is still there");
+    let outbox = db.store.outbox(10).await.unwrap();
+    assert_eq!(outbox.len(), 2, "no delete event was kept");
+    assert!(outbox.iter().all(|e| e.event.operation == "create"));
+
+    // An invalid change is refused before anything is written.
+    let refused = db.store.rename_board(board.id, "   ").await;
+    assert!(matches!(refused, Err(StoreError::InvalidData(_))));
+    assert_eq!(db.store.outbox(10).await.unwrap().len(), 2);
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn every_mutation_queues_the_full_record_after_the_change() {
+    let db = TestDb::new().await;
+    let board = db.store.create_board("Work").await.unwrap();
+    let renamed = db.store.rename_board(board.id, "Office").await.unwrap();
+    let todo = db.store.create_todo(board.id, " Call Bob ", Some("  ")).await.unwrap();
+    assert_eq!(todo.title, "Call Bob");
+    assert_eq!(todo.description, None);
+    let toggled = db.store.toggle_todo(todo.id).await.unwrap();
+    assert!(toggled.is_completed);
+    let edited = db
+        .store
+        .edit_todo(
+            todo.id,
+            TodoEdit {
+                title: "Call Bob back".into(),
+                description: Some("about the invoice".into()),
+            },
+        )
+        .await
+        .unwrap();
+    db.store.delete_todo(todo.id).await.unwrap();
+    let profile = db.store.update_profile("Ada L.").await.unwrap();
+    assert_eq!(profile.id, db.user.id);
+
+    let mut outbox = db.store.outbox(50).await.unwrap();
+    outbox.reverse(); // oldest first
+    let summary: Vec<(String, String)> = outbox
+        .iter()
+        .map(|e| (e.event.entity_type.clone(), e.event.operation.clone()))
+        .collect();
+    let expected = [
+        ("Board", "create"),
+        ("Board", "update"),
+        ("Todo", "create"),
+        ("Todo", "update"),
+        ("Todo", "update"),
+        ("Todo", "delete"),
+        ("User", "update"),
+    ]
+    .map(|(m, o)| (m.to_string(), o.to_string()));
+    assert_eq!(summary, expected);
+    assert_eq!(outbox[1].event.payload["name"], "Office");
+    assert_eq!(outbox[1].event.payload, sync_protocol::Record::Board(renamed).to_json());
+    assert_eq!(outbox[4].event.payload["description"], "about the invoice");
+    assert_eq!(outbox[5].event.payload, sync_protocol::Record::Todo(edited).to_json());
+    let seqs: Vec<u32> = outbox.iter().map(|e| e.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "creation order: {seqs:?}");
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn boards_and_todos_read_back_in_creation_order() {
+    let db = TestDb::new().await;
+    let first = db.store.create_board("First").await.unwrap();
+    let second = db.store.create_board("Second").await.unwrap();
+    for title in ["a", "b", "c"] {
+        db.store.create_todo(second.id, title, None).await.unwrap();
+    }
+    let boards = db.store.boards_with_todos().await.unwrap();
+    let names: Vec<&str> = boards.iter().map(|b| b.board.name.as_str()).collect();
+    assert_eq!(names, ["First", "Second"]);
+    let titles: Vec<&str> = boards[1].todos.iter().map(|t| t.title.as_str()).collect();
+    assert_eq!(titles, ["a", "b", "c"]);
+    assert!(boards[0].todos.is_empty());
+    let one = db.store.board(first.id).await.unwrap().expect("exists");
+    assert_eq!(one.board.name, "First");
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn batches_follow_creation_order_and_skip_what_is_not_ready() {
+    let db = TestDb::new().await;
+    for n in 0..5 {
+        db.store.create_board(&format!("B{n}")).await.unwrap();
+    }
+    let batch = db.store.next_batch(3, |_| true).await.unwrap();
+    let names: Vec<String> = batch.iter().map(|e| e.payload["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["B0", "B1", "B2"]);
+    let skipping = db
+        .store
+        .next_batch(3, |e| e.payload["name"] != "B1")
+        .await
+        .unwrap();
+    let names: Vec<&str> = skipping.iter().map(|e| e.payload["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["B0", "B2", "B3"]);
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn push_results_are_booked_and_a_rejection_rolls_back() {
+    let db = TestDb::new().await;
+    let kept = db.store.create_board("Kept").await.unwrap();
+    let retried = db.store.create_board("Retried").await.unwrap();
+    let rejected = db.store.create_board("Rejected").await.unwrap();
+    let restored = db.store.create_board("Original name").await.unwrap();
+    db.store.rename_board(restored.id, "Forbidden rename").await.unwrap();
+    let events = db.store.next_batch(10, |_| true).await.unwrap();
+    let id_of = |name: &str| {
+        events
+            .iter()
+            .find(|e| e.payload["name"] == name)
+            .map(|e| e.id.clone())
+            .unwrap()
+    };
+    let t = now();
+    db.store
+        .mark_synced(
+            &[
+                (id_of("Kept"), "00000000000000000005".into()),
+                (id_of("Original name"), "00000000000000000006".into()),
+            ],
+            t,
+        )
+        .await
+        .unwrap();
+    let mut server_copy = sync_protocol::Record::Board(restored.clone()).to_json();
+    server_copy["name"] = "Server name".into();
+    let changed = db
+        .store
+        .mark_failed(
+            &[
+                PushFailure {
+                    event_id: id_of("Retried"),
+                    error: PushError::new(PushErrorKind::UnknownError, "busy"),
+                    server_state: None,
+                },
+                PushFailure {
+                    event_id: id_of("Rejected"),
+                    error: PushError::new(PushErrorKind::CustomValidationFailed, "taken"),
+                    server_state: Some(ServerState { record: None }),
+                },
+                PushFailure {
+                    event_id: id_of("Forbidden rename"),
+                    error: PushError::new(PushErrorKind::ScopeViolation, "no"),
+                    server_state: Some(ServerState {
+                        record: Some(server_copy),
+                    }),
+                },
+            ],
+            t,
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed, [Model::Board]);
+
+    let outbox = db.store.outbox(10).await.unwrap();
+    let find = |name: &str| outbox.iter().find(|e| e.event.payload["name"] == name).unwrap().event.clone();
+    assert!(find("Kept").synced);
+    let retry = find("Retried");
+    assert_eq!((retry.tries, retry.retryable, retry.synced), (1, true, false));
+    assert_eq!(retry.last_error.as_deref(), Some("UNKNOWN_ERROR: busy"));
+    let reject = find("Rejected");
+    assert_eq!((reject.tries, reject.retryable), (1, false));
+    assert_eq!(reject.last_error.as_deref(), Some("CUSTOM_VALIDATION_FAILED: taken"));
+
+    let stats = db.store.outbox_stats().await.unwrap();
+    assert_eq!((stats.total, stats.pending, stats.failed, stats.synced), (5, 1, 2, 2));
+    assert_eq!(db.store.pending_count().await.unwrap(), 1);
+
+    let boards = db.store.boards_with_todos().await.unwrap();
+    let names: Vec<&str> = boards.iter().map(|b| b.board.name.as_str()).collect();
+    assert!(!names.contains(&"Rejected"), "a rejected create is removed: {names:?}");
+    assert!(names.contains(&"Server name"), "a rejected update shows the server's state: {names:?}");
+    assert!(names.contains(&"Kept") && names.contains(&"Retried"));
+    let _ = (kept, retried, rejected);
+    db.finish().await;
+}
+
+fn entry(n: u64, model: &str, id: &str, operation: Operation, record: Option<serde_json::Value>) -> LogWithRecord {
+    let changelog = format!("{n:020}");
+    LogWithRecord {
+        id: changelog.clone(),
+        model: model.into(),
+        key_path: vec![serde_json::json!(id)],
+        operation,
+        scope_key: "scope".into(),
+        outbox_event_id: format!("remote-{n}"),
+        record,
+        changelog_id: changelog,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_pulled_page_applies_with_its_cursor_and_respects_local_changes() {
+    let db = TestDb::new().await;
+    let mine = db.store.create_board("Mine, unpushed").await.unwrap();
+    let remote_id = Uuid::new_v4();
+    let remote = |name: &str| {
+        serde_json::json!({"id": remote_id, "name": name, "createdAt": "2026-01-01T00:00:00.000Z", "userId": db.user.id})
+    };
+    let mut mine_on_server = sync_protocol::Record::Board(mine.clone()).to_json();
+    mine_on_server["name"] = "Overwritten".into();
+    let gone = Uuid::new_v4().to_string();
+    let page = PullResponse {
+        cursor: Some(format!("{:020}", 5)),
+        logs_with_records: vec![
+            entry(1, "Board", &remote_id.to_string(), Operation::Create, Some(remote("Remote v2"))),
+            entry(2, "Board", &mine.id.to_string(), Operation::Update, Some(mine_on_server)),
+            entry(3, "Board", &gone, Operation::Create, None),
+            entry(4, "Card", &gone, Operation::Create, Some(serde_json::json!({}))),
+            entry(5, "Board", &Uuid::new_v4().to_string(), Operation::Create, Some(serde_json::json!({"id": 1}))),
+        ],
+    };
+    let stats = db.store.apply_pull(&page).await.unwrap();
+    assert_eq!(
+        (stats.applied, stats.stale, stats.missing, stats.validation_errors),
+        (1, 1, 1, 2)
+    );
+    assert_eq!(stats.affected_models, ["Board"]);
+    assert_eq!(db.store.cursor().await.unwrap().as_deref(), Some("00000000000000000005"));
+    let names: Vec<String> = db
+        .store
+        .boards_with_todos()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.board.name)
+        .collect();
+    assert!(names.contains(&"Remote v2".to_string()));
+    assert!(names.contains(&"Mine, unpushed".to_string()), "a pending local change is never clobbered");
+
+    // An older entry for the same record is stale; a newer one applies.
+    let older = PullResponse {
+        cursor: Some(format!("{:020}", 6)),
+        logs_with_records: vec![entry(1, "Board", &remote_id.to_string(), Operation::Update, Some(remote("Remote v1")))],
+    };
+    assert_eq!(db.store.apply_pull(&older).await.unwrap().stale, 1);
+    let delete = PullResponse {
+        cursor: Some(format!("{:020}", 7)),
+        logs_with_records: vec![entry(7, "Board", &remote_id.to_string(), Operation::Delete, None)],
+    };
+    assert_eq!(db.store.apply_pull(&delete).await.unwrap().applied, 1);
+    let boards = db.store.boards_with_todos().await.unwrap();
+    assert!(boards.iter().all(|b| b.board.id != remote_id));
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_page_that_fails_to_apply_keeps_the_old_cursor_and_data() {
+    let db = TestDb::new().await;
+    let id = Uuid::new_v4();
+    let board = serde_json::json!({"id": id, "name": "Remote", "createdAt": "2026-01-01T00:00:00.000Z", "userId": db.user.id});
+    let page = PullResponse {
+        cursor: Some(format!("{:020}", 9)),
+        logs_with_records: vec![entry(9, "Board", &id.to_string(), Operation::Create, Some(board))],
+    };
+    db.store.abort_next_write();
+    assert!(db.store.apply_pull(&page).await.is_err());
+    assert_eq!(db.store.cursor().await.unwrap(), None);
+    assert!(db.store.boards_with_todos().await.unwrap().is_empty());
+    db.store.apply_pull(&page).await.unwrap();
+    assert_eq!(db.store.cursor().await.unwrap().as_deref(), Some("00000000000000000009"));
+    assert_eq!(db.store.boards_with_todos().await.unwrap().len(), 1);
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn acknowledged_changes_are_not_applied_again_when_pulled_back() {
+    let db = TestDb::new().await;
+    let board = db.store.create_board("Mine").await.unwrap();
+    let event = db.store.next_batch(1, |_| true).await.unwrap().remove(0);
+    db.store
+        .mark_synced(&[(event.id, "00000000000000000003".into())], now())
+        .await
+        .unwrap();
+    let echo = PullResponse {
+        cursor: Some(format!("{:020}", 3)),
+        logs_with_records: vec![entry(
+            3,
+            "Board",
+            &board.id.to_string(),
+            Operation::Create,
+            Some(sync_protocol::Record::Board(board).to_json()),
+        )],
+    };
+    let stats = db.store.apply_pull(&echo).await.unwrap();
+    assert_eq!((stats.applied, stats.stale), (0, 1));
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn old_synced_events_are_cleared() {
+    let db = TestDb::new().await;
+    db.store.create_board("Old").await.unwrap();
+    db.store.create_board("Unsynced").await.unwrap();
+    let old = db.store.next_batch(1, |_| true).await.unwrap().remove(0);
+    let ten_days_ago = Timestamp::from_millis(now().as_millis() - 10 * 86_400_000);
+    db.store
+        .mark_synced(&[(old.id, "00000000000000000001".into())], ten_days_ago)
+        .await
+        .unwrap();
+    assert_eq!(db.store.clear_synced_older_than(7, now()).await.unwrap(), 1);
+    let left = db.store.outbox(10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].event.payload["name"], "Unsynced");
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn opening_a_version_1_database_keeps_its_data() {
+    let name = format!("test-{}", Uuid::new_v4());
+    // What a build of schema version 1 left behind: a board and its pending event.
+    sync_worker::store::create_database_at_version(&name, 1).await.unwrap();
+    let board_id = Uuid::new_v4();
+    {
+        let db = indexed_db_futures::database::Database::open(name.as_str())
+            .with_version(1u32)
+            .await
+            .unwrap();
+        let tx = db
+            .transaction([schema::BOARD, schema::OUTBOX])
+            .with_mode(indexed_db_futures::transaction::TransactionMode::Readwrite)
+            .build()
+            .unwrap();
+        let board = serde_json::json!({"id": board_id, "name": "From v1", "createdAt": "2025-06-01T00:00:00.000Z", "userId": Uuid::nil()});
+        tx.object_store(schema::BOARD).unwrap().put(&board).serde().unwrap().await.unwrap();
+        let event = serde_json::json!({
+            "id": Uuid::new_v4(), "entityType": "Board", "operation": "create", "payload": board,
+            "createdAt": "2025-06-01T00:00:00.000Z", "tries": 0, "lastError": null, "synced": false,
+            "syncedAt": null, "retryable": true, "lastAttemptedAt": null,
+            "seq": 1, "queue": 1, "pendingRecord": ["Board", board_id]
+        });
+        tx.object_store(schema::OUTBOX).unwrap().put(&event).serde().unwrap().await.unwrap();
+        tx.commit().await.unwrap();
+        db.close();
+    }
+    let store = LocalStore::open_named(&name).await.expect("upgrades");
+    assert_eq!(store.board(board_id).await.unwrap().unwrap().board.name, "From v1");
+    assert_eq!(store.pending_count().await.unwrap(), 1);
+    assert_eq!(store.cursor().await.unwrap(), None, "the new Meta store exists and is empty");
+    store.close();
+    LocalStore::delete_database(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn other_listeners_hear_about_committed_changes() {
+    let db = TestDb::new().await;
+    let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let sink = std::rc::Rc::clone(&heard);
+    let _listener = ChangeListener::new(move |change| sink.borrow_mut().push(change)).unwrap();
+    db.store.create_board("Shared").await.unwrap();
+    for _ in 0..50 {
+        if !heard.borrow().is_empty() {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
+    let heard = heard.borrow();
+    assert!(
+        heard.iter().any(|c| c.models.contains(&Model::Board) && c.origin == ChangeOrigin::Local),
+        "{heard:?}"
+    );
+    drop(heard);
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn an_upgrade_elsewhere_closes_this_connection_instead_of_blocking() {
+    let db = TestDb::new().await;
+    // Another context opens the same database at a newer version.
+    let newer = indexed_db_futures::database::Database::open(db.name.as_str())
+        .with_version(schema::VERSION + 1)
+        .await
+        .expect("the upgrade is not blocked by our open connection");
+    let result = db.store.pending_count().await;
+    assert_eq!(result, Err(StoreError::VersionChanged));
+    newer.close();
+    LocalStore::delete_database(&db.name).await.unwrap();
+}
