@@ -4,8 +4,10 @@
 //! The binary (`main.rs`) only mounts [`App`]; everything lives here so that browser
 //! tests can mount components too.
 
+mod api;
 mod app;
 pub mod components;
+pub mod config;
 pub mod hooks;
 
 pub use app::App;

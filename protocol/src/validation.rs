@@ -178,19 +178,40 @@ mod tests {
 
     #[test]
     fn each_failure_has_its_error_type() {
-        assert_eq!(kind(validate_event(&event("Card", "create", board("a")))), PushErrorKind::InvalidModel);
-        assert_eq!(kind(validate_event(&event("Board", "upsert", board("a")))), PushErrorKind::UnknownOperation);
         assert_eq!(
-            kind(validate_event(&event("Board", "create", json!({"id": "not-a-uuid"})))),
+            kind(validate_event(&event("Card", "create", board("a")))),
+            PushErrorKind::InvalidModel
+        );
+        assert_eq!(
+            kind(validate_event(&event("Board", "upsert", board("a")))),
+            PushErrorKind::UnknownOperation
+        );
+        assert_eq!(
+            kind(validate_event(&event(
+                "Board",
+                "create",
+                json!({"id": "not-a-uuid"})
+            ))),
             PushErrorKind::KeypathValidationFailure
         );
         assert_eq!(
-            kind(validate_event(&event("Board", "create", json!({"id": Uuid::nil()})))),
+            kind(validate_event(&event(
+                "Board",
+                "create",
+                json!({"id": Uuid::nil()})
+            ))),
             PushErrorKind::RecordValidationFailure
         );
-        assert_eq!(kind(validate_event(&event("Board", "create", board("  ")))), PushErrorKind::RecordValidationFailure);
         assert_eq!(
-            kind(validate_event(&event("Board", "create", board(&"x".repeat(101))))),
+            kind(validate_event(&event("Board", "create", board("  ")))),
+            PushErrorKind::RecordValidationFailure
+        );
+        assert_eq!(
+            kind(validate_event(&event(
+                "Board",
+                "create",
+                board(&"x".repeat(101))
+            ))),
             PushErrorKind::RecordValidationFailure
         );
     }

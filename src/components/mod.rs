@@ -1,3 +1,57 @@
 //! The UI's components, one per file.
 
-pub mod sync_bar;
+mod auth_form;
+mod board_card;
+mod board_list;
+mod confirm;
+mod inspector;
+mod session_banner;
+mod sync_bar;
+mod todo_item;
+mod user_menu;
+
+pub use auth_form::AuthForm;
+pub use board_card::BoardCard;
+pub use board_list::BoardList;
+pub use confirm::Confirm;
+pub use inspector::Inspector;
+pub use session_banner::SessionBanner;
+pub use sync_bar::SyncBar;
+pub use todo_item::TodoItem;
+pub use user_menu::UserMenu;
+
+use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+/// The value of the text field an input event came from.
+pub(crate) fn input_value(event: &InputEvent) -> String {
+    event.target_unchecked_into::<HtmlInputElement>().value()
+}
+
+/// The value of the text area an input event came from.
+pub(crate) fn textarea_value(event: &InputEvent) -> String {
+    event.target_unchecked_into::<HtmlTextAreaElement>().value()
+}
+
+/// Runs a local change and reports it: on success the lists re-read and the worker is
+/// kicked; on failure the message goes to `error` and nothing changed.
+pub(crate) fn apply_change<T, F, Fut>(
+    context: &crate::hooks::data::AppContext,
+    error: UseStateHandle<Option<String>>,
+    change: F,
+) where
+    T: 'static,
+    F: FnOnce(sync_worker::store::LocalStore) -> Fut + 'static,
+    Fut: std::future::Future<Output = Result<T, sync_worker::store::StoreError>> + 'static,
+{
+    let (store, actions) = (context.store.clone(), context.actions.clone());
+    wasm_bindgen_futures::spawn_local(async move {
+        match change(store).await {
+            Ok(_) => {
+                error.set(None);
+                actions.emit(crate::hooks::data::AppAction::DataChanged);
+            }
+            Err(e) => error.set(Some(e.to_string())),
+        }
+    });
+}

@@ -77,8 +77,5 @@ pub fn use_sync_worker() -> SyncHandle {
             .with_loader(true)
             .spawn(WORKER_SCRIPT)
     });
-    SyncHandle {
-        state,
-        bridge,
-    }
+    SyncHandle { state, bridge }
 }

@@ -31,7 +31,8 @@ fn app_dir() -> Option<PathBuf> {
 /// The server and its temporary database, for one test.
 pub struct Stack {
     pub url: String,
-    pub server: Option<ServerHandle>,
+    addr: std::net::SocketAddr,
+    server: Option<ServerHandle>,
     pub database_url: String,
     app_dir: PathBuf,
     _data: tempfile::TempDir,
@@ -49,6 +50,7 @@ impl Stack {
             .spawn();
         Some(Stack {
             url: server.url.clone(),
+            addr: server.addr,
             server: Some(server),
             database_url,
             app_dir,
@@ -56,14 +58,18 @@ impl Stack {
         })
     }
 
-    /// Starts the server again on the same database and port (after a kill or stop).
-    pub async fn restart(&mut self) {
-        let addr = self.server.as_ref().map(|s| s.addr).expect("a server ran");
+    /// Stops the server at once, as a crash would.
+    pub fn kill(&mut self) {
         if let Some(server) = self.server.take() {
             server.kill();
         }
+    }
+
+    /// Starts the server again on the same database and port (killing it first if it runs).
+    pub async fn restart(&mut self) {
+        self.kill();
         let mut config = Config::local(&self.database_url, &self.app_dir);
-        config.addr = addr;
+        config.addr = self.addr;
         // The old listener may take a moment to close.
         let started = Instant::now();
         let server = loop {
@@ -78,7 +84,80 @@ impl Stack {
         };
         self.server = Some(server.spawn());
     }
+
+    /// What the server holds for a person: every live board and todo, read by signing in
+    /// and pulling the whole changelog (each entry carries its record's current state).
+    pub async fn server_state(&self, email: &str, password: &str) -> DataSet {
+        let http = reqwest::Client::new();
+        let session: serde_json::Value = http
+            .post(format!("{}/api/auth/login", self.url))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("the server answers")
+            .json()
+            .await
+            .expect("a session");
+        let token = session["token"].as_str().expect("a token").to_string();
+        let mut state = DataSet::default();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page: serde_json::Value = http
+                .post(format!("{}/api/sync/pull", self.url))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"lastChangelogId": cursor, "limit": 1000}))
+                .send()
+                .await
+                .expect("the server answers")
+                .json()
+                .await
+                .expect("a page");
+            let entries = page["logsWithRecords"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if entries.is_empty() {
+                break;
+            }
+            for entry in entries {
+                let id = entry["keyPath"][0].as_str().unwrap_or_default().to_string();
+                let map = match entry["model"].as_str() {
+                    Some("Board") => &mut state.boards,
+                    Some("Todo") => &mut state.todos,
+                    _ => continue,
+                };
+                match &entry["record"] {
+                    serde_json::Value::Null => map.remove(&id),
+                    record => map.insert(id, record.clone()),
+                };
+            }
+            cursor = page["cursor"].as_str().map(str::to_string);
+        }
+        state
+    }
 }
+
+/// Boards and todos by id, as JSON records: what a device or the server holds.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct DataSet {
+    pub boards: std::collections::BTreeMap<String, serde_json::Value>,
+    pub todos: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// Reads the app's IndexedDB from the page.
+const READ_LOCAL_STATE: &str = r#"
+const done = arguments[arguments.length - 1];
+const request = indexedDB.open("boards-sync");
+request.onerror = () => done(JSON.stringify({error: String(request.error)}));
+request.onsuccess = () => {
+  const db = request.result;
+  const tx = db.transaction(["Board", "Todo"], "readonly");
+  const boards = tx.objectStore("Board").getAll();
+  const todos = tx.objectStore("Todo").getAll();
+  tx.oncomplete = () => { db.close(); done(JSON.stringify({boards: boards.result, todos: todos.result})); };
+  tx.onerror = () => done(JSON.stringify({error: String(tx.error)}));
+};
+"#;
 
 /// A headless Chromium with its own profile, driven by its own ChromeDriver.
 pub struct Browser {
@@ -89,7 +168,8 @@ pub struct Browser {
 
 impl Browser {
     pub async fn open() -> Browser {
-        let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let driver_path =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let port = free_port();
         let driver = Command::new(&driver_path)
             .arg(format!("--port={port}"))
@@ -117,8 +197,8 @@ impl Browser {
         };
         let started = Instant::now();
         let client = loop {
-            let attempt = ClientBuilder::rustls()
-                .expect("TLS roots load")
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            let attempt = ClientBuilder::new(connector)
                 .capabilities(capabilities.clone())
                 .connect(&format!("http://127.0.0.1:{port}"))
                 .await;
@@ -160,6 +240,169 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("{test_id} never matched; its last text was {last:?}");
+    }
+
+    fn selector(test_id: &str) -> String {
+        format!("[data-testid=\"{}\"]", test_id.replace('"', "\\\""))
+    }
+
+    /// Waits for the element with `data-testid` and returns it.
+    pub async fn find(&self, test_id: &str) -> fantoccini::elements::Element {
+        let selector = Browser::selector(test_id);
+        let started = Instant::now();
+        loop {
+            match self.client.find(Locator::Css(&selector)).await {
+                Ok(element) => return element,
+                Err(e) if started.elapsed() > PATIENCE => panic!("{test_id} never appeared: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// Whether the element is on the page now.
+    pub async fn exists(&self, test_id: &str) -> bool {
+        self.client
+            .find(Locator::Css(&Browser::selector(test_id)))
+            .await
+            .is_ok()
+    }
+
+    /// Waits until the element is gone.
+    pub async fn wait_gone(&self, test_id: &str) {
+        let started = Instant::now();
+        while self.exists(test_id).await {
+            assert!(started.elapsed() < PATIENCE, "{test_id} never went away");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn click(&self, test_id: &str) {
+        self.find(test_id)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {test_id}: {e}"));
+    }
+
+    /// Types into an empty field.
+    pub async fn type_into(&self, test_id: &str, text: &str) {
+        self.find(test_id)
+            .await
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("cannot type into {test_id}: {e}"));
+    }
+
+    /// Replaces a field's text as a person would: select all, type over it.
+    pub async fn replace_text(&self, test_id: &str, text: &str) {
+        // Control+A selects; the NULL key releases Control before the new text.
+        let keys = format!("\u{E009}a\u{E000}{text}");
+        self.type_into(test_id, &keys).await;
+    }
+
+    /// The element's visible text.
+    pub async fn text(&self, test_id: &str) -> String {
+        self.find(test_id)
+            .await
+            .text()
+            .await
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    /// Waits until a checkbox is (or is not) checked.
+    pub async fn wait_for_checked(&self, test_id: &str, checked: bool) {
+        let started = Instant::now();
+        loop {
+            let element = self.find(test_id).await;
+            if element.prop("checked").await.ok().flatten().as_deref()
+                == Some(if checked { "true" } else { "false" })
+            {
+                return;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "{test_id} never became checked={checked}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Everything in this device's IndexedDB.
+    pub async fn local_state(&self) -> DataSet {
+        let value = self
+            .client
+            .execute_async(READ_LOCAL_STATE, vec![])
+            .await
+            .expect("the script runs");
+        let parsed: serde_json::Value =
+            serde_json::from_str(value.as_str().unwrap_or("{}")).expect("JSON from the page");
+        assert!(
+            parsed.get("error").is_none(),
+            "reading IndexedDB failed: {parsed}"
+        );
+        let by_id = |records: &serde_json::Value| {
+            records
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|record| {
+                    (
+                        record["id"].as_str().unwrap_or_default().to_string(),
+                        record.clone(),
+                    )
+                })
+                .collect()
+        };
+        DataSet {
+            boards: by_id(&parsed["boards"]),
+            todos: by_id(&parsed["todos"]),
+        }
+    }
+
+    pub async fn refresh(&self) {
+        self.client.refresh().await.expect("the page reloads");
+    }
+
+    /// Signs up a new account and waits until the app shows it.
+    pub async fn sign_up(&self, email: &str, password: &str, name: &str) {
+        self.type_into("auth-email", email).await;
+        self.type_into("auth-password", password).await;
+        self.type_into("auth-name", name).await;
+        self.click("signup-submit").await;
+        self.wait_for_text("user-email", |text| text == email).await;
+    }
+
+    /// Signs in to an existing account and waits until the app shows it.
+    pub async fn sign_in(&self, email: &str, password: &str) {
+        self.type_into("auth-email", email).await;
+        self.type_into("auth-password", password).await;
+        self.click("login-submit").await;
+        self.wait_for_text("user-email", |text| text == email).await;
+    }
+
+    /// Creates a board through the form and waits for it to show.
+    pub async fn create_board(&self, name: &str) {
+        self.type_into("new-board-name", name).await;
+        self.click("create-board-button").await;
+        self.find(&format!("board-{name}")).await;
+    }
+
+    /// Adds a todo to a board and waits for it to show.
+    pub async fn add_todo(&self, board: &str, title: &str) {
+        self.type_into(&format!("new-todo-title-{board}"), title)
+            .await;
+        self.click(&format!("add-todo-{board}")).await;
+        self.find(&format!("todo-{title}")).await;
+    }
+
+    /// Waits until nothing is pending and the worker rests.
+    pub async fn wait_synced(&self) {
+        self.wait_for_text("pending-count", |text| text == "0")
+            .await;
+        self.wait_for_text("sync-status", |text| text == "Idle")
+            .await;
     }
 
     pub async fn close(mut self) {

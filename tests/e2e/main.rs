@@ -5,4 +5,6 @@
 
 mod harness;
 
+mod app;
+mod convergence;
 mod foundation;

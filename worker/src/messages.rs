@@ -5,7 +5,11 @@ use sync_protocol::{PushResult, Timestamp};
 
 /// App → worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum WorkerInput {
     /// Settings, sent once after spawning and again whenever they change.
     Configure(SyncConfig),
@@ -27,15 +31,25 @@ pub enum WorkerInput {
 
 /// Worker → app.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum WorkerOutput {
     Status(SyncStatus),
-    PushCompleted { results: Vec<PushResult> },
+    PushCompleted {
+        results: Vec<PushResult>,
+    },
     PullCompleted(PullStats),
     /// Unsynced retryable events left in the outbox, after each phase.
-    Pending { count: u32 },
+    Pending {
+        count: u32,
+    },
     /// Whether the server's event stream is connected.
-    Realtime { connected: bool },
+    Realtime {
+        connected: bool,
+    },
 }
 
 /// The sync settings. Endpoints are resolved against `base_url`.
@@ -77,7 +91,9 @@ impl Default for SyncConfig {
 impl SyncConfig {
     /// The settings with out-of-range values brought into range.
     pub fn sanitized(mut self) -> SyncConfig {
-        self.batch_size = self.batch_size.clamp(1, sync_protocol::MAX_PUSH_BATCH as u32);
+        self.batch_size = self
+            .batch_size
+            .clamp(1, sync_protocol::MAX_PUSH_BATCH as u32);
         self.pull_limit = self.pull_limit.clamp(1, sync_protocol::MAX_PULL_LIMIT);
         self.interval_ms = self.interval_ms.max(100);
         self.base_url = self.base_url.trim_end_matches('/').to_string();
@@ -210,6 +226,9 @@ mod tests {
         .sanitized();
         assert_eq!(config.batch_size, 100);
         assert_eq!(config.pull_limit, 1);
-        assert_eq!(config.url(&config.push_path), "https://sync.example.com/api/sync/push");
+        assert_eq!(
+            config.url(&config.push_path),
+            "https://sync.example.com/api/sync/push"
+        );
     }
 }

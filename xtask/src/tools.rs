@@ -131,7 +131,15 @@ fn ensure_binaryen(root: &Path) -> Result<PathBuf, String> {
     let prefix_arg = prefix.to_string_lossy().into_owned();
     run(&mut cmd(
         "npm",
-        &["install", "--prefix", &prefix_arg, "--no-audit", "--no-fund", "--silent", &package],
+        &[
+            "install",
+            "--prefix",
+            &prefix_arg,
+            "--no-audit",
+            "--no-fund",
+            "--silent",
+            &package,
+        ],
     ))?;
     Ok(bin)
 }
@@ -185,7 +193,8 @@ fn postgres_reachable() -> bool {
 /// A reachable PostgreSQL: the one the machine runs, started if it is stopped, or
 /// Debian's package installed and started where the user may do so.
 fn ensure_postgres() -> Result<Option<String>, String> {
-    let url = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_ADMIN_URL.into());
+    let url =
+        std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_ADMIN_URL.into());
     if std::env::var("TEST_POSTGRES_URL").is_ok() || postgres_reachable() {
         return Ok(Some(url));
     }
@@ -201,7 +210,8 @@ fn ensure_postgres() -> Result<Option<String>, String> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    let message = "PostgreSQL is not reachable on 127.0.0.1:5432 (set TEST_POSTGRES_URL to use another)";
+    let message =
+        "PostgreSQL is not reachable on 127.0.0.1:5432 (set TEST_POSTGRES_URL to use another)";
     if is_ci() {
         Err(message.into())
     } else {

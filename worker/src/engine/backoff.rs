@@ -19,7 +19,12 @@ pub fn delay_ms(tries: u32, backoff_ms: u32) -> i64 {
 }
 
 /// Whether `event` may be pushed at `now`.
-pub fn is_ready(event: &OutboxEvent, now: Timestamp, backoff_ms: u32, override_backoff: bool) -> bool {
+pub fn is_ready(
+    event: &OutboxEvent,
+    now: Timestamp,
+    backoff_ms: u32,
+    override_backoff: bool,
+) -> bool {
     if override_backoff {
         return true;
     }

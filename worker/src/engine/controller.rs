@@ -23,25 +23,39 @@ pub const KICK_DEBOUNCE_MS: u64 = 50;
 pub enum Event {
     Start,
     Stop,
-    SyncNow { override_backoff: bool },
-    ForceSync { override_backoff: bool },
+    SyncNow {
+        override_backoff: bool,
+    },
+    ForceSync {
+        override_backoff: bool,
+    },
     Kick,
     Poke,
     TimerFired,
     CycleDone(CycleOutcome),
     /// The session token changed (present or not).
-    Auth { has_token: bool },
+    Auth {
+        has_token: bool,
+    },
     /// The network went away or came back.
-    Network { online: bool },
-    Interval { ms: u64 },
+    Network {
+        online: bool,
+    },
+    Interval {
+        ms: u64,
+    },
 }
 
 /// Something the host must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    RunCycle { override_backoff: bool },
+    RunCycle {
+        override_backoff: bool,
+    },
     /// Arm the timer to fire after `ms` (replacing any armed one).
-    ArmTimer { ms: u64 },
+    ArmTimer {
+        ms: u64,
+    },
     CancelTimer,
     /// The loop started or stopped.
     SetLooping(bool),
@@ -252,7 +266,12 @@ mod tests {
         let mut controller = Controller::new(5000);
         assert!(controller.handle(Event::Start, 0).is_empty());
         assert!(controller
-            .handle(Event::SyncNow { override_backoff: false }, 0)
+            .handle(
+                Event::SyncNow {
+                    override_backoff: false
+                },
+                0
+            )
             .is_empty());
     }
 
@@ -261,8 +280,12 @@ mod tests {
         let mut controller = started();
         for event in [
             Event::Start,
-            Event::SyncNow { override_backoff: true },
-            Event::ForceSync { override_backoff: true },
+            Event::SyncNow {
+                override_backoff: true,
+            },
+            Event::ForceSync {
+                override_backoff: true,
+            },
             Event::TimerFired,
             Event::Kick,
             Event::Poke,
@@ -289,10 +312,25 @@ mod tests {
         let mut controller = Controller::new(5000);
         controller.handle(Event::Auth { has_token: true }, 0);
         assert!(controller
-            .handle(Event::ForceSync { override_backoff: false }, 0)
+            .handle(
+                Event::ForceSync {
+                    override_backoff: false
+                },
+                0
+            )
             .is_empty());
-        let now = controller.handle(Event::SyncNow { override_backoff: true }, 0);
-        assert_eq!(now, [Command::RunCycle { override_backoff: true }]);
+        let now = controller.handle(
+            Event::SyncNow {
+                override_backoff: true,
+            },
+            0,
+        );
+        assert_eq!(
+            now,
+            [Command::RunCycle {
+                override_backoff: true
+            }]
+        );
         // A one-off cycle does not start a loop.
         assert!(controller
             .handle(Event::CycleDone(CycleOutcome::Synced), 10)
@@ -300,12 +338,19 @@ mod tests {
 
         let mut controller = started();
         controller.handle(Event::CycleDone(CycleOutcome::Synced), 10);
-        let forced = controller.handle(Event::ForceSync { override_backoff: true }, 20);
+        let forced = controller.handle(
+            Event::ForceSync {
+                override_backoff: true,
+            },
+            20,
+        );
         assert_eq!(
             forced,
             [
                 Command::CancelTimer,
-                Command::RunCycle { override_backoff: true }
+                Command::RunCycle {
+                    override_backoff: true
+                }
             ]
         );
     }
@@ -315,14 +360,21 @@ mod tests {
         let mut controller = started();
         assert!(controller.handle(Event::Kick, 10).is_empty());
         let after = controller.handle(Event::CycleDone(CycleOutcome::Synced), 20);
-        assert_eq!(after, [Command::ArmTimer { ms: KICK_DEBOUNCE_MS }]);
+        assert_eq!(
+            after,
+            [Command::ArmTimer {
+                ms: KICK_DEBOUNCE_MS
+            }]
+        );
 
         controller.handle(Event::TimerFired, 70);
         controller.handle(Event::CycleDone(CycleOutcome::Synced), 80);
         // Idle with the interval timer armed: a kick brings it forward, once.
         assert_eq!(
             controller.handle(Event::Kick, 100),
-            [Command::ArmTimer { ms: KICK_DEBOUNCE_MS }]
+            [Command::ArmTimer {
+                ms: KICK_DEBOUNCE_MS
+            }]
         );
         assert!(controller.handle(Event::Kick, 110).is_empty());
     }
@@ -331,13 +383,15 @@ mod tests {
     fn a_401_stops_the_loop_until_a_new_token_and_start() {
         let mut controller = started();
         let after = controller.handle(Event::CycleDone(CycleOutcome::Unauthorized), 10);
-        assert_eq!(
-            after,
-            [Command::SetLooping(false), Command::SessionExpired]
-        );
+        assert_eq!(after, [Command::SetLooping(false), Command::SessionExpired]);
         assert!(controller.handle(Event::Start, 20).is_empty());
         assert!(controller
-            .handle(Event::SyncNow { override_backoff: false }, 20)
+            .handle(
+                Event::SyncNow {
+                    override_backoff: false
+                },
+                20
+            )
             .is_empty());
         controller.handle(Event::Auth { has_token: true }, 30);
         assert_eq!(runs(&controller.handle(Event::Start, 40)), 1);
@@ -354,8 +408,16 @@ mod tests {
         controller.handle(Event::Kick, 6);
         let after = controller.handle(Event::CycleDone(offline), 10);
         assert_eq!(after, [Command::ArmTimer { ms: 5000 }], "no busy loop");
-        assert!(controller.handle(Event::Kick, 20).is_empty(), "kicks wait while offline");
+        assert!(
+            controller.handle(Event::Kick, 20).is_empty(),
+            "kicks wait while offline"
+        );
         let back = controller.handle(Event::Network { online: true }, 30);
-        assert_eq!(back, [Command::ArmTimer { ms: KICK_DEBOUNCE_MS }]);
+        assert_eq!(
+            back,
+            [Command::ArmTimer {
+                ms: KICK_DEBOUNCE_MS
+            }]
+        );
     }
 }

@@ -15,7 +15,9 @@ use crate::store::{PushFailure, StoreError};
 use status::StatusBoard;
 use std::cell::RefCell;
 use std::collections::HashSet;
-use sync_protocol::{Model, OutboxEvent, PullResponse, PushError, PushErrorKind, PushResult, Timestamp};
+use sync_protocol::{
+    Model, OutboxEvent, PullResponse, PushError, PushErrorKind, PushResult, Timestamp,
+};
 
 /// What the engine needs from the local database.
 #[allow(async_fn_in_trait)]
@@ -28,8 +30,16 @@ pub trait SyncStore {
     ) -> Result<Vec<OutboxEvent>, StoreError>;
     /// Unsynced retryable events.
     async fn pending_count(&self) -> Result<u32, StoreError>;
-    async fn mark_synced(&self, acks: &[(String, String)], now: Timestamp) -> Result<(), StoreError>;
-    async fn mark_failed(&self, failures: &[PushFailure], now: Timestamp) -> Result<Vec<Model>, StoreError>;
+    async fn mark_synced(
+        &self,
+        acks: &[(String, String)],
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    async fn mark_failed(
+        &self,
+        failures: &[PushFailure],
+        now: Timestamp,
+    ) -> Result<Vec<Model>, StoreError>;
     async fn cursor(&self) -> Result<Option<String>, StoreError>;
     /// Applies a page and stores its cursor, atomically.
     async fn apply_pull(&self, page: &PullResponse) -> Result<PullStats, StoreError>;
@@ -214,7 +224,11 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
                 }) => failures.push(PushFailure {
                     event_id: event.id.clone(),
                     error: error.clone(),
-                    server_state: if error.retryable { None } else { server_state.clone() },
+                    server_state: if error.retryable {
+                        None
+                    } else {
+                        server_state.clone()
+                    },
                 }),
                 _ => failures.push(PushFailure {
                     event_id: event.id.clone(),
@@ -226,7 +240,10 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
                 }),
             }
         }
-        self.store.mark_synced(&acks, now).await.map_err(storage_failure)?;
+        self.store
+            .mark_synced(&acks, now)
+            .await
+            .map_err(storage_failure)?;
         self.store
             .mark_failed(&failures, now)
             .await
@@ -250,7 +267,11 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
             if page.logs_with_records.is_empty() {
                 break;
             }
-            let stats = self.store.apply_pull(&page).await.map_err(storage_failure)?;
+            let stats = self
+                .store
+                .apply_pull(&page)
+                .await
+                .map_err(storage_failure)?;
             total.add(&stats);
             // A server that does not move its cursor would otherwise be asked forever.
             if page.cursor.is_none() || page.cursor == cursor {

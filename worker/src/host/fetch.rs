@@ -20,7 +20,10 @@ pub async fn post_json<B: Serialize, R: DeserializeOwned>(
 }
 
 /// GETs a JSON answer.
-pub async fn get_json<R: DeserializeOwned>(url: &str, token: Option<&str>) -> Result<R, TransportError> {
+pub async fn get_json<R: DeserializeOwned>(
+    url: &str,
+    token: Option<&str>,
+) -> Result<R, TransportError> {
     let response = send("GET", url, None, token).await?;
     read_json(response).await
 }
@@ -101,7 +104,9 @@ fn global_fetch(request: &Request) -> Result<js_sys::Promise, TransportError> {
     if let Some(window) = global.dyn_ref::<Window>() {
         return Ok(window.fetch_with_request(request));
     }
-    Err(TransportError::Offline("fetch is not available here".into()))
+    Err(TransportError::Offline(
+        "fetch is not available here".into(),
+    ))
 }
 
 fn js_message(value: &JsValue) -> String {

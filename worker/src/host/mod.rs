@@ -9,7 +9,7 @@
 mod fetch;
 pub mod leader;
 mod peers;
-mod realtime;
+pub mod realtime;
 pub mod transport;
 
 pub use fetch::{get_json, navigator_online, post_json};
@@ -117,9 +117,9 @@ impl Runtime {
                         runtime.emit(output, true);
                     }
                 })),
-                controller: RefCell::new(Controller::new(
-                    u64::from(SyncConfig::default().interval_ms),
-                )),
+                controller: RefCell::new(Controller::new(u64::from(
+                    SyncConfig::default().interval_ms,
+                ))),
                 engine: RefCell::default(),
                 timer: RefCell::default(),
                 realtime: RefCell::default(),
@@ -212,7 +212,9 @@ impl Runtime {
             WorkerInput::SyncNow { override_backoff } => Event::SyncNow { override_backoff },
             WorkerInput::ForceSync { override_backoff } => Event::ForceSync { override_backoff },
             WorkerInput::Kick => Event::Kick,
-            WorkerInput::Configure(_) | WorkerInput::SetAuth { .. } | WorkerInput::SimulateOffline { .. } => return,
+            WorkerInput::Configure(_)
+            | WorkerInput::SetAuth { .. }
+            | WorkerInput::SimulateOffline { .. } => return,
         };
         self.handle(event);
     }
@@ -349,7 +351,13 @@ impl Runtime {
         let transport = FetchTransport {
             connection: self.connection.clone(),
         };
-        let engine = Engine::new(store, transport, BrowserClock, config.clone(), self.status.clone());
+        let engine = Engine::new(
+            store,
+            transport,
+            BrowserClock,
+            config.clone(),
+            self.status.clone(),
+        );
         *self.engine.borrow_mut() = Some(Rc::new(engine));
         let me = self.me.clone();
         *self.local_changes.borrow_mut() = ChangeListener::new(move |change| {
@@ -405,7 +413,12 @@ impl Runtime {
             },
             move |is_connected| {
                 if let Some(runtime) = connected.upgrade() {
-                    runtime.emit(WorkerOutput::Realtime { connected: is_connected }, true);
+                    runtime.emit(
+                        WorkerOutput::Realtime {
+                            connected: is_connected,
+                        },
+                        true,
+                    );
                 }
             },
         );

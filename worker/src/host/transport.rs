@@ -23,12 +23,18 @@ pub struct FetchTransport {
 }
 
 impl FetchTransport {
-    fn target(&self, path: impl Fn(&SyncConfig) -> &str) -> Result<(String, Option<String>), TransportError> {
+    fn target(
+        &self,
+        path: impl Fn(&SyncConfig) -> &str,
+    ) -> Result<(String, Option<String>), TransportError> {
         if self.connection.simulate_offline.get() {
             return Err(TransportError::Offline("offline mode is on".into()));
         }
         let config = self.connection.config.borrow();
-        Ok((config.url(path(&config)), self.connection.token.borrow().clone()))
+        Ok((
+            config.url(path(&config)),
+            self.connection.token.borrow().clone(),
+        ))
     }
 }
 

@@ -1,6 +1,8 @@
 //! The store's one error type, with messages a person can act on.
 
-use indexed_db_futures::error::{DomException, Error as IdbError, OpenDbError, UnexpectedDataError};
+use indexed_db_futures::error::{
+    DomException, Error as IdbError, OpenDbError, UnexpectedDataError,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -63,7 +65,9 @@ fn from_dom_exception(exception: &DomException) -> StoreError {
         "QuotaExceededError" => StoreError::QuotaExceeded,
         "VersionError" => StoreError::VersionChanged,
         "DataError" | "DataCloneError" => StoreError::InvalidData(exception.message()),
-        "InvalidStateError" | "TransactionInactiveError" if exception.message().contains("clos") => {
+        "InvalidStateError" | "TransactionInactiveError"
+            if exception.message().contains("clos") =>
+        {
             StoreError::VersionChanged
         }
         _ => StoreError::Aborted(format!("{name}: {}", exception.message())),

@@ -344,7 +344,11 @@ impl LocalStore {
     }
 
     /// Deletes synced events that synced more than `days` days before `now`.
-    pub async fn clear_synced_older_than(&self, days: u32, now: Timestamp) -> Result<u32, StoreError> {
+    pub async fn clear_synced_older_than(
+        &self,
+        days: u32,
+        now: Timestamp,
+    ) -> Result<u32, StoreError> {
         let cutoff = now.as_millis() as f64 - f64::from(days) * 86_400_000.0;
         let db = self.db().await?;
         let tx = readwrite(&db, &[OUTBOX])?;

@@ -31,7 +31,8 @@ impl LocalStore {
         {
             let version_meta = tx.object_store(VERSION_META)?;
             for entry in &page.logs_with_records {
-                let (Some(model), Some(id)) = (Model::parse(&entry.model), entry.record_id()) else {
+                let (Some(model), Some(id)) = (Model::parse(&entry.model), entry.record_id())
+                else {
                     stats.validation_errors += 1;
                     continue;
                 };

@@ -4,7 +4,9 @@ use super::meta::{keys, Account};
 use super::mutations::board_range;
 use super::notify::ChangeOrigin;
 use super::records::put_record;
-use super::schema::{BOARD, BOARD_BY_USER, META, OUTBOX, RECORD_STORES, TODO, TODO_BY_BOARD, VERSION_META};
+use super::schema::{
+    BOARD, BOARD_BY_USER, META, OUTBOX, RECORD_STORES, TODO, TODO_BY_BOARD, VERSION_META,
+};
 use super::{get, readonly, readwrite, LocalStore, StoreError};
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;

@@ -41,7 +41,11 @@ pub const OUTBOX_SYNCED_AT: &str = "syncedAtMs";
 pub const RECORD_STORES: [&str; 3] = [USER, BOARD, TODO];
 
 /// Runs the steps from `old_version` up to `new_version`.
-pub fn upgrade(db: &Database, old_version: u32, new_version: u32) -> indexed_db_futures::Result<()> {
+pub fn upgrade(
+    db: &Database,
+    old_version: u32,
+    new_version: u32,
+) -> indexed_db_futures::Result<()> {
     if old_version < 1 && new_version >= 1 {
         version_1(db)?;
     }

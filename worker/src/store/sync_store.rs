@@ -18,11 +18,19 @@ impl SyncStore for LocalStore {
         LocalStore::pending_count(self).await
     }
 
-    async fn mark_synced(&self, acks: &[(String, String)], now: Timestamp) -> Result<(), StoreError> {
+    async fn mark_synced(
+        &self,
+        acks: &[(String, String)],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         LocalStore::mark_synced(self, acks, now).await
     }
 
-    async fn mark_failed(&self, failures: &[PushFailure], now: Timestamp) -> Result<Vec<Model>, StoreError> {
+    async fn mark_failed(
+        &self,
+        failures: &[PushFailure],
+        now: Timestamp,
+    ) -> Result<Vec<Model>, StoreError> {
         LocalStore::mark_failed(self, failures, now).await
     }
 

@@ -77,10 +77,19 @@ impl SyncStore for MemoryStore {
     }
 
     async fn pending_count(&self) -> Result<u32, StoreError> {
-        Ok(self.events.borrow().iter().filter(|e| e.is_pending()).count() as u32)
+        Ok(self
+            .events
+            .borrow()
+            .iter()
+            .filter(|e| e.is_pending())
+            .count() as u32)
     }
 
-    async fn mark_synced(&self, acks: &[(String, String)], now: Timestamp) -> Result<(), StoreError> {
+    async fn mark_synced(
+        &self,
+        acks: &[(String, String)],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         for (id, _) in acks {
             if let Some(event) = self.events.borrow_mut().iter_mut().find(|e| &e.id == id) {
                 event.synced = true;
@@ -91,7 +100,11 @@ impl SyncStore for MemoryStore {
         Ok(())
     }
 
-    async fn mark_failed(&self, failures: &[PushFailure], now: Timestamp) -> Result<Vec<Model>, StoreError> {
+    async fn mark_failed(
+        &self,
+        failures: &[PushFailure],
+        now: Timestamp,
+    ) -> Result<Vec<Model>, StoreError> {
         for failure in failures {
             if let Some(event) = self
                 .events
@@ -185,14 +198,21 @@ impl Transport for ScriptedServer {
         }
     }
 
-    async fn pull(&self, cursor: Option<&str>, _limit: u32) -> Result<PullResponse, TransportError> {
+    async fn pull(
+        &self,
+        cursor: Option<&str>,
+        _limit: u32,
+    ) -> Result<PullResponse, TransportError> {
         self.pulls.borrow_mut().push(cursor.map(str::to_string));
-        self.pull_script.borrow_mut().pop_front().unwrap_or_else(|| {
-            Ok(PullResponse {
-                cursor: cursor.map(str::to_string),
-                logs_with_records: Vec::new(),
+        self.pull_script
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or_else(|| {
+                Ok(PullResponse {
+                    cursor: cursor.map(str::to_string),
+                    logs_with_records: Vec::new(),
+                })
             })
-        })
     }
 }
 
@@ -249,7 +269,13 @@ impl Rig {
         let status = StatusBoard::new(Rc::new(move |output| sink.borrow_mut().push(output)));
         let clock = ManualClock::default();
         clock.0.set(1_000_000);
-        let engine = Engine::new(store, ScriptedServer::default(), clock.clone(), config, status);
+        let engine = Engine::new(
+            store,
+            ScriptedServer::default(),
+            clock.clone(),
+            config,
+            status,
+        );
         Rig {
             engine,
             clock,

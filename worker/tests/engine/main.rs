@@ -41,16 +41,23 @@ fn batch_size_is_capped_at_the_protocol_maximum() {
 #[test]
 fn a_retryable_failure_waits_out_its_backoff_and_defers_the_pull() {
     let rig = Rig::new(MemoryStore::with_events(1), config(10));
-    rig.server().answer_push(PushAnswer::Results(vec![PushResult::failed(
-        "e000",
-        PushError::new(PushErrorKind::UnknownError, "database busy"),
-    )]));
+    rig.server()
+        .answer_push(PushAnswer::Results(vec![PushResult::failed(
+            "e000",
+            PushError::new(PushErrorKind::UnknownError, "database busy"),
+        )]));
     assert_eq!(rig.cycle(false), CycleOutcome::PullDeferred);
     let event = rig.store().event("e000");
     assert_eq!(event.tries, 1);
     assert!(event.retryable && !event.synced);
-    assert_eq!(event.last_error.as_deref(), Some("UNKNOWN_ERROR: database busy"));
-    assert!(rig.server().pulls.borrow().is_empty(), "no pull while a retryable event waits");
+    assert_eq!(
+        event.last_error.as_deref(),
+        Some("UNKNOWN_ERROR: database busy")
+    );
+    assert!(
+        rig.server().pulls.borrow().is_empty(),
+        "no pull while a retryable event waits"
+    );
 
     // 29 s later the first backoff (30 s) has not elapsed: nothing is sent.
     rig.clock.advance(29_000);
@@ -80,9 +87,17 @@ fn backoff_doubles_with_each_try_and_can_be_overridden() {
     rig.cycle(false); // try 2 fails: the next wait is 60 s
     rig.clock.advance(59_000);
     rig.cycle(false);
-    assert_eq!(rig.server().pushes.borrow().len(), 2, "still waiting at 59 s");
+    assert_eq!(
+        rig.server().pushes.borrow().len(),
+        2,
+        "still waiting at 59 s"
+    );
     rig.cycle(true);
-    assert_eq!(rig.server().pushes.borrow().len(), 3, "overrideBackoff sends at once");
+    assert_eq!(
+        rig.server().pushes.borrow().len(),
+        3,
+        "overrideBackoff sends at once"
+    );
 }
 
 #[test]
@@ -112,7 +127,10 @@ fn a_permanent_rejection_is_rolled_back_and_does_not_block_the_pull() {
     assert_eq!(rig.cycle(false), CycleOutcome::Synced);
     let event = rig.store().event("e000");
     assert!(!event.retryable && !event.synced);
-    assert_eq!(event.last_error.as_deref(), Some("SCOPE_VIOLATION: not your board"));
+    assert_eq!(
+        event.last_error.as_deref(),
+        Some("SCOPE_VIOLATION: not your board")
+    );
     assert_eq!(
         rig.store().rollbacks.borrow().clone(),
         [("e000".to_string(), ServerState { record: None })]
@@ -124,10 +142,11 @@ fn a_permanent_rejection_is_rolled_back_and_does_not_block_the_pull() {
 #[test]
 fn an_event_missing_from_the_answer_is_retried() {
     let rig = Rig::new(MemoryStore::with_events(2), config(10));
-    rig.server().answer_push(PushAnswer::Results(vec![PushResult::applied(
-        "e000",
-        "00000000000000000001",
-    )]));
+    rig.server()
+        .answer_push(PushAnswer::Results(vec![PushResult::applied(
+            "e000",
+            "00000000000000000001",
+        )]));
     assert_eq!(rig.cycle(false), CycleOutcome::PullDeferred);
     let missing = rig.store().event("e001");
     assert!(missing.retryable && !missing.synced);
@@ -137,25 +156,36 @@ fn an_event_missing_from_the_answer_is_retried() {
 #[test]
 fn a_transport_error_fails_the_batch_as_retryable_and_ends_the_cycle() {
     let rig = Rig::new(MemoryStore::with_events(15), config(10));
-    rig.server().answer_push(PushAnswer::Error(TransportError::Http {
-        status: 503,
-        message: "unavailable".into(),
-    }));
+    rig.server()
+        .answer_push(PushAnswer::Error(TransportError::Http {
+            status: 503,
+            message: "unavailable".into(),
+        }));
     let CycleOutcome::Failed(error) = rig.cycle(false) else {
         panic!("the cycle fails");
     };
     assert_eq!(error.kind, SyncErrorKind::Server);
-    assert_eq!(rig.server().pushes.borrow().len(), 1, "the cycle ends at the failure");
+    assert_eq!(
+        rig.server().pushes.borrow().len(),
+        1,
+        "the cycle ends at the failure"
+    );
     assert!(rig.server().pulls.borrow().is_empty());
     let events = rig.store().events.borrow();
     assert!(events[..10].iter().all(|e| e.tries == 1 && e.retryable));
-    assert!(events[..10]
-        .iter()
-        .all(|e| e.last_error.as_deref().unwrap().starts_with("UNKNOWN_ERROR: the server answered 503")));
+    assert!(events[..10].iter().all(|e| e
+        .last_error
+        .as_deref()
+        .unwrap()
+        .starts_with("UNKNOWN_ERROR: the server answered 503")));
     assert!(events[10..].iter().all(|e| e.tries == 0));
     drop(events);
     let last = rig.statuses().last().cloned().unwrap();
-    assert_eq!(last, ("Stopped".to_string(), false, true), "lastError is set");
+    assert_eq!(
+        last,
+        ("Stopped".to_string(), false, true),
+        "lastError is set"
+    );
 }
 
 #[test]
@@ -164,7 +194,12 @@ fn a_401_stops_the_cycle_without_counting_a_try() {
     rig.server()
         .answer_push(PushAnswer::Error(TransportError::Unauthorized));
     assert_eq!(rig.cycle(false), CycleOutcome::Unauthorized);
-    assert!(rig.store().events.borrow().iter().all(|e| e.tries == 0 && e.is_pending()));
+    assert!(rig
+        .store()
+        .events
+        .borrow()
+        .iter()
+        .all(|e| e.tries == 0 && e.is_pending()));
     assert!(rig.server().pulls.borrow().is_empty());
     let status = match rig.reports.borrow().iter().rev().find_map(|o| match o {
         WorkerOutput::Status(s) => Some(s.clone()),
@@ -173,7 +208,10 @@ fn a_401_stops_the_cycle_without_counting_a_try() {
         Some(status) => status,
         None => panic!("a status was reported"),
     };
-    assert_eq!(status.last_error.unwrap().kind, SyncErrorKind::SessionExpired);
+    assert_eq!(
+        status.last_error.unwrap().kind,
+        SyncErrorKind::SessionExpired
+    );
 }
 
 #[test]
@@ -254,7 +292,10 @@ fn a_cycle_reports_pushing_pulling_then_rest_with_the_sync_time() {
         ]
     );
     let last = rig.engine.status().current();
-    assert_eq!(last.last_sync_time, Some(rig.clock.0.get()).map(sync_protocol::Timestamp::from_millis));
+    assert_eq!(
+        last.last_sync_time,
+        Some(rig.clock.0.get()).map(sync_protocol::Timestamp::from_millis)
+    );
     let kinds: Vec<&str> = rig
         .reports
         .borrow()
@@ -279,7 +320,10 @@ fn with_nothing_to_push_the_cycle_only_pulls() {
     rig.cycle(false);
     assert!(rig.server().pushes.borrow().is_empty());
     assert_eq!(
-        rig.statuses().iter().map(|s| s.0.as_str()).collect::<Vec<_>>(),
+        rig.statuses()
+            .iter()
+            .map(|s| s.0.as_str())
+            .collect::<Vec<_>>(),
         ["Pulling", "Stopped"]
     );
 }

@@ -35,7 +35,9 @@ impl TestDb {
 
     async fn finish(self) {
         self.store.close();
-        LocalStore::delete_database(&self.name).await.expect("deletes");
+        LocalStore::delete_database(&self.name)
+            .await
+            .expect("deletes");
     }
 }
 
@@ -102,7 +104,11 @@ async fn every_mutation_queues_the_full_record_after_the_change() {
     let db = TestDb::new().await;
     let board = db.store.create_board("Work").await.unwrap();
     let renamed = db.store.rename_board(board.id, "Office").await.unwrap();
-    let todo = db.store.create_todo(board.id, " Call Bob ", Some("  ")).await.unwrap();
+    let todo = db
+        .store
+        .create_todo(board.id, " Call Bob ", Some("  "))
+        .await
+        .unwrap();
     assert_eq!(todo.title, "Call Bob");
     assert_eq!(todo.description, None);
     let toggled = db.store.toggle_todo(todo.id).await.unwrap();
@@ -140,11 +146,20 @@ async fn every_mutation_queues_the_full_record_after_the_change() {
     .map(|(m, o)| (m.to_string(), o.to_string()));
     assert_eq!(summary, expected);
     assert_eq!(outbox[1].event.payload["name"], "Office");
-    assert_eq!(outbox[1].event.payload, sync_protocol::Record::Board(renamed).to_json());
+    assert_eq!(
+        outbox[1].event.payload,
+        sync_protocol::Record::Board(renamed).to_json()
+    );
     assert_eq!(outbox[4].event.payload["description"], "about the invoice");
-    assert_eq!(outbox[5].event.payload, sync_protocol::Record::Todo(edited).to_json());
+    assert_eq!(
+        outbox[5].event.payload,
+        sync_protocol::Record::Todo(edited).to_json()
+    );
     let seqs: Vec<u32> = outbox.iter().map(|e| e.seq).collect();
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "creation order: {seqs:?}");
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "creation order: {seqs:?}"
+    );
     db.finish().await;
 }
 
@@ -174,14 +189,20 @@ async fn batches_follow_creation_order_and_skip_what_is_not_ready() {
         db.store.create_board(&format!("B{n}")).await.unwrap();
     }
     let batch = db.store.next_batch(3, |_| true).await.unwrap();
-    let names: Vec<String> = batch.iter().map(|e| e.payload["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = batch
+        .iter()
+        .map(|e| e.payload["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["B0", "B1", "B2"]);
     let skipping = db
         .store
         .next_batch(3, |e| e.payload["name"] != "B1")
         .await
         .unwrap();
-    let names: Vec<&str> = skipping.iter().map(|e| e.payload["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = skipping
+        .iter()
+        .map(|e| e.payload["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["B0", "B2", "B3"]);
     db.finish().await;
 }
@@ -193,7 +214,10 @@ async fn push_results_are_booked_and_a_rejection_rolls_back() {
     let retried = db.store.create_board("Retried").await.unwrap();
     let rejected = db.store.create_board("Rejected").await.unwrap();
     let restored = db.store.create_board("Original name").await.unwrap();
-    db.store.rename_board(restored.id, "Forbidden rename").await.unwrap();
+    db.store
+        .rename_board(restored.id, "Forbidden rename")
+        .await
+        .unwrap();
     let events = db.store.next_batch(10, |_| true).await.unwrap();
     let id_of = |name: &str| {
         events
@@ -244,29 +268,57 @@ async fn push_results_are_booked_and_a_rejection_rolls_back() {
     assert_eq!(changed, [Model::Board]);
 
     let outbox = db.store.outbox(10).await.unwrap();
-    let find = |name: &str| outbox.iter().find(|e| e.event.payload["name"] == name).unwrap().event.clone();
+    let find = |name: &str| {
+        outbox
+            .iter()
+            .find(|e| e.event.payload["name"] == name)
+            .unwrap()
+            .event
+            .clone()
+    };
     assert!(find("Kept").synced);
     let retry = find("Retried");
-    assert_eq!((retry.tries, retry.retryable, retry.synced), (1, true, false));
+    assert_eq!(
+        (retry.tries, retry.retryable, retry.synced),
+        (1, true, false)
+    );
     assert_eq!(retry.last_error.as_deref(), Some("UNKNOWN_ERROR: busy"));
     let reject = find("Rejected");
     assert_eq!((reject.tries, reject.retryable), (1, false));
-    assert_eq!(reject.last_error.as_deref(), Some("CUSTOM_VALIDATION_FAILED: taken"));
+    assert_eq!(
+        reject.last_error.as_deref(),
+        Some("CUSTOM_VALIDATION_FAILED: taken")
+    );
 
     let stats = db.store.outbox_stats().await.unwrap();
-    assert_eq!((stats.total, stats.pending, stats.failed, stats.synced), (5, 1, 2, 2));
+    assert_eq!(
+        (stats.total, stats.pending, stats.failed, stats.synced),
+        (5, 1, 2, 2)
+    );
     assert_eq!(db.store.pending_count().await.unwrap(), 1);
 
     let boards = db.store.boards_with_todos().await.unwrap();
     let names: Vec<&str> = boards.iter().map(|b| b.board.name.as_str()).collect();
-    assert!(!names.contains(&"Rejected"), "a rejected create is removed: {names:?}");
-    assert!(names.contains(&"Server name"), "a rejected update shows the server's state: {names:?}");
+    assert!(
+        !names.contains(&"Rejected"),
+        "a rejected create is removed: {names:?}"
+    );
+    assert!(
+        names.contains(&"Server name"),
+        "a rejected update shows the server's state: {names:?}"
+    );
     assert!(names.contains(&"Kept") && names.contains(&"Retried"));
     let _ = (kept, retried, rejected);
     db.finish().await;
 }
 
-fn entry(n: u64, model: &str, id: &str, operation: Operation, record: Option<serde_json::Value>) -> LogWithRecord {
+fn entry(
+    n: u64,
+    model: &str,
+    id: &str,
+    operation: Operation,
+    record: Option<serde_json::Value>,
+) -> LogWithRecord {
     let changelog = format!("{n:020}");
     LogWithRecord {
         id: changelog.clone(),
@@ -285,29 +337,59 @@ async fn a_pulled_page_applies_with_its_cursor_and_respects_local_changes() {
     let db = TestDb::new().await;
     let mine = db.store.create_board("Mine, unpushed").await.unwrap();
     let remote_id = Uuid::new_v4();
-    let remote = |name: &str| {
-        serde_json::json!({"id": remote_id, "name": name, "createdAt": "2026-01-01T00:00:00.000Z", "userId": db.user.id})
-    };
+    let remote = |name: &str| serde_json::json!({"id": remote_id, "name": name, "createdAt": "2026-01-01T00:00:00.000Z", "userId": db.user.id});
     let mut mine_on_server = sync_protocol::Record::Board(mine.clone()).to_json();
     mine_on_server["name"] = "Overwritten".into();
     let gone = Uuid::new_v4().to_string();
     let page = PullResponse {
         cursor: Some(format!("{:020}", 5)),
         logs_with_records: vec![
-            entry(1, "Board", &remote_id.to_string(), Operation::Create, Some(remote("Remote v2"))),
-            entry(2, "Board", &mine.id.to_string(), Operation::Update, Some(mine_on_server)),
+            entry(
+                1,
+                "Board",
+                &remote_id.to_string(),
+                Operation::Create,
+                Some(remote("Remote v2")),
+            ),
+            entry(
+                2,
+                "Board",
+                &mine.id.to_string(),
+                Operation::Update,
+                Some(mine_on_server),
+            ),
             entry(3, "Board", &gone, Operation::Create, None),
-            entry(4, "Card", &gone, Operation::Create, Some(serde_json::json!({}))),
-            entry(5, "Board", &Uuid::new_v4().to_string(), Operation::Create, Some(serde_json::json!({"id": 1}))),
+            entry(
+                4,
+                "Card",
+                &gone,
+                Operation::Create,
+                Some(serde_json::json!({})),
+            ),
+            entry(
+                5,
+                "Board",
+                &Uuid::new_v4().to_string(),
+                Operation::Create,
+                Some(serde_json::json!({"id": 1})),
+            ),
         ],
     };
     let stats = db.store.apply_pull(&page).await.unwrap();
     assert_eq!(
-        (stats.applied, stats.stale, stats.missing, stats.validation_errors),
+        (
+            stats.applied,
+            stats.stale,
+            stats.missing,
+            stats.validation_errors
+        ),
         (1, 1, 1, 2)
     );
     assert_eq!(stats.affected_models, ["Board"]);
-    assert_eq!(db.store.cursor().await.unwrap().as_deref(), Some("00000000000000000005"));
+    assert_eq!(
+        db.store.cursor().await.unwrap().as_deref(),
+        Some("00000000000000000005")
+    );
     let names: Vec<String> = db
         .store
         .boards_with_todos()
@@ -317,17 +399,32 @@ async fn a_pulled_page_applies_with_its_cursor_and_respects_local_changes() {
         .map(|b| b.board.name)
         .collect();
     assert!(names.contains(&"Remote v2".to_string()));
-    assert!(names.contains(&"Mine, unpushed".to_string()), "a pending local change is never clobbered");
+    assert!(
+        names.contains(&"Mine, unpushed".to_string()),
+        "a pending local change is never clobbered"
+    );
 
     // An older entry for the same record is stale; a newer one applies.
     let older = PullResponse {
         cursor: Some(format!("{:020}", 6)),
-        logs_with_records: vec![entry(1, "Board", &remote_id.to_string(), Operation::Update, Some(remote("Remote v1")))],
+        logs_with_records: vec![entry(
+            1,
+            "Board",
+            &remote_id.to_string(),
+            Operation::Update,
+            Some(remote("Remote v1")),
+        )],
     };
     assert_eq!(db.store.apply_pull(&older).await.unwrap().stale, 1);
     let delete = PullResponse {
         cursor: Some(format!("{:020}", 7)),
-        logs_with_records: vec![entry(7, "Board", &remote_id.to_string(), Operation::Delete, None)],
+        logs_with_records: vec![entry(
+            7,
+            "Board",
+            &remote_id.to_string(),
+            Operation::Delete,
+            None,
+        )],
     };
     assert_eq!(db.store.apply_pull(&delete).await.unwrap().applied, 1);
     let boards = db.store.boards_with_todos().await.unwrap();
@@ -342,14 +439,23 @@ async fn a_page_that_fails_to_apply_keeps_the_old_cursor_and_data() {
     let board = serde_json::json!({"id": id, "name": "Remote", "createdAt": "2026-01-01T00:00:00.000Z", "userId": db.user.id});
     let page = PullResponse {
         cursor: Some(format!("{:020}", 9)),
-        logs_with_records: vec![entry(9, "Board", &id.to_string(), Operation::Create, Some(board))],
+        logs_with_records: vec![entry(
+            9,
+            "Board",
+            &id.to_string(),
+            Operation::Create,
+            Some(board),
+        )],
     };
     db.store.abort_next_write();
     assert!(db.store.apply_pull(&page).await.is_err());
     assert_eq!(db.store.cursor().await.unwrap(), None);
     assert!(db.store.boards_with_todos().await.unwrap().is_empty());
     db.store.apply_pull(&page).await.unwrap();
-    assert_eq!(db.store.cursor().await.unwrap().as_deref(), Some("00000000000000000009"));
+    assert_eq!(
+        db.store.cursor().await.unwrap().as_deref(),
+        Some("00000000000000000009")
+    );
     assert_eq!(db.store.boards_with_todos().await.unwrap().len(), 1);
     db.finish().await;
 }
@@ -400,7 +506,9 @@ async fn old_synced_events_are_cleared() {
 async fn opening_a_version_1_database_keeps_its_data() {
     let name = format!("test-{}", Uuid::new_v4());
     // What a build of schema version 1 left behind: a board and its pending event.
-    sync_worker::store::create_database_at_version(&name, 1).await.unwrap();
+    sync_worker::store::create_database_at_version(&name, 1)
+        .await
+        .unwrap();
     let board_id = Uuid::new_v4();
     {
         let db = indexed_db_futures::database::Database::open(name.as_str())
@@ -413,21 +521,40 @@ async fn opening_a_version_1_database_keeps_its_data() {
             .build()
             .unwrap();
         let board = serde_json::json!({"id": board_id, "name": "From v1", "createdAt": "2025-06-01T00:00:00.000Z", "userId": Uuid::nil()});
-        tx.object_store(schema::BOARD).unwrap().put(&board).serde().unwrap().await.unwrap();
+        tx.object_store(schema::BOARD)
+            .unwrap()
+            .put(&board)
+            .serde()
+            .unwrap()
+            .await
+            .unwrap();
         let event = serde_json::json!({
             "id": Uuid::new_v4(), "entityType": "Board", "operation": "create", "payload": board,
             "createdAt": "2025-06-01T00:00:00.000Z", "tries": 0, "lastError": null, "synced": false,
             "syncedAt": null, "retryable": true, "lastAttemptedAt": null,
             "seq": 1, "queue": 1, "pendingRecord": ["Board", board_id]
         });
-        tx.object_store(schema::OUTBOX).unwrap().put(&event).serde().unwrap().await.unwrap();
+        tx.object_store(schema::OUTBOX)
+            .unwrap()
+            .put(&event)
+            .serde()
+            .unwrap()
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         db.close();
     }
     let store = LocalStore::open_named(&name).await.expect("upgrades");
-    assert_eq!(store.board(board_id).await.unwrap().unwrap().board.name, "From v1");
+    assert_eq!(
+        store.board(board_id).await.unwrap().unwrap().board.name,
+        "From v1"
+    );
     assert_eq!(store.pending_count().await.unwrap(), 1);
-    assert_eq!(store.cursor().await.unwrap(), None, "the new Meta store exists and is empty");
+    assert_eq!(
+        store.cursor().await.unwrap(),
+        None,
+        "the new Meta store exists and is empty"
+    );
     store.close();
     LocalStore::delete_database(&name).await.unwrap();
 }
@@ -447,7 +574,9 @@ async fn other_listeners_hear_about_committed_changes() {
     }
     let heard = heard.borrow();
     assert!(
-        heard.iter().any(|c| c.models.contains(&Model::Board) && c.origin == ChangeOrigin::Local),
+        heard
+            .iter()
+            .any(|c| c.models.contains(&Model::Board) && c.origin == ChangeOrigin::Local),
         "{heard:?}"
     );
     drop(heard);

@@ -6,7 +6,10 @@ use crate::tools::{Needs, Toolchain};
 
 pub fn run(_args: &[String]) -> Result<(), String> {
     let tools = Toolchain::ensure(Needs::All)?;
-    let mut bench = cmd("cargo", &["bench", "-p", "sync-server", "--bench", "sync_bench"]);
+    let mut bench = cmd(
+        "cargo",
+        &["bench", "-p", "sync-server", "--bench", "sync_bench"],
+    );
     bench.current_dir(root()).env("PATH", &tools.path);
     if let Some(url) = &tools.postgres_admin_url {
         bench.env("TEST_POSTGRES_URL", url);

@@ -11,9 +11,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         match arg.as_str() {
             "--skip-build" => skip_build = true,
             "--addr" | "--database-url" => {
-                let value = args
-                    .next()
-                    .ok_or_else(|| format!("{arg} needs a value"))?;
+                let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
                 server_args.push(arg.clone());
                 server_args.push(value.clone());
             }
@@ -26,10 +24,16 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let root = root();
     let app_dir = root.join("dist");
     let app_dir = app_dir.to_string_lossy();
-    let mut cargo_args = vec!["run", "--quiet", "--package", "sync-server", "--", "--app-dir", &app_dir];
+    let mut cargo_args = vec![
+        "run",
+        "--quiet",
+        "--package",
+        "sync-server",
+        "--",
+        "--app-dir",
+        &app_dir,
+    ];
     cargo_args.extend(server_args.iter().map(String::as_str));
     eprintln!("starting the sync server (SQLite under ./data unless --database-url says otherwise); Ctrl-C stops it");
     run_cmd(cmd("cargo", &cargo_args).current_dir(&root))
 }
-
-

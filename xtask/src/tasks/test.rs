@@ -40,12 +40,22 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let root = root();
     let mut suites = Suites::default();
 
-    suites.run("rustfmt", cmd("cargo", &["fmt", "--all", "--", "--check"]).current_dir(&root));
+    suites.run(
+        "rustfmt",
+        cmd("cargo", &["fmt", "--all", "--", "--check"]).current_dir(&root),
+    );
     suites.run(
         "clippy (native)",
         cmd(
             "cargo",
-            &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
         )
         .current_dir(&root),
     );
@@ -54,7 +64,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         wasm_clippy.extend(["-p", krate]);
     }
     wasm_clippy.extend(["--", "-D", "warnings"]);
-    suites.run("clippy (wasm32)", cmd("cargo", &wasm_clippy).current_dir(&root));
+    suites.run(
+        "clippy (wasm32)",
+        cmd("cargo", &wasm_clippy).current_dir(&root),
+    );
 
     let built = build_app_with(&tools);
     suites.record("trunk build --release", built.clone());
@@ -69,7 +82,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if options.skip_wasm {
         suites.skip("browser tests (wasm-bindgen-test)", "--skip-wasm");
     } else if let Some(driver) = &tools.chromedriver {
-        suites.record("browser tests (wasm-bindgen-test)", run_wasm_tests(&tools, driver));
+        suites.record(
+            "browser tests (wasm-bindgen-test)",
+            run_wasm_tests(&tools, driver),
+        );
     } else {
         suites.unavailable("browser tests (wasm-bindgen-test)", "no ChromeDriver");
     }
@@ -141,7 +157,10 @@ impl TestServer {
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start the sync server: {e}"))?;
-        let stdout = child.stdout.take().ok_or("no stdout from the sync server")?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or("no stdout from the sync server")?;
         let mut lines = BufReader::new(stdout).lines();
         let url = loop {
             match lines.next() {
@@ -212,8 +231,10 @@ impl Suites {
     /// A suite that should run but cannot: a failure under CI, a skip elsewhere.
     fn unavailable(&mut self, name: &str, why: &str) {
         if is_ci() {
-            self.outcomes
-                .push((name.to_string(), Outcome::Failed(format!("cannot run: {why}"))));
+            self.outcomes.push((
+                name.to_string(),
+                Outcome::Failed(format!("cannot run: {why}")),
+            ));
         } else {
             self.skip(name, why);
         }

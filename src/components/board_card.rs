@@ -1,0 +1,146 @@
+//! One board: its name (rename, delete), its todos, and a form to add one.
+
+use super::{apply_change, input_value, Confirm, TodoItem};
+use crate::hooks::data::AppContext;
+use sync_protocol::{Board, Todo};
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct BoardCardProps {
+    pub board: Board,
+    pub todos: Vec<Todo>,
+}
+
+#[component]
+pub fn BoardCard(props: &BoardCardProps) -> Html {
+    let context = use_context::<AppContext>().expect("AppContext is provided");
+    let renaming = use_state(|| None::<String>);
+    let confirming = use_state(|| false);
+    let new_title = use_state(String::new);
+    let error = use_state(|| None::<String>);
+    let board = &props.board;
+    let name = board.name.clone();
+    let id = board.id;
+
+    let start_rename = {
+        let (renaming, name) = (renaming.clone(), name.clone());
+        move |_: MouseEvent| renaming.set(Some(name.clone()))
+    };
+    let on_rename = {
+        let (context, renaming, error) = (context.clone(), renaming.clone(), error.clone());
+        move |event: SubmitEvent| {
+            event.prevent_default();
+            let Some(value) = (*renaming).clone() else {
+                return;
+            };
+            renaming.set(None);
+            apply_change(&context, error.clone(), move |store| async move {
+                store.rename_board(id, &value).await
+            });
+        }
+    };
+    let on_rename_key = {
+        let renaming = renaming.clone();
+        move |event: KeyboardEvent| {
+            if event.key() == "Escape" {
+                renaming.set(None);
+            }
+        }
+    };
+    let on_delete = {
+        let (context, confirming, error) = (context.clone(), confirming.clone(), error.clone());
+        Callback::from(move |_| {
+            confirming.set(false);
+            apply_change(&context, error.clone(), move |store| async move {
+                store.delete_board(id).await
+            });
+        })
+    };
+    let on_add = {
+        let (context, new_title, error) = (context.clone(), new_title.clone(), error.clone());
+        move |event: SubmitEvent| {
+            event.prevent_default();
+            let title = new_title.trim().to_string();
+            if title.is_empty() {
+                error.set(Some("Give the todo a title.".into()));
+                return;
+            }
+            new_title.set(String::new());
+            apply_change(&context, error.clone(), move |store| async move {
+                store.create_todo(id, &title, None).await
+            });
+        }
+    };
+    let done = props.todos.iter().filter(|t| t.is_completed).count();
+    let title_id = format!("board-title-{id}");
+
+    html! {
+        <article class="board card" data-testid={format!("board-{name}")} aria-labelledby={title_id.clone()}>
+            <header class="board-header">
+                if let Some(value) = (*renaming).clone() {
+                    <form class="inline-form" onsubmit={on_rename} onkeydown={on_rename_key}>
+                        <label for={format!("rename-{id}")} class="visually-hidden">{ "Board name" }</label>
+                        <input id={format!("rename-{id}")} data-testid="rename-board-input" type="text"
+                            maxlength="100" value={value}
+                            oninput={
+                                let renaming = renaming.clone();
+                                move |event: InputEvent| renaming.set(Some(input_value(&event)))
+                            } />
+                        <button type="submit" class="primary" data-testid="rename-board-submit">{ "Save" }</button>
+                        <button type="button" onclick={
+                            let renaming = renaming.clone();
+                            move |_: MouseEvent| renaming.set(None)
+                        }>{ "Cancel" }</button>
+                    </form>
+                } else {
+                    <h3 id={title_id}>{ name.clone() }</h3>
+                    <span class="muted count" aria-label={format!("{done} of {} done", props.todos.len())}>
+                        { format!("{done}/{}", props.todos.len()) }
+                    </span>
+                    <div class="board-actions">
+                        <button type="button" class="quiet" data-testid={format!("rename-board-{name}")}
+                            onclick={start_rename} aria-label={format!("Rename board {name}")}>{ "Rename" }</button>
+                        <button type="button" class="quiet danger-text" data-testid={format!("delete-board-{name}")}
+                            onclick={
+                                let confirming = confirming.clone();
+                                move |_: MouseEvent| confirming.set(true)
+                            }
+                            aria-label={format!("Delete board {name}")}>{ "Delete" }</button>
+                    </div>
+                }
+            </header>
+            <ul class="todos">
+                for todo in props.todos.iter() {
+                    <TodoItem key={todo.id.to_string()} todo={todo.clone()} />
+                }
+            </ul>
+            <form class="new-todo" onsubmit={on_add}>
+                <label for={format!("new-todo-{id}")} class="visually-hidden">{ format!("New todo on {name}") }</label>
+                <input id={format!("new-todo-{id}")} data-testid={format!("new-todo-title-{name}")} type="text"
+                    placeholder="Add a todo" maxlength="200" value={(*new_title).clone()}
+                    oninput={
+                        let new_title = new_title.clone();
+                        move |event: InputEvent| new_title.set(input_value(&event))
+                    } />
+                <button type="submit" data-testid={format!("add-todo-{name}")}>{ "Add" }</button>
+            </form>
+            <p class="form-error" role="alert">{ (*error).clone().unwrap_or_default() }</p>
+            if *confirming {
+                <Confirm
+                    title={format!("Delete “{name}”?")}
+                    message={match props.todos.len() {
+                        0 => "The board will be deleted on all your devices.".to_string(),
+                        1 => "The board and its todo will be deleted on all your devices.".to_string(),
+                        n => format!("The board and its {n} todos will be deleted on all your devices."),
+                    }}
+                    confirm_label="Delete board"
+                    on_confirm={on_delete}
+                    on_cancel={
+                        let confirming = confirming.clone();
+                        move |_| confirming.set(false)
+                    }
+                />
+            }
+        </article>
+    }
+}

@@ -1,0 +1,61 @@
+//! The boards: a form to add one, and every board with its todos.
+
+use super::{apply_change, input_value, BoardCard};
+use crate::hooks::data::{use_boards, AppContext};
+use yew::prelude::*;
+
+#[component]
+pub fn BoardList() -> Html {
+    let context = use_context::<AppContext>().expect("AppContext is provided");
+    let boards = use_boards(&context);
+    let name = use_state(String::new);
+    let error = use_state(|| None::<String>);
+
+    let on_submit = {
+        let (context, name, error) = (context.clone(), name.clone(), error.clone());
+        move |event: SubmitEvent| {
+            event.prevent_default();
+            let value = name.trim().to_string();
+            if value.is_empty() {
+                error.set(Some("Give the board a name.".into()));
+                return;
+            }
+            name.set(String::new());
+            apply_change(&context, error.clone(), move |store| async move {
+                store.create_board(&value).await
+            });
+        }
+    };
+    let on_input = {
+        let name = name.clone();
+        move |event: InputEvent| name.set(input_value(&event))
+    };
+
+    let list = match boards {
+        None => html! { <p class="muted" role="status">{ "Loading boards…" }</p> },
+        Some(Err(e)) => html! { <p class="form-error" role="alert">{ e.to_string() }</p> },
+        Some(Ok(boards)) if boards.is_empty() => html! {
+            <p class="empty">{ "No boards yet. Create your first one above." }</p>
+        },
+        Some(Ok(boards)) => html! {
+            <div class="boards">
+                for entry in boards.iter() {
+                    <BoardCard key={entry.board.id.to_string()} board={entry.board.clone()} todos={entry.todos.clone()} />
+                }
+            </div>
+        },
+    };
+    html! {
+        <section aria-labelledby="boards-title">
+            <h2 id="boards-title" class="visually-hidden">{ "Your boards" }</h2>
+            <form class="new-board" onsubmit={on_submit}>
+                <label for="new-board-name" class="visually-hidden">{ "New board name" }</label>
+                <input id="new-board-name" data-testid="new-board-name" type="text"
+                    placeholder="New board name" maxlength="100" value={(*name).clone()} oninput={on_input} />
+                <button type="submit" class="primary" data-testid="create-board-button">{ "Create board" }</button>
+            </form>
+            <p class="form-error" role="alert">{ (*error).clone().unwrap_or_default() }</p>
+            { list }
+        </section>
+    }
+}

@@ -1,0 +1,160 @@
+//! The app as a person uses it: accounts, every board and todo action, the sync bar,
+//! the offline switch, reloads, and starting with the network cut.
+
+use crate::harness::{Browser, Stack};
+use std::time::Duration;
+
+const PASSWORD: &str = "correct horse battery";
+
+fn unique_email(who: &str) -> String {
+    format!("{who}-{}@example.com", uuid_like())
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+    )
+}
+
+#[tokio::test]
+async fn accounts_boards_and_todos_work_end_to_end() {
+    let Some(stack) = Stack::start().await else {
+        return;
+    };
+    let email = unique_email("ada");
+    let a = Browser::open().await;
+    a.goto(&stack.url).await;
+    a.sign_up(&email, PASSWORD, "Ada").await;
+
+    a.create_board("Groceries").await;
+    a.click("rename-board-Groceries").await;
+    a.replace_text("rename-board-input", "Shopping").await;
+    a.click("rename-board-submit").await;
+    a.find("board-Shopping").await;
+    a.wait_gone("board-Groceries").await;
+
+    a.add_todo("Shopping", "Milk").await;
+    a.add_todo("Shopping", "Eggs").await;
+    a.click("toggle-todo-Milk").await;
+    a.click("edit-todo-Eggs").await;
+    a.replace_text("edit-todo-input", "Free-range eggs").await;
+    a.click("edit-todo-submit").await;
+    a.find("todo-Free-range eggs").await;
+    a.click("delete-todo-Milk").await;
+    a.wait_gone("todo-Milk").await;
+
+    a.create_board("Temporary").await;
+    a.add_todo("Temporary", "Scratch").await;
+    a.click("delete-board-Temporary").await;
+    a.click("confirm-delete").await;
+    a.wait_gone("board-Temporary").await;
+    a.wait_synced().await;
+
+    // The inspector shows the outbox and the last exchanges.
+    a.click("sync-details-button").await;
+    let outbox = a.text("outbox-table").await;
+    assert!(
+        outbox.contains("Board") && outbox.contains("Todo"),
+        "{outbox}"
+    );
+    a.find("push-table").await;
+    a.find("pull-table").await;
+
+    // A second device, signed in as the same person, gets the same data.
+    let b = Browser::open().await;
+    b.goto(&stack.url).await;
+    b.sign_in(&email, PASSWORD).await;
+    b.find("todo-Free-range eggs").await;
+    let board = b.text("board-Shopping").await;
+    assert!(!board.contains("Milk"), "{board}");
+    assert!(!b.exists("board-Temporary").await);
+    assert!(!b.exists("todo-Scratch").await);
+
+    b.click("logout-button").await;
+    b.find("auth-email").await;
+    assert!(
+        !b.exists("board-Shopping").await,
+        "signing out clears local data"
+    );
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_offline_switch_keeps_changes_pending_until_back_online() {
+    let Some(stack) = Stack::start().await else {
+        return;
+    };
+    let a = Browser::open().await;
+    a.goto(&stack.url).await;
+    a.sign_up(&unique_email("grace"), PASSWORD, "Grace").await;
+    a.wait_synced().await;
+
+    a.click("offline-toggle").await;
+    a.create_board("Written offline").await;
+    a.wait_for_text("pending-count", |t| t == "1").await;
+    a.click("sync-now-button").await;
+    a.wait_for_text("sync-error", |t| t.contains("offline"))
+        .await;
+    a.wait_for_text("pending-count", |t| t == "1").await;
+
+    a.click("offline-toggle").await;
+    a.click("sync-now-button").await;
+    a.wait_synced().await;
+    a.wait_for_text("sync-error", str::is_empty).await;
+    a.close().await;
+}
+
+#[tokio::test]
+async fn a_reload_keeps_data_and_the_app_starts_without_the_network() {
+    let Some(mut stack) = Stack::start().await else {
+        return;
+    };
+    let a = Browser::open().await;
+    a.goto(&stack.url).await;
+    a.sign_up(&unique_email("edsger"), PASSWORD, "Edsger").await;
+    a.create_board("Before the outage").await;
+    a.wait_synced().await;
+    wait_for_service_worker(&a).await;
+
+    // The server goes away; the app keeps working and keeps the change pending.
+    stack.kill();
+    a.create_board("During the outage").await;
+    a.wait_for_text("pending-count", |t| t == "1").await;
+
+    // A reload with no server: the service worker serves the app, IndexedDB the data.
+    a.refresh().await;
+    a.find("board-Before the outage").await;
+    a.find("board-During the outage").await;
+    a.wait_for_text("pending-count", |t| t == "1").await;
+
+    stack.restart().await;
+    a.click("sync-now-button").await;
+    a.wait_synced().await;
+    a.close().await;
+}
+
+/// Waits until the service worker controls the page (it has cached the app shell).
+async fn wait_for_service_worker(browser: &Browser) {
+    for _ in 0..200 {
+        let controlled = browser
+            .client
+            .execute(
+                "return !!(navigator.serviceWorker && navigator.serviceWorker.controller)",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        if controlled {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the service worker never took control");
+}

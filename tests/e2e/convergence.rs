@@ -1,0 +1,230 @@
+//! Many devices, one truth: several browsers signed in as one person converge, whatever
+//! the order of their edits, their time offline, or a server crash in the middle.
+
+use crate::harness::{Browser, Stack, PATIENCE};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "correct horse battery";
+
+fn unique_email() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("devices-{nanos:x}@example.com")
+}
+
+/// Opens `count` browsers signed in as one new person.
+async fn devices(stack: &Stack, count: usize) -> (String, Vec<Browser>) {
+    let email = unique_email();
+    let mut browsers = Vec::new();
+    for n in 0..count {
+        let browser = Browser::open().await;
+        browser.goto(&stack.url).await;
+        if n == 0 {
+            browser.sign_up(&email, PASSWORD, "Many Devices").await;
+        } else {
+            browser.sign_in(&email, PASSWORD).await;
+        }
+        browser.wait_synced().await;
+        browsers.push(browser);
+    }
+    (email, browsers)
+}
+
+async fn go_offline(browser: &Browser) {
+    browser.click("offline-toggle").await;
+}
+
+async fn go_online_and_sync(browser: &Browser) {
+    browser.click("offline-toggle").await;
+    browser.click("sync-now-button").await;
+    browser.wait_synced().await;
+}
+
+async fn rename_board(browser: &Browser, from: &str, to: &str) {
+    browser.click(&format!("rename-board-{from}")).await;
+    browser.replace_text("rename-board-input", to).await;
+    browser.click("rename-board-submit").await;
+    browser.find(&format!("board-{to}")).await;
+}
+
+/// Waits until the element exists on every device.
+async fn everywhere(browsers: &[Browser], test_id: &str) {
+    for browser in browsers {
+        browser.find(test_id).await;
+    }
+}
+
+/// Waits until the element is gone on every device.
+async fn nowhere(browsers: &[Browser], test_id: &str) {
+    for browser in browsers {
+        browser.wait_gone(test_id).await;
+    }
+}
+
+#[tokio::test]
+async fn changes_travel_both_ways_and_deletes_cascade() {
+    let Some(stack) = Stack::start().await else {
+        return;
+    };
+    let (_, devices) = devices(&stack, 2).await;
+    let (a, b) = (&devices[0], &devices[1]);
+
+    // Nobody presses anything: the event stream brings each change over.
+    a.create_board("Trip").await;
+    b.find("board-Trip").await;
+    b.add_todo("Trip", "Passport").await;
+    a.find("todo-Passport").await;
+    rename_board(b, "Trip", "Holiday").await;
+    a.find("board-Holiday").await;
+    a.click("toggle-todo-Passport").await;
+    b.wait_for_checked("toggle-todo-Passport", true).await;
+
+    // Deleting a board removes its todos everywhere.
+    a.click("delete-board-Holiday").await;
+    a.click("confirm-delete").await;
+    nowhere(&devices, "board-Holiday").await;
+    nowhere(&devices, "todo-Passport").await;
+    for device in devices {
+        device.close().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_edits_end_as_the_change_the_server_applied_last() {
+    let Some(stack) = Stack::start().await else {
+        return;
+    };
+    let (_, devices) = devices(&stack, 3).await;
+    let (a, b) = (&devices[0], &devices[1]);
+    a.create_board("Shared").await;
+    a.add_todo("Shared", "Draft").await;
+    everywhere(&devices, "todo-Draft").await;
+
+    // Both rename the same board offline; A reconnects first, so B's rename is applied
+    // last and wins on every device.
+    go_offline(a).await;
+    go_offline(b).await;
+    rename_board(a, "Shared", "Named by A").await;
+    rename_board(b, "Shared", "Named by B").await;
+    go_online_and_sync(a).await;
+    go_online_and_sync(b).await;
+    everywhere(&devices, "board-Named by B").await;
+    nowhere(&devices, "board-Named by A").await;
+
+    // An edit of a todo that another device deleted brings it back when applied last.
+    go_offline(b).await;
+    a.click("delete-todo-Draft").await;
+    a.wait_synced().await;
+    b.click("edit-todo-Draft").await;
+    b.replace_text("edit-todo-input", "Revived").await;
+    b.click("edit-todo-submit").await;
+    go_online_and_sync(b).await;
+    everywhere(&devices, "todo-Revived").await;
+
+    // A delete applied last removes it everywhere.
+    go_offline(b).await;
+    b.click("toggle-todo-Revived").await;
+    go_online_and_sync(b).await;
+    a.click("delete-todo-Revived").await;
+    nowhere(&devices, "todo-Revived").await;
+    for device in devices {
+        device.close().await;
+    }
+}
+
+#[tokio::test]
+async fn offline_edits_and_a_server_crash_lose_nothing_and_duplicate_nothing() {
+    let Some(mut stack) = Stack::start().await else {
+        return;
+    };
+    let (email, devices) = devices(&stack, 2).await;
+    let (a, b) = (&devices[0], &devices[1]);
+    a.create_board("Log").await;
+    everywhere(&devices, "board-Log").await;
+
+    // Edits made offline, kept across a reload while offline, reach the other device.
+    go_offline(a).await;
+    for n in 0..5 {
+        a.add_todo("Log", &format!("offline {n}")).await;
+    }
+    a.refresh().await;
+    a.find("todo-offline 4").await;
+    // The offline switch does not survive a reload: the reload reconnects and syncs.
+    a.wait_synced().await;
+    everywhere(&devices, "todo-offline 4").await;
+
+    // The server dies while B pushes many changes, then comes back.
+    for n in 0..8 {
+        b.add_todo("Log", &format!("crash {n}")).await;
+    }
+    stack.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stack.restart().await;
+    b.click("sync-now-button").await;
+    b.wait_synced().await;
+    a.click("sync-now-button").await;
+    a.wait_synced().await;
+    everywhere(&devices, "todo-crash 7").await;
+
+    let expected: Vec<String> = (0..5)
+        .map(|n| format!("offline {n}"))
+        .chain((0..8).map(|n| format!("crash {n}")))
+        .collect();
+    let server = server_titles(&stack, &email).await;
+    assert_eq!(
+        sorted(server.clone()),
+        sorted(expected.clone()),
+        "the server has each change once"
+    );
+    for device in &devices {
+        let local = device_titles(device).await;
+        assert_eq!(
+            sorted(local),
+            sorted(expected.clone()),
+            "each device has each change once"
+        );
+    }
+    for device in devices {
+        device.close().await;
+    }
+}
+
+fn sorted(mut items: Vec<String>) -> Vec<String> {
+    items.sort();
+    items
+}
+
+/// The titles of every todo on a device, read from its IndexedDB.
+async fn device_titles(browser: &Browser) -> Vec<String> {
+    let state = browser.local_state().await;
+    state
+        .todos
+        .values()
+        .map(|todo| todo["title"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The titles of every todo the server has for this person.
+async fn server_titles(stack: &Stack, email: &str) -> Vec<String> {
+    let state = stack.server_state(email, PASSWORD).await;
+    state
+        .todos
+        .values()
+        .map(|todo| todo["title"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Waits until `check` holds, polling.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < PATIENCE * 3, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
