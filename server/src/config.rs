@@ -1,0 +1,123 @@
+//! Configuration, from flags or the environment (`sync-server --help` lists both).
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "sync-server",
+    version,
+    about = "Serves the app and its sync API"
+)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "SYNC_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// `sqlite://path/to/file.db` (created if missing) or `postgres://user@host/db`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/sync.db")]
+    pub database_url: String,
+
+    /// The built app (Trunk's dist folder); unknown paths fall back to its index.html.
+    #[arg(long, env = "SYNC_APP_DIR", default_value = "dist")]
+    pub app_dir: PathBuf,
+
+    /// An origin allowed to call the API from a browser (repeatable; `*` allows any).
+    /// Without one, only pages served by this server may call it.
+    #[arg(long = "cors-origin", env = "SYNC_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// The largest request body accepted, in bytes.
+    #[arg(long, env = "SYNC_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Events whose `tries` exceed this are answered MAX_RETRIES instead of applied.
+    #[arg(long, env = "SYNC_MAX_TRIES", default_value_t = 10)]
+    pub max_tries: u32,
+
+    /// Failed logins (per email, and per client address) allowed within the window
+    /// before further attempts are refused with 429.
+    #[arg(long, env = "SYNC_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: u32,
+
+    /// The window over which failed logins are counted, in seconds.
+    #[arg(long, env = "SYNC_LOGIN_WINDOW_SECS", default_value_t = 15 * 60)]
+    pub login_window_secs: u64,
+
+    /// How long a session lasts, in days.
+    #[arg(long, env = "SYNC_SESSION_DAYS", default_value_t = 30)]
+    pub session_days: u32,
+
+    /// Seconds between heartbeats on the realtime event stream.
+    #[arg(long, env = "SYNC_HEARTBEAT_SECS", default_value_t = 15)]
+    pub heartbeat_secs: u64,
+
+    /// The most database connections this process opens.
+    #[arg(long, env = "SYNC_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+}
+
+impl Config {
+    /// A configuration for tests and embedding: an ephemeral port on loopback, any CORS
+    /// origin (test pages and apps hosted elsewhere call it), the other settings at their
+    /// defaults.
+    pub fn local(database_url: impl Into<String>, app_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.into(),
+            app_dir: app_dir.into(),
+            cors_origins: vec!["*".to_string()],
+            max_body_bytes: 1024 * 1024,
+            max_tries: 10,
+            login_max_failures: 5,
+            login_window_secs: 15 * 60,
+            session_days: 30,
+            heartbeat_secs: 15,
+            db_max_connections: 10,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_repeatable_origins() {
+        let config = Config::parse_from(["sync-server"]);
+        assert_eq!(config.database_url, "sqlite://data/sync.db");
+        assert_eq!(config.max_body_bytes, 1024 * 1024);
+        assert_eq!(config.max_tries, 10);
+        assert!(config.cors_origins.is_empty());
+        let config = Config::parse_from([
+            "sync-server",
+            "--cors-origin",
+            "https://a.example",
+            "--cors-origin",
+            "https://b.example,https://c.example",
+        ]);
+        assert_eq!(
+            config.cors_origins,
+            [
+                "https://a.example",
+                "https://b.example",
+                "https://c.example"
+            ]
+        );
+    }
+
+    #[test]
+    fn local_matches_the_flag_defaults_but_allows_any_origin() {
+        let flags = Config::parse_from(["sync-server"]);
+        let local = Config::local("sqlite://x.db", "dist");
+        assert_eq!(local.cors_origins, ["*"]);
+        assert_eq!(local.max_body_bytes, flags.max_body_bytes);
+        assert_eq!(local.max_tries, flags.max_tries);
+        assert_eq!(local.login_max_failures, flags.login_max_failures);
+        assert_eq!(local.login_window_secs, flags.login_window_secs);
+        assert_eq!(local.session_days, flags.session_days);
+        assert_eq!(local.heartbeat_secs, flags.heartbeat_secs);
+        assert_eq!(local.db_max_connections, flags.db_max_connections);
+    }
+}

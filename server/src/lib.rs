@@ -1,0 +1,163 @@
+//! The sync server: serves the built app and the sync API (accounts, push, pull,
+//! realtime pokes) over SQLite or PostgreSQL.
+//!
+//! [`Server::start`] binds and prepares everything that can fail (including opening and
+//! migrating the database), so that a caller (the binary, a test, a benchmark) learns of
+//! a bad address or database before serving.
+//!
+//! Layout: `routes` (thin HTTP handlers) call the services in `auth` (accounts,
+//! sessions, throttling) and `sync` (push, pull, scopes, custom validation), which work
+//! over the traits in `storage` (one SQL implementation for SQLite and PostgreSQL);
+//! `realtime` carries pokes to open event streams.
+
+mod auth;
+pub mod config;
+pub mod error;
+mod realtime;
+mod routes;
+mod state;
+pub mod storage;
+pub mod sync;
+
+pub use config::Config;
+pub use error::Error;
+pub use sync::custom::{CustomValidator, UniqueBoardNames, Verdict};
+
+use axum::serve::ListenerExt;
+use realtime::Hub;
+use state::AppState;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A server that is bound and ready to serve.
+pub struct Server {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: axum::Router,
+    hub: Arc<Hub>,
+}
+
+impl Server {
+    /// Binds the address and prepares the app state, with the default custom
+    /// validators ([`sync::default_validators`]).
+    pub async fn start(config: Config) -> Result<Server, Error> {
+        Server::start_with_validators(config, sync::default_validators()).await
+    }
+
+    /// Like [`Server::start`], with the application's own list of custom validators.
+    pub async fn start_with_validators(
+        config: Config,
+        validators: Vec<Arc<dyn CustomValidator>>,
+    ) -> Result<Server, Error> {
+        let state = AppState::new(&config, validators).await?;
+        let hub = state.hub.clone();
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let addr = listener.local_addr()?;
+        let router = routes::router(state, &config)?;
+        Ok(Server {
+            listener,
+            addr,
+            router,
+            hub,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://host:port`, with `localhost` for a loopback address so that browsers treat
+    /// the app as a secure context (service workers, `crypto.randomUUID`).
+    pub fn url(&self) -> String {
+        url_of(self.addr)
+    }
+
+    /// Serves until `shutdown` resolves, then finishes open requests and returns.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let hub = self.hub;
+        let shutdown = async move {
+            shutdown.await;
+            // Event streams never end by themselves; graceful shutdown waits for them.
+            hub.close();
+        };
+        // Connection info gives login throttling the client's address.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        // Without TCP_NODELAY a response written in several pieces (a pull page of a few
+        // hundred kilobytes) waits on the client's delayed ACK: 40 ms per page.
+        let listener = self.listener.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!("cannot set TCP_NODELAY: {error}");
+            }
+        });
+        let result = axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        if let Err(error) = result {
+            tracing::error!("server stopped: {error}");
+        }
+    }
+
+    /// Serves on a background task (for tests and tools).
+    pub fn spawn(self) -> ServerHandle {
+        let url = self.url();
+        let addr = self.addr;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(self.run_until(async {
+            let _ = stopped.await;
+        }));
+        ServerHandle {
+            url,
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+}
+
+/// A server running on a background task. Dropping it aborts the server.
+pub struct ServerHandle {
+    pub url: String,
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// Stops gracefully: open requests finish first.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Stops at once, as a crash would: open requests are cut.
+    pub fn kill(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn url_of(addr: SocketAddr) -> String {
+    if addr.ip().is_loopback() {
+        format!("http://localhost:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    }
+}

@@ -1,0 +1,98 @@
+//! `/api/sync/*`: push, pull, and the realtime event stream.
+
+use super::body::{shape, JsonBody};
+use crate::auth::extractor::{bearer_token, CurrentUser};
+use crate::realtime;
+use crate::state::AppState;
+use crate::Error;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+use sync_protocol::{OutboxEvent, PullResponse, PushResult, MAX_PUSH_BATCH};
+
+/// The longest outbox event id accepted (clients use UUIDs).
+const MAX_EVENT_ID_LEN: usize = 128;
+
+/// `POST /api/sync/push {"events": [OutboxEvent]}` → `[PushResult]`, one per event.
+pub async fn push(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Vec<PushResult>>, Error> {
+    let events = push_events(body)?;
+    Ok(Json(state.sync.push(&current.user, &events).await))
+}
+
+/// `POST /api/sync/pull {"lastChangelogId"?, "limit"?}` → a page of the changelog.
+pub async fn pull(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    JsonBody(body): JsonBody,
+) -> Result<Json<PullResponse>, Error> {
+    if !body.is_object() {
+        return Err(Error::InvalidRequest(
+            "expected an object {\"lastChangelogId\"?: string, \"limit\"?: number}".into(),
+        ));
+    }
+    Ok(Json(state.sync.pull(&current.user, shape(body)?).await?))
+}
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    token: Option<String>,
+}
+
+/// `GET /api/sync/events`: server-sent events, a `poke` whenever the user's changelog
+/// grows. The token comes in the Authorization header or, since `EventSource` cannot
+/// set headers, as `?token=`.
+pub async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, Error> {
+    let token = bearer_token(&headers)
+        .or_else(|| query.ok().and_then(|Query(query)| query.token))
+        .ok_or(Error::Unauthorized)?;
+    let user = state.accounts.authenticate(&token).await?;
+    let subscription = state.hub.subscribe(user.id);
+    Ok(realtime::event_stream(subscription, state.limits.heartbeat))
+}
+
+/// The events of a push body, checked for shape: 400 for anything but
+/// `{"events": [outbox events]}`, 413 above the batch limit.
+fn push_events(body: Value) -> Result<Vec<OutboxEvent>, Error> {
+    let Value::Object(mut body) = body else {
+        return Err(Error::InvalidRequest(
+            "expected an object {\"events\": [...]}".into(),
+        ));
+    };
+    let Some(Value::Array(events)) = body.remove("events") else {
+        return Err(Error::InvalidRequest(
+            "`events` must be an array of outbox events".into(),
+        ));
+    };
+    if events.len() > MAX_PUSH_BATCH {
+        return Err(Error::PayloadTooLarge(format!(
+            "Batch size {} exceeds maximum allowed {MAX_PUSH_BATCH}",
+            events.len()
+        )));
+    }
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| {
+            let event: OutboxEvent = serde_json::from_value(event)
+                .map_err(|e| Error::InvalidRequest(format!("events[{i}]: {e}")))?;
+            if event.id.is_empty() || event.id.len() > MAX_EVENT_ID_LEN {
+                return Err(Error::InvalidRequest(format!(
+                    "events[{i}].id must have 1 to {MAX_EVENT_ID_LEN} characters"
+                )));
+            }
+            Ok(event)
+        })
+        .collect()
+}

@@ -1,0 +1,185 @@
+//! Storage: what the sync logic and the accounts need from a database, as two small
+//! traits ([`Storage`] for the whole database, [`ScopeTx`] for one scope's write
+//! transaction), so that the logic in `sync` and `auth` is written once.
+//!
+//! One implementation, [`sql::SqlStore`], serves both databases: the SQL they share is
+//! written once in `sql`, and what differs (connecting, migrations, how a writer locks
+//! its scope, how pokes travel between processes) lives in `sqlite` and `postgres`.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use crate::realtime::Hub;
+use crate::{Config, Error};
+use async_trait::async_trait;
+use std::sync::Arc;
+use sync_protocol::{Model, Operation, Record, Timestamp, User};
+use uuid::Uuid;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The name `/api/health` reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// One changelog entry as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangelogEntry {
+    pub seq: u64,
+    pub model: String,
+    pub key_path: Vec<serde_json::Value>,
+    pub operation: Operation,
+    pub outbox_event_id: String,
+}
+
+/// Where an outbox event was applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub scope_key: String,
+    pub seq: u64,
+}
+
+/// A new account: the user record and its password hash.
+pub struct NewAccount<'a> {
+    pub user: &'a User,
+    pub password_hash: &'a str,
+    /// The outbox event id logged with the user's first changelog entry.
+    pub outbox_event_id: &'a str,
+}
+
+/// A user and the stored password hash, for login.
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// The database as a whole.
+#[async_trait]
+pub trait Storage: Send + Sync {
+    fn backend(&self) -> Backend;
+
+    /// One round trip, to prove the database answers.
+    async fn ping(&self) -> Result<(), Error>;
+
+    /// Starts a write transaction on `scope`, holding that scope's lock until it commits
+    /// or is dropped (dropping rolls back). Fails if the scope does not exist.
+    async fn begin_scope(&self, scope: Uuid) -> Result<Box<dyn ScopeTx>, Error>;
+
+    /// Up to `limit` entries of `scope` numbered above `after`, in order.
+    async fn changelog_after(
+        &self,
+        scope: Uuid,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<ChangelogEntry>, Error>;
+
+    /// The records among `keys` that exist and belong to `scope` (others are left out).
+    async fn records_in_scope(
+        &self,
+        scope: Uuid,
+        keys: &[(Model, Uuid)],
+    ) -> Result<Vec<Record>, Error>;
+
+    /// Tells the realtime streams of `scope`, in every server process sharing this
+    /// database, that its changelog grew. Call after commit.
+    async fn notify(&self, scope: Uuid) -> Result<(), Error>;
+
+    /// Creates the user, its scope and the changelog entry that lets clients pull it.
+    /// [`Error::EmailTaken`] when the email is registered already.
+    async fn create_account(&self, account: NewAccount<'_>) -> Result<(), Error>;
+
+    /// The account with this (normalised) email.
+    async fn credentials(&self, email: &str) -> Result<Option<Credentials>, Error>;
+
+    /// Stores a session by its token's hash (and forgets the user's expired ones).
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user: Uuid,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), Error>;
+
+    /// The user of an unexpired session.
+    async fn session_user(&self, token_hash: &str, now: Timestamp) -> Result<Option<User>, Error>;
+
+    /// Ends a session; false when there was none.
+    async fn delete_session(&self, token_hash: &str) -> Result<bool, Error>;
+}
+
+/// Reads inside a scope's write transaction: they see everything committed before the
+/// scope's lock was taken, and this transaction's own writes. They are not filtered by
+/// scope: the caller decides what the user may see.
+#[async_trait]
+pub trait ScopeView: Send {
+    /// The scope this transaction holds.
+    fn scope(&self) -> Uuid;
+    async fn user(&mut self, id: Uuid) -> Result<Option<User>, Error>;
+    async fn board(&mut self, id: Uuid) -> Result<Option<sync_protocol::Board>, Error>;
+    async fn todo(&mut self, id: Uuid) -> Result<Option<sync_protocol::Todo>, Error>;
+    async fn boards_of_user(&mut self, user: Uuid) -> Result<Vec<sync_protocol::Board>, Error>;
+    async fn todo_ids_of_board(&mut self, board: Uuid) -> Result<Vec<Uuid>, Error>;
+}
+
+/// A write transaction on one scope. Its writes never touch a record of another scope,
+/// even when one commits concurrently under an id this transaction saw free.
+#[async_trait]
+pub trait ScopeTx: ScopeView {
+    /// Where this outbox event was applied, in any scope.
+    async fn receipt(&mut self, outbox_event_id: &str) -> Result<Option<Receipt>, Error>;
+
+    /// Writes the record: inserts or replaces a board or todo; for a user, replaces the
+    /// fields a client may change (name, image, updatedAt). [`Error::WriteConflict`]
+    /// when the id turns out to belong to another scope.
+    async fn put(&mut self, record: &Record) -> Result<(), Error>;
+
+    /// Deletes a board (with its todos) or a todo of this scope; nothing when it is gone
+    /// already (or is another scope's).
+    async fn remove(&mut self, model: Model, id: Uuid) -> Result<(), Error>;
+
+    /// Appends an entry for `(model, id)` numbered with the scope's next number, and
+    /// returns that number.
+    async fn append(
+        &mut self,
+        model: Model,
+        id: Uuid,
+        operation: Operation,
+        outbox_event_id: &str,
+    ) -> Result<u64, Error>;
+
+    /// Remembers that `outbox_event_id` was applied as entry `seq` of this scope.
+    async fn save_receipt(&mut self, outbox_event_id: &str, seq: u64) -> Result<(), Error>;
+
+    /// Commits, releasing the scope's lock.
+    async fn commit(self: Box<Self>) -> Result<(), Error>;
+}
+
+/// Opens the database named by the configuration (creating a SQLite file if needed),
+/// brings its schema up to date, and starts relaying pokes between processes.
+pub async fn connect(config: &Config, hub: Arc<Hub>) -> Result<Arc<dyn Storage>, Error> {
+    let url = config.database_url.as_str();
+    let pool = if url.starts_with("sqlite:") {
+        sql::Pool::Sqlite(sqlite::connect(url, config.db_max_connections).await?)
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        sql::Pool::Postgres(postgres::connect(url, config.db_max_connections).await?)
+    } else {
+        // Only the scheme: the rest of a URL may hold a password.
+        let scheme = url.split(':').next().unwrap_or_default();
+        return Err(Error::Config(format!(
+            "unsupported database URL scheme `{scheme}` (expected sqlite:// or postgres://)"
+        )));
+    };
+    Ok(Arc::new(sql::SqlStore::new(pool, hub).await?))
+}

@@ -1,0 +1,138 @@
+//! Scopes: every record belongs to one user through its ownership path (Todo → Board →
+//! User), and a user may read and write only records whose path ends at them.
+//!
+//! A push is checked twice: the record as stored (no touching another user's record,
+//! even by guessing its id) and the record as sent (no moving a todo onto another user's
+//! board, no creating or resurrecting a record in another user's scope).
+//!
+//! An id that exists in another scope is answered SCOPE_VIOLATION and a parent that does
+//! not exist MISSING_PARENT; telling the two apart reveals only whether a UUID the caller
+//! already knows is taken, never anything stored under it.
+
+use super::{reject, Failure};
+use crate::storage::ScopeView;
+use crate::Error;
+use sync_protocol::{Model, Operation, PushErrorKind, Record, User, ValidatedEvent};
+use uuid::Uuid;
+
+/// Whether the user whose scope `tx` holds may apply `event`.
+pub async fn authorize(tx: &mut dyn ScopeView, event: &ValidatedEvent) -> Result<(), Failure> {
+    let scope = tx.scope();
+    let writes = event.operation != Operation::Delete;
+    match &event.record {
+        Record::User(user) => authorize_user(tx, event.operation, user).await,
+        Record::Board(board) => {
+            if let Some(stored) = tx.board(board.id).await? {
+                if stored.user_id != scope {
+                    return reject(PushErrorKind::ScopeViolation, "this board is not yours");
+                }
+            }
+            if writes && board.user_id != scope {
+                return reject(
+                    PushErrorKind::ScopeViolation,
+                    "a board's userId must be your own user id",
+                );
+            }
+            Ok(())
+        }
+        Record::Todo(todo) => {
+            if let Some(stored) = tx.todo(todo.id).await? {
+                if owner_of_board(tx, stored.board_id).await? != Some(scope) {
+                    return reject(PushErrorKind::ScopeViolation, "this todo is not yours");
+                }
+            }
+            if writes {
+                match owner_of_board(tx, todo.board_id).await? {
+                    None => {
+                        return reject(
+                            PushErrorKind::MissingParent,
+                            format!("board {} does not exist", todo.board_id),
+                        )
+                    }
+                    Some(owner) if owner != scope => {
+                        return reject(
+                            PushErrorKind::ScopeViolation,
+                            "a todo can only be put on one of your own boards",
+                        )
+                    }
+                    Some(_) => {}
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Users are created by sign-up and never deleted through sync; a client may update its
+/// own profile (name, image, updatedAt) but not what the server manages: the email
+/// (the login), whether it is verified, whether the account is anonymous, and when it
+/// was created. Sending those unchanged is required, so a client cannot believe it
+/// changed them.
+async fn authorize_user(
+    tx: &mut dyn ScopeView,
+    operation: Operation,
+    user: &User,
+) -> Result<(), Failure> {
+    if operation != Operation::Update {
+        return reject(
+            PushErrorKind::ScopeViolation,
+            "users are created by sign-up; sync may only update them",
+        );
+    }
+    if user.id != tx.scope() {
+        return reject(
+            PushErrorKind::ScopeViolation,
+            "you may only change your own user record",
+        );
+    }
+    let stored = tx
+        .user(user.id)
+        .await?
+        .ok_or_else(|| Error::CorruptData(format!("scope {} has no user", user.id)))?;
+    let managed = [
+        ("email", stored.email == user.email),
+        (
+            "emailVerified",
+            stored.email_verified == user.email_verified,
+        ),
+        ("isAnonymous", stored.is_anonymous == user.is_anonymous),
+        ("createdAt", stored.created_at == user.created_at),
+    ];
+    if let Some((field, _)) = managed.iter().find(|(_, same)| !same) {
+        return reject(
+            PushErrorKind::RecordValidationFailure,
+            format!("`{field}` is managed by the server and cannot be changed through sync"),
+        );
+    }
+    Ok(())
+}
+
+/// The user a board belongs to, None when there is no such board.
+async fn owner_of_board(tx: &mut dyn ScopeView, board: Uuid) -> Result<Option<Uuid>, Error> {
+    Ok(tx.board(board).await?.map(|board| board.user_id))
+}
+
+/// The record `(model, id)` as the scope's user may see it: None when it does not exist
+/// or belongs to someone else.
+pub async fn visible_record(
+    tx: &mut dyn ScopeView,
+    model: Model,
+    id: Uuid,
+) -> Result<Option<Record>, Error> {
+    let scope = tx.scope();
+    Ok(match model {
+        Model::User if id == scope => tx.user(id).await?.map(Record::User),
+        Model::User => None,
+        Model::Board => tx
+            .board(id)
+            .await?
+            .filter(|board| board.user_id == scope)
+            .map(Record::Board),
+        Model::Todo => match tx.todo(id).await? {
+            Some(todo) if owner_of_board(tx, todo.board_id).await? == Some(scope) => {
+                Some(Record::Todo(todo))
+            }
+            _ => None,
+        },
+    })
+}
