@@ -144,6 +144,25 @@ fn Session(props: &SessionProps) -> Html {
         })
     };
 
+    // Another tab may sign in or out: follow the stored account when data changes.
+    {
+        let (store, account, sync) = (props.store.clone(), account.clone(), sync.clone());
+        use_effect_with(change_version, move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                let Some(known) = (*account).clone() else {
+                    return;
+                };
+                let stored = store.account().await.ok().flatten();
+                if stored != known {
+                    if let Some(stored) = &stored {
+                        start_sync(&sync, &stored.token);
+                    }
+                    account.set(Some(stored));
+                }
+            });
+        });
+    }
+
     let Some(current) = (*account).clone() else {
         return html! { <p class="notice" role="status">{ "Opening your boards…" }</p> };
     };

@@ -1,8 +1,8 @@
 //! Many devices, one truth: several browsers signed in as one person converge, whatever
 //! the order of their edits, their time offline, or a server crash in the middle.
 
-use crate::harness::{Browser, Stack, PATIENCE};
-use std::time::{Duration, Instant};
+use crate::harness::{Browser, Stack};
+use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -216,15 +216,54 @@ async fn server_titles(stack: &Stack, email: &str) -> Vec<String> {
         .collect()
 }
 
-/// Waits until `check` holds, polling.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < PATIENCE * 3, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+#[tokio::test]
+async fn two_tabs_of_one_device_share_one_sync_and_show_the_same() {
+    let Some(stack) = Stack::start().await else {
+        return;
+    };
+    let email = unique_email();
+    let browser = Browser::open().await;
+    browser.goto(&stack.url).await;
+    browser.sign_up(&email, PASSWORD, "Two Tabs").await;
+    browser.wait_synced().await;
+    let first = browser.client.window().await.expect("the first tab");
+    let second = browser
+        .client
+        .new_window(true)
+        .await
+        .expect("a second tab")
+        .handle;
+    browser
+        .client
+        .switch_to_window(second.clone())
+        .await
+        .expect("switch");
+    browser.goto(&stack.url).await;
+    // The second tab finds the session in IndexedDB and shows the same account.
+    browser.wait_for_text("user-email", |t| t == email).await;
+
+    // Changes made in either tab show in the other, without a reload.
+    browser.create_board("From tab two").await;
+    browser.wait_synced().await;
+    browser
+        .client
+        .switch_to_window(first.clone())
+        .await
+        .expect("switch");
+    browser.find("board-From tab two").await;
+    browser.add_todo("From tab two", "Written in tab one").await;
+    browser.wait_synced().await;
+    browser
+        .client
+        .switch_to_window(second)
+        .await
+        .expect("switch");
+    browser.find("todo-Written in tab one").await;
+    browser.wait_synced().await;
+
+    // Each change reached the server exactly once.
+    let server = stack.server_state(&email, PASSWORD).await;
+    assert_eq!(server.boards.len(), 1);
+    assert_eq!(server.todos.len(), 1);
+    browser.close().await;
 }

@@ -36,26 +36,76 @@ pub struct Stack {
     pub database_url: String,
     app_dir: PathBuf,
     _data: tempfile::TempDir,
+    /// A PostgreSQL database made for this stack, dropped with it: (admin URL, name).
+    postgres: Option<(String, String)>,
 }
 
 impl Stack {
     /// Starts a server on a fresh SQLite file; None when end-to-end tests cannot run here.
     pub async fn start() -> Option<Stack> {
         let app_dir = app_dir()?;
+        Some(Stack::start_with_app(&app_dir).await)
+    }
+
+    /// Starts a server on a fresh SQLite file, serving the app in `app_dir`.
+    pub async fn start_with_app(app_dir: &std::path::Path) -> Stack {
         let data = tempfile::tempdir().expect("temporary folder");
         let database_url = format!("sqlite://{}", data.path().join("sync.db").display());
+        Stack::launch(database_url, app_dir.to_path_buf(), data, None).await
+    }
+
+    /// Starts a server on a new PostgreSQL database (dropped afterwards); None when
+    /// end-to-end tests cannot run here, or PostgreSQL is unreachable outside CI.
+    pub async fn start_postgres() -> Option<Stack> {
+        use sqlx::Connection;
+        let app_dir = app_dir()?;
+        let admin = std::env::var("TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let mut connection = match sqlx::PgConnection::connect(&admin).await {
+            Ok(connection) => connection,
+            Err(e) if required() => {
+                panic!("PostgreSQL at {admin} is required but unreachable: {e}")
+            }
+            Err(e) => {
+                eprintln!("skipped: PostgreSQL at {admin} is unreachable: {e}");
+                return None;
+            }
+        };
+        let name = format!(
+            "sync_e2e_{}",
+            std::process::id() as u64 * 1000 + free_port() as u64
+        );
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut connection)
+            .await
+            .expect("a test database is created");
+        let database_url = match admin.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => panic!("TEST_POSTGRES_URL has no database path: {admin}"),
+        };
+        let data = tempfile::tempdir().expect("temporary folder");
+        Some(Stack::launch(database_url, app_dir, data, Some((admin, name))).await)
+    }
+
+    async fn launch(
+        database_url: String,
+        app_dir: PathBuf,
+        data: tempfile::TempDir,
+        postgres: Option<(String, String)>,
+    ) -> Stack {
         let server = Server::start(Config::local(&database_url, &app_dir))
             .await
             .expect("the sync server starts")
             .spawn();
-        Some(Stack {
+        Stack {
             url: server.url.clone(),
             addr: server.addr,
             server: Some(server),
             database_url,
             app_dir,
             _data: data,
-        })
+            postgres,
+        }
     }
 
     /// Stops the server at once, as a crash would.
@@ -128,7 +178,7 @@ impl Stack {
                 };
                 match &entry["record"] {
                     serde_json::Value::Null => map.remove(&id),
-                    record => map.insert(id, record.clone()),
+                    record => map.insert(id, without_nulls(record)),
                 };
             }
             cursor = page["cursor"].as_str().map(str::to_string);
@@ -137,11 +187,55 @@ impl Stack {
     }
 }
 
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.kill();
+        let Some((admin, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside async code: drop the database from a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut connection = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .map_err(std::io::Error::other)?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut connection)
+                    .await
+                    .map(|_| ())
+                    .map_err(std::io::Error::other)
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: could not drop a test database");
+        }
+    }
+}
+
 /// Boards and todos by id, as JSON records: what a device or the server holds.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct DataSet {
     pub boards: std::collections::BTreeMap<String, serde_json::Value>,
     pub todos: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// A record without its null fields: IndexedDB stores an absent optional field as
+/// missing, the server's JSON as null; both mean the same.
+fn without_nulls(record: &serde_json::Value) -> serde_json::Value {
+    match record {
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .filter(|(_, value)| !value.is_null())
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        other => other.clone(),
+    }
 }
 
 /// Reads the app's IndexedDB from the page.
@@ -350,7 +444,7 @@ impl Browser {
                 .map(|record| {
                     (
                         record["id"].as_str().unwrap_or_default().to_string(),
-                        record.clone(),
+                        without_nulls(record),
                     )
                 })
                 .collect()
@@ -395,6 +489,64 @@ impl Browser {
             .await;
         self.click(&format!("add-todo-{board}")).await;
         self.find(&format!("todo-{title}")).await;
+    }
+
+    /// Clicks the element if it shows up within a moment; false when it does not (sync
+    /// may have removed it since the test looked).
+    pub async fn try_click(&self, test_id: &str) -> bool {
+        match self.find_soon(test_id).await {
+            Some(element) => element.click().await.is_ok(),
+            None => false,
+        }
+    }
+
+    async fn find_soon(&self, test_id: &str) -> Option<fantoccini::elements::Element> {
+        let selector = Browser::selector(test_id);
+        for _ in 0..20 {
+            if let Ok(element) = self.client.find(Locator::Css(&selector)).await {
+                return Some(element);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
+    /// Adds a todo if the board is still there.
+    pub async fn try_add_todo(&self, board: &str, title: &str) -> bool {
+        let Some(input) = self.find_soon(&format!("new-todo-title-{board}")).await else {
+            return false;
+        };
+        input.send_keys(title).await.is_ok() && self.try_click(&format!("add-todo-{board}")).await
+    }
+
+    /// Renames a board if it is still there.
+    pub async fn try_rename_board(&self, from: &str, to: &str) -> bool {
+        if !self.try_click(&format!("rename-board-{from}")).await {
+            return false;
+        }
+        let Some(input) = self.find_soon("rename-board-input").await else {
+            return false;
+        };
+        input
+            .send_keys(&format!("\u{E009}a\u{E000}{to}"))
+            .await
+            .is_ok()
+            && self.try_click("rename-board-submit").await
+    }
+
+    /// Edits a todo's title if the todo is still there.
+    pub async fn try_edit_todo(&self, from: &str, to: &str) -> bool {
+        if !self.try_click(&format!("edit-todo-{from}")).await {
+            return false;
+        }
+        let Some(input) = self.find_soon("edit-todo-input").await else {
+            return false;
+        };
+        input
+            .send_keys(&format!("\u{E009}a\u{E000}{to}"))
+            .await
+            .is_ok()
+            && self.try_click("edit-todo-submit").await
     }
 
     /// Waits until nothing is pending and the worker rests.

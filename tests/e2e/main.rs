@@ -8,3 +8,4 @@ mod harness;
 mod app;
 mod convergence;
 mod foundation;
+mod random;

@@ -43,6 +43,9 @@ impl Clock for BrowserClock {
 
 type SyncEngine = Engine<LocalStore, FetchTransport, BrowserClock>;
 
+/// A DOM event listener kept alive for as long as the runtime.
+type Listener = Closure<dyn FnMut(web_sys::Event)>;
+
 /// The dedicated worker that runs sync off the main thread.
 pub struct SyncWorker {
     runtime: Rc<Runtime>,
@@ -99,7 +102,7 @@ struct Runtime {
     /// reports, so a worker that takes over continues what the leader was doing.
     wants_loop: Cell<bool>,
     local_changes: RefCell<Option<ChangeListener>>,
-    _network: RefCell<Vec<Closure<dyn FnMut(web_sys::Event)>>>,
+    _network: RefCell<Vec<Listener>>,
 }
 
 impl Runtime {
@@ -434,7 +437,7 @@ impl Runtime {
         let mut closures = self._network.borrow_mut();
         for (name, online) in [("online", true), ("offline", false)] {
             let me = self.me.clone();
-            let closure = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            let closure = Listener::new(move |_| {
                 if let Some(runtime) = me.upgrade() {
                     let simulated = runtime.connection.simulate_offline.get();
                     runtime.handle(Event::Network {

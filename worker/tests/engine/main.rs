@@ -294,7 +294,7 @@ fn a_cycle_reports_pushing_pulling_then_rest_with_the_sync_time() {
     let last = rig.engine.status().current();
     assert_eq!(
         last.last_sync_time,
-        Some(rig.clock.0.get()).map(sync_protocol::Timestamp::from_millis)
+        Some(sync_protocol::Timestamp::from_millis(rig.clock.0.get()))
     );
     let kinds: Vec<&str> = rig
         .reports

@@ -572,14 +572,13 @@ async fn other_listeners_hear_about_committed_changes() {
         }
         gloo_timers::future::TimeoutFuture::new(20).await;
     }
-    let heard = heard.borrow();
+    let heard = heard.borrow().clone();
     assert!(
         heard
             .iter()
             .any(|c| c.models.contains(&Model::Board) && c.origin == ChangeOrigin::Local),
         "{heard:?}"
     );
-    drop(heard);
     db.finish().await;
 }
 

@@ -69,8 +69,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         cmd("cargo", &wasm_clippy).current_dir(&root),
     );
 
+    let started_build = Instant::now();
     let built = build_app_with(&tools);
-    suites.record("trunk build --release", built.clone());
+    suites.record("trunk build --release", built.clone(), started_build);
 
     // Native: unit and integration tests of every crate, the server on SQLite and
     // PostgreSQL, and the end-to-end tests in headless Chromium against the built app.
@@ -82,10 +83,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if options.skip_wasm {
         suites.skip("browser tests (wasm-bindgen-test)", "--skip-wasm");
     } else if let Some(driver) = &tools.chromedriver {
-        suites.record(
-            "browser tests (wasm-bindgen-test)",
-            run_wasm_tests(&tools, driver),
-        );
+        let started_wasm = Instant::now();
+        let result = run_wasm_tests(&tools, driver);
+        suites.record("browser tests (wasm-bindgen-test)", result, started_wasm);
     } else {
         suites.unavailable("browser tests (wasm-bindgen-test)", "no ChromeDriver");
     }
@@ -211,8 +211,8 @@ impl Suites {
         self.push(name, result, started);
     }
 
-    fn record(&mut self, name: &str, result: Result<(), String>) {
-        self.push(name, result, Instant::now());
+    fn record(&mut self, name: &str, result: Result<(), String>, started: Instant) {
+        self.push(name, result, started);
     }
 
     fn push(&mut self, name: &str, result: Result<(), String>, started: Instant) {
