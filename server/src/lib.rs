@@ -108,29 +108,40 @@ impl Server {
         }
     }
 
-    /// Serves on a background task (for tests and tools).
+    /// Serves on a runtime of its own (for tests and tools), so that
+    /// [`ServerHandle::kill`] can end it as a crash would: every connection task dies
+    /// with the runtime, mid-request.
     pub fn spawn(self) -> ServerHandle {
         let url = self.url();
         let addr = self.addr;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(self.run_until(async {
+        // Building a runtime fails only when the OS refuses threads; a tool cannot serve then.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("sync-server")
+            .enable_all()
+            .build()
+            .expect("the OS provides threads for the server's runtime");
+        let task = runtime.spawn(self.run_until(async {
             let _ = stopped.await;
         }));
         ServerHandle {
             url,
             addr,
             stop: Some(stop),
-            task,
+            task: Some(task),
+            runtime: Some(runtime),
         }
     }
 }
 
-/// A server running on a background task. Dropping it aborts the server.
+/// A server running on a runtime of its own. Dropping it kills the server.
 pub struct ServerHandle {
     pub url: String,
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl ServerHandle {
@@ -139,18 +150,27 @@ impl ServerHandle {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let _ = (&mut self.task).await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 
-    /// Stops at once, as a crash would: open requests are cut.
-    pub fn kill(self) {
-        self.task.abort();
+    /// Stops at once, as a crash would: open requests and streams are cut.
+    pub fn kill(mut self) {
+        self.shut_down();
+    }
+
+    fn shut_down(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            // Drops every task (listener, connections) without waiting; allowed in async code.
+            runtime.shutdown_background();
+        }
     }
 }
 
 impl Drop for ServerHandle {
     fn drop(&mut self) {
-        self.task.abort();
+        self.shut_down();
     }
 }
 

@@ -224,6 +224,28 @@ pub struct DataSet {
     pub todos: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
+/// Reads what a device still has to sync, for failure reports.
+const READ_SYNC_STATE: &str = r#"
+const done = arguments[arguments.length - 1];
+const request = indexedDB.open("boards-sync");
+request.onsuccess = () => {
+  const db = request.result;
+  const tx = db.transaction(["OutboxEvent", "VersionMeta", "Meta"], "readonly");
+  const events = tx.objectStore("OutboxEvent").getAll();
+  const metas = tx.objectStore("VersionMeta").getAll();
+  const cursor = tx.objectStore("Meta").get("cursor");
+  tx.oncomplete = () => {
+    db.close();
+    done(JSON.stringify({
+      cursor: cursor.result,
+      unsynced: events.result.filter((e) => !e.synced).map((e) =>
+        [e.entityType, e.operation, e.payload.name || e.payload.title, e.tries, e.retryable, e.lastError]),
+      pendingRecords: metas.result.filter((m) => m.localChangePending).map((m) => [m.model, m.key]),
+    }));
+  };
+};
+"#;
+
 /// A record without its null fields: IndexedDB stores an absent optional field as
 /// missing, the server's JSON as null; both mean the same.
 fn without_nulls(record: &serde_json::Value) -> serde_json::Value {
@@ -453,6 +475,31 @@ impl Browser {
             boards: by_id(&parsed["boards"]),
             todos: by_id(&parsed["todos"]),
         }
+    }
+
+    /// What this device shows and still has to sync, for a failure report.
+    pub async fn diagnosis(&self) -> String {
+        let mut report = String::new();
+        for id in [
+            "sync-status",
+            "pending-count",
+            "sync-error",
+            "realtime-status",
+        ] {
+            let text = match self.client.find(Locator::Css(&Browser::selector(id))).await {
+                Ok(element) => element.text().await.unwrap_or_default(),
+                Err(_) => "<missing>".into(),
+            };
+            report.push_str(&format!("{id}: {text:?}; "));
+        }
+        let sync = self
+            .client
+            .execute_async(READ_SYNC_STATE, vec![])
+            .await
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .unwrap_or_else(|e| e.to_string());
+        report.push_str(&sync);
+        report
     }
 
     pub async fn refresh(&self) {

@@ -174,10 +174,15 @@ async fn random_operations_on_several_devices_converge() {
             break (false, states);
         }
     };
-    assert!(
-        converged,
-        "seed {seed}: devices did not converge with the server; last states (devices…, server): {states:#?}"
-    );
+    if !converged {
+        let mut diagnoses = String::new();
+        for (d, device) in devices.iter().enumerate() {
+            diagnoses.push_str(&format!("device {d}: {}\n", device.diagnosis().await));
+        }
+        panic!(
+            "seed {seed}: devices did not converge with the server.\n{diagnoses}last states (devices…, server): {states:#?}"
+        );
+    }
     for device in devices {
         device.close().await;
     }

@@ -12,6 +12,8 @@
 //!   to a short debounce; one that arrives during a cycle leads to another right after.
 //! - A 401 stops the loop; nothing runs until a new token arrives and `Start` is sent.
 //! - Offline, cycles wait for the interval or for the network to return; never a busy loop.
+//!   When the network returns, the next cycle ignores backoff: events failed only because
+//!   the network was down, and should not wait out minutes of backoff now that it is up.
 
 use super::CycleOutcome;
 
@@ -75,6 +77,8 @@ pub struct Controller {
     /// A 401 was seen and no new token has arrived since.
     expired: bool,
     online: bool,
+    /// The next timed cycle ignores backoff (the network just came back).
+    override_next: bool,
     /// When the armed timer fires, in the host's milliseconds.
     timer_due: Option<u64>,
 }
@@ -89,6 +93,7 @@ impl Controller {
             has_token: false,
             expired: false,
             online: true,
+            override_next: false,
             timer_due: None,
         }
     }
@@ -139,7 +144,8 @@ impl Controller {
             Event::TimerFired => {
                 self.timer_due = None;
                 if self.looping && !self.running {
-                    self.run_now(false, &mut commands);
+                    let override_backoff = std::mem::take(&mut self.override_next);
+                    self.run_now(override_backoff, &mut commands);
                 }
             }
             Event::CycleDone(outcome) => {
@@ -186,8 +192,13 @@ impl Controller {
             Event::Network { online } => {
                 let back = online && !self.online;
                 self.online = online;
-                if back && self.looping && !self.running {
-                    self.arm_within(KICK_DEBOUNCE_MS, now, &mut commands);
+                if back && self.looping {
+                    self.override_next = true;
+                    if self.running {
+                        self.kicked = true;
+                    } else {
+                        self.arm_within(KICK_DEBOUNCE_MS, now, &mut commands);
+                    }
                 }
             }
             Event::Interval { ms } => self.interval_ms = ms.max(1),

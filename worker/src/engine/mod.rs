@@ -22,7 +22,8 @@ use sync_protocol::{
 /// What the engine needs from the local database.
 #[allow(async_fn_in_trait)]
 pub trait SyncStore {
-    /// Up to `limit` pending events, in creation order, that `ready` accepts.
+    /// Up to `limit` pending events in creation order, stopping at the first that
+    /// `ready` refuses: no event overtakes an earlier one.
     async fn next_batch(
         &self,
         limit: u32,
@@ -146,9 +147,10 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
         outcome
     }
 
-    /// Pushes ready events batch by batch. Each event is tried at most once per cycle, so
-    /// a retryable failure with backoff overridden cannot loop. Returns whether the pull
-    /// may run (no retryable event left).
+    /// Pushes events batch by batch, in creation order, until the queue is empty or its
+    /// head must wait (in backoff, or already tried in this cycle, so that a retryable
+    /// failure with backoff overridden cannot loop). Returns whether the pull may run (no
+    /// retryable event left).
     async fn push_phase(&self, override_backoff: bool) -> Step<bool> {
         let (batch_size, backoff_ms) = {
             let config = self.config.borrow();

@@ -2,11 +2,16 @@
 //! into [`TransportError`]s (401 → Unauthorized, no network → Offline, others → Http).
 
 use crate::engine::TransportError;
+use gloo_timers::callback::Timeout;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Request, RequestInit, Response, Window, WorkerGlobalScope};
+use web_sys::{AbortController, Request, RequestInit, Response, Window, WorkerGlobalScope};
+
+/// How long a request may take before it is abandoned. A request that never answers
+/// (a half-open connection after a crash) must not hold the sync loop forever.
+const TIMEOUT_MS: u32 = 30_000;
 
 /// Sends `body` as JSON with an optional bearer token and reads a JSON answer.
 pub async fn post_json<B: Serialize, R: DeserializeOwned>(
@@ -15,7 +20,7 @@ pub async fn post_json<B: Serialize, R: DeserializeOwned>(
     token: Option<&str>,
 ) -> Result<R, TransportError> {
     let body = serde_json::to_string(body).map_err(|e| TransportError::Invalid(e.to_string()))?;
-    let response = send("POST", url, Some(&body), token).await?;
+    let (response, _deadline) = send("POST", url, Some(&body), token).await?;
     read_json(response).await
 }
 
@@ -24,7 +29,7 @@ pub async fn get_json<R: DeserializeOwned>(
     url: &str,
     token: Option<&str>,
 ) -> Result<R, TransportError> {
-    let response = send("GET", url, None, token).await?;
+    let (response, _deadline) = send("GET", url, None, token).await?;
     read_json(response).await
 }
 
@@ -45,12 +50,16 @@ async fn send(
     url: &str,
     body: Option<&str>,
     token: Option<&str>,
-) -> Result<Response, TransportError> {
+) -> Result<(Response, Timeout), TransportError> {
     if !navigator_online() {
         return Err(TransportError::Offline("the browser is offline".into()));
     }
     let init = RequestInit::new();
     init.set_method(method);
+    let abort = AbortController::new().map_err(js_invalid)?;
+    init.set_signal(Some(&abort.signal()));
+    // The caller keeps the deadline until it has read the body; dropping it cancels it.
+    let deadline = Timeout::new(TIMEOUT_MS, move || abort.abort());
     if let Some(body) = body {
         init.set_body(&JsValue::from_str(body));
     }
@@ -67,11 +76,11 @@ async fn send(
     let promise = global_fetch(&request)?;
     let response: Response = JsFuture::from(promise)
         .await
-        // fetch rejects only when no answer arrived: the network, not the server.
+        // fetch rejects only when no answer arrived (the network, or our timeout).
         .map_err(|e| TransportError::Offline(js_message(&e)))?
         .dyn_into()
         .map_err(js_invalid)?;
-    Ok(response)
+    Ok((response, deadline))
 }
 
 async fn read_json<R: DeserializeOwned>(response: Response) -> Result<R, TransportError> {

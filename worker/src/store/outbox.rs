@@ -178,8 +178,11 @@ async fn settle(
 }
 
 impl LocalStore {
-    /// Up to `limit` events waiting to be pushed, in creation order, that `ready` accepts
-    /// (the engine skips those still in backoff).
+    /// The next events to push: up to `limit` pending events in creation order, stopping
+    /// at the first one `ready` refuses (one still in backoff). Nothing overtakes an
+    /// earlier change, so the server applies a device's changes in the order they were
+    /// made: a later edit is never undone by an earlier one retried after it, and a todo
+    /// never arrives before its board.
     pub async fn next_batch(
         &self,
         limit: u32,
@@ -192,11 +195,12 @@ impl LocalStore {
         let mut batch = Vec::new();
         if let Some(mut cursor) = index.open_cursor().serde()?.await? {
             while let Some(entry) = cursor.next_record_ser::<OutboxEntry>().await? {
-                if ready(&entry.event) {
-                    batch.push(entry.event);
-                    if batch.len() as u32 >= limit {
-                        break;
-                    }
+                if !ready(&entry.event) {
+                    break;
+                }
+                batch.push(entry.event);
+                if batch.len() as u32 >= limit {
+                    break;
                 }
             }
         }

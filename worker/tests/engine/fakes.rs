@@ -70,7 +70,8 @@ impl SyncStore for MemoryStore {
             .events
             .borrow()
             .iter()
-            .filter(|e| e.is_pending() && ready(e))
+            .filter(|e| e.is_pending())
+            .take_while(|e| ready(e))
             .take(limit as usize)
             .cloned()
             .collect())

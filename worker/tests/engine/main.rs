@@ -101,6 +101,33 @@ fn backoff_doubles_with_each_try_and_can_be_overridden() {
 }
 
 #[test]
+fn a_later_change_never_overtakes_one_waiting_in_backoff() {
+    let rig = Rig::new(MemoryStore::with_events(1), config(10));
+    rig.server()
+        .answer_push(PushAnswer::Results(vec![PushResult::failed(
+            "e000",
+            PushError::new(PushErrorKind::UnknownError, "busy"),
+        )]));
+    rig.cycle(false);
+    // A newer change to the same record arrives while the first waits out its backoff.
+    rig.store().events.borrow_mut().push(fakes::event("e001"));
+    rig.clock.advance(5_000);
+    assert_eq!(rig.cycle(false), CycleOutcome::PullDeferred);
+    assert_eq!(
+        rig.server().pushes.borrow().len(),
+        1,
+        "e001 waits behind e000"
+    );
+    rig.clock.advance(25_000);
+    assert_eq!(rig.cycle(false), CycleOutcome::Synced);
+    assert_eq!(
+        rig.server().pushes.borrow()[1],
+        ["e000".to_string(), "e001".to_string()],
+        "both go, in the order they were made"
+    );
+}
+
+#[test]
 fn overriding_backoff_tries_each_event_once_per_cycle() {
     let rig = Rig::new(MemoryStore::with_events(3), config(10));
     rig.server().answer_push(PushAnswer::Results(
