@@ -63,12 +63,30 @@ pub struct OutboxEvent {
 impl OutboxEvent {
     /// A new, never-tried event carrying `record` after `operation`.
     pub fn new(id: Uuid, operation: Operation, record: &Record, now: Timestamp) -> OutboxEvent {
+        OutboxEvent::untried(
+            id.to_string(),
+            record.model().name(),
+            operation.name(),
+            record.to_json(),
+            now,
+        )
+    }
+
+    /// A never-tried event from its raw parts (which need not be valid: tests and tools
+    /// build invalid ones on purpose).
+    pub fn untried(
+        id: impl Into<String>,
+        entity_type: &str,
+        operation: &str,
+        payload: serde_json::Value,
+        created_at: Timestamp,
+    ) -> OutboxEvent {
         OutboxEvent {
-            id: id.to_string(),
-            entity_type: record.model().name().to_string(),
-            operation: operation.name().to_string(),
-            payload: record.to_json(),
-            created_at: now,
+            id: id.into(),
+            entity_type: entity_type.to_string(),
+            operation: operation.to_string(),
+            payload,
+            created_at,
             tries: 0,
             last_error: None,
             synced: false,

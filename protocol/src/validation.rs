@@ -153,19 +153,7 @@ mod tests {
     use serde_json::json;
 
     fn event(entity: &str, operation: &str, payload: serde_json::Value) -> OutboxEvent {
-        OutboxEvent {
-            id: "e".into(),
-            entity_type: entity.into(),
-            operation: operation.into(),
-            payload,
-            created_at: Timestamp::from_millis(0),
-            tries: 0,
-            last_error: None,
-            synced: false,
-            synced_at: None,
-            retryable: true,
-            last_attempted_at: None,
-        }
+        OutboxEvent::untried("e", entity, operation, payload, Timestamp::from_millis(0))
     }
 
     fn board(name: &str) -> serde_json::Value {

@@ -17,18 +17,7 @@ fn unique_email() -> String {
 /// Opens `count` browsers signed in as one new person.
 async fn devices(stack: &Stack, count: usize) -> (String, Vec<Browser>) {
     let email = unique_email();
-    let mut browsers = Vec::new();
-    for n in 0..count {
-        let browser = Browser::open().await;
-        browser.goto(&stack.url).await;
-        if n == 0 {
-            browser.sign_up(&email, PASSWORD, "Many Devices").await;
-        } else {
-            browser.sign_in(&email, PASSWORD).await;
-        }
-        browser.wait_synced().await;
-        browsers.push(browser);
-    }
+    let browsers = stack.devices(count, &email, PASSWORD).await;
     (email, browsers)
 }
 

@@ -108,6 +108,24 @@ impl Stack {
         }
     }
 
+    /// Opens `count` browsers signed in as one new person (`email`, `password`), each
+    /// synced once.
+    pub async fn devices(&self, count: usize, email: &str, password: &str) -> Vec<Browser> {
+        let mut browsers = Vec::with_capacity(count);
+        for n in 0..count {
+            let browser = Browser::open().await;
+            browser.goto(&self.url).await;
+            if n == 0 {
+                browser.sign_up(email, password, "Many Devices").await;
+            } else {
+                browser.sign_in(email, password).await;
+            }
+            browser.wait_synced().await;
+            browsers.push(browser);
+        }
+        browsers
+    }
+
     /// Stops the server at once, as a crash would.
     pub fn kill(&mut self) {
         if let Some(server) = self.server.take() {

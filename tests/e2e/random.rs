@@ -6,7 +6,7 @@
 //! (`SYNC_SEED=<seed>` replays a run). `cargo xtask test` runs a short version;
 //! `cargo xtask test --long` (SYNC_LONG_TESTS=1) a long one.
 
-use crate::harness::{Browser, DataSet, Stack};
+use crate::harness::{DataSet, Stack};
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "correct horse battery";
@@ -53,17 +53,7 @@ async fn random_operations_on_several_devices_converge() {
     let mut rng = Rng(seed);
 
     let email = format!("random-{seed}@example.com");
-    let mut devices = Vec::new();
-    for n in 0..DEVICES {
-        let device = Browser::open().await;
-        device.goto(&stack.url).await;
-        if n == 0 {
-            device.sign_up(&email, PASSWORD, "Random").await;
-        } else {
-            device.sign_in(&email, PASSWORD).await;
-        }
-        devices.push(device);
-    }
+    let devices = stack.devices(DEVICES, &email, PASSWORD).await;
     let mut offline = [false; DEVICES];
     let mut names = 0u32;
     let mut fresh = |prefix: &str| {

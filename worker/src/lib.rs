@@ -2,6 +2,7 @@
 //! share, the sync engine (plain Rust, tested natively), and the Web Worker host that
 //! plugs the engine into IndexedDB, `fetch` and timers.
 
+mod channel;
 pub mod codec;
 pub mod engine;
 pub mod host;

@@ -2,11 +2,9 @@
 //! pull page, every other context of the origin (other tabs' pages, the workers) learns
 //! which models changed, over a BroadcastChannel, and re-reads without polling.
 
+use crate::channel::JsonChannel;
 use serde::{Deserialize, Serialize};
 use sync_protocol::Model;
-use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
-use web_sys::{BroadcastChannel, MessageEvent};
 
 const CHANNEL: &str = "boards-sync:changes";
 
@@ -27,24 +25,20 @@ pub struct Change {
     pub origin: ChangeOrigin,
 }
 
-/// Posts change notices. Without BroadcastChannel (very old browsers) it does nothing:
-/// other tabs then see changes on their next read.
+/// Posts change notices.
 pub struct ChangeNotifier {
-    channel: Option<BroadcastChannel>,
+    channel: JsonChannel<Change>,
 }
 
 impl ChangeNotifier {
     pub fn new() -> ChangeNotifier {
         ChangeNotifier {
-            channel: BroadcastChannel::new(CHANNEL).ok(),
+            channel: JsonChannel::sender(CHANNEL),
         }
     }
 
     pub fn post(&self, change: &Change) {
-        let (Some(channel), Ok(text)) = (&self.channel, serde_json::to_string(change)) else {
-            return;
-        };
-        let _ = channel.post_message(&text.into());
+        self.channel.post(change);
     }
 }
 
@@ -56,33 +50,15 @@ impl Default for ChangeNotifier {
 
 /// Calls back with every change notice posted by other contexts, until dropped.
 pub struct ChangeListener {
-    channel: BroadcastChannel,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _channel: JsonChannel<Change>,
 }
 
 impl ChangeListener {
-    pub fn new(mut callback: impl FnMut(Change) + 'static) -> Option<ChangeListener> {
-        let channel = BroadcastChannel::new(CHANNEL).ok()?;
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let change = event
-                .data()
-                .as_string()
-                .and_then(|text| serde_json::from_str::<Change>(&text).ok());
-            if let Some(change) = change {
-                callback(change);
-            }
-        });
-        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        Some(ChangeListener {
-            channel,
-            _on_message: on_message,
-        })
-    }
-}
-
-impl Drop for ChangeListener {
-    fn drop(&mut self) {
-        self.channel.set_onmessage(None);
-        self.channel.close();
+    /// None when the browser has no BroadcastChannel.
+    pub fn new(callback: impl Fn(Change) + 'static) -> Option<ChangeListener> {
+        let channel = JsonChannel::listener(CHANNEL, callback);
+        channel
+            .is_open()
+            .then_some(ChangeListener { _channel: channel })
     }
 }

@@ -45,19 +45,8 @@ impl MemoryStore {
 }
 
 pub fn event(id: &str) -> OutboxEvent {
-    OutboxEvent {
-        id: id.to_string(),
-        entity_type: "Board".into(),
-        operation: "create".into(),
-        payload: serde_json::json!({"id": uuid::Uuid::new_v4()}),
-        created_at: Timestamp::from_millis(0),
-        tries: 0,
-        last_error: None,
-        synced: false,
-        synced_at: None,
-        retryable: true,
-        last_attempted_at: None,
-    }
+    let payload = serde_json::json!({"id": uuid::Uuid::new_v4()});
+    OutboxEvent::untried(id, "Board", "create", payload, Timestamp::from_millis(0))
 }
 
 impl SyncStore for MemoryStore {

@@ -1,18 +1,45 @@
-//! `cargo xtask bench`: the benchmark programs, which print their own figures.
+//! `cargo xtask bench`: the benchmark programs, which print their own figures: the
+//! server's push throughput and pull latency (SQLite and PostgreSQL), then the time from
+//! a write on one device to its render on another (realtime on and off).
 
 use crate::cmd::{cmd, run as run_cmd};
-use crate::tasks::root;
+use crate::tasks::{build_app_with, root};
 use crate::tools::{Needs, Toolchain};
 
 pub fn run(_args: &[String]) -> Result<(), String> {
     let tools = Toolchain::ensure(Needs::All)?;
-    let mut bench = cmd(
+    let root = root();
+    let mut server = cmd(
         "cargo",
         &["bench", "-p", "sync-server", "--bench", "sync_bench"],
     );
-    bench.current_dir(root()).env("PATH", &tools.path);
+    server.current_dir(&root).env("PATH", &tools.path);
     if let Some(url) = &tools.postgres_admin_url {
-        bench.env("TEST_POSTGRES_URL", url);
+        server.env("TEST_POSTGRES_URL", url);
     }
-    run_cmd(&mut bench)
+    run_cmd(&mut server)?;
+
+    build_app_with(&tools)?;
+    let dist = root.join("dist");
+    let dist = dist.to_string_lossy();
+    let mut latency = cmd(
+        "cargo",
+        &[
+            "run",
+            "--profile",
+            "bench",
+            "-p",
+            "app",
+            "--example",
+            "realtime_latency",
+            "--",
+            &dist,
+            "100",
+        ],
+    );
+    latency.current_dir(&root).env("PATH", &tools.path);
+    if let Some(driver) = &tools.chromedriver {
+        latency.env("CHROMEDRIVER", driver);
+    }
+    run_cmd(&mut latency)
 }
