@@ -37,6 +37,9 @@ pub fn Inspector() -> Html {
     let state = &sync.state;
 
     let outbox_rows = match outbox {
+        Some(Ok(entries)) if entries.is_empty() => {
+            html! { <tr><td colspan="7">{ "The outbox is empty: nothing has changed here yet." }</td></tr> }
+        }
         Some(Ok(entries)) => entries
             .iter()
             .map(|entry| {
@@ -55,7 +58,7 @@ pub fn Inspector() -> Html {
             })
             .collect::<Html>(),
         Some(Err(e)) => html! { <tr><td colspan="7">{ e.to_string() }</td></tr> },
-        None => html! {},
+        None => html! { <tr><td colspan="7">{ "Reading the outbox…" }</td></tr> },
     };
     let push_rows = state
         .last_push

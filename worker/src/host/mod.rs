@@ -43,6 +43,10 @@ impl Clock for BrowserClock {
 
 type SyncEngine = Engine<LocalStore, FetchTransport, BrowserClock>;
 
+/// How long synced events stay in the outbox (for the inspector) before the leader
+/// clears them.
+const SYNCED_EVENTS_KEPT_DAYS: u32 = 7;
+
 /// A DOM event listener kept alive for as long as the runtime.
 type Listener = Closure<dyn FnMut(web_sys::Event)>;
 
@@ -354,6 +358,13 @@ impl Runtime {
         let transport = FetchTransport {
             connection: self.connection.clone(),
         };
+        // Keep the outbox small: synced events older than a week only serve the inspector.
+        let housekeeping = store.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = housekeeping
+                .clear_synced_older_than(SYNCED_EVENTS_KEPT_DAYS, BrowserClock.now())
+                .await;
+        });
         let engine = Engine::new(
             store,
             transport,

@@ -6,7 +6,8 @@ use crate::channel::JsonChannel;
 use serde::{Deserialize, Serialize};
 use sync_protocol::Model;
 
-const CHANNEL: &str = "boards-sync:changes";
+/// The channel's name (every context of the origin uses it).
+pub const CHANGES_CHANNEL: &str = "boards-sync:changes";
 
 /// Where a change came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +34,7 @@ pub struct ChangeNotifier {
 impl ChangeNotifier {
     pub fn new() -> ChangeNotifier {
         ChangeNotifier {
-            channel: JsonChannel::sender(CHANNEL),
+            channel: JsonChannel::sender(CHANGES_CHANNEL),
         }
     }
 
@@ -56,7 +57,7 @@ pub struct ChangeListener {
 impl ChangeListener {
     /// None when the browser has no BroadcastChannel.
     pub fn new(callback: impl Fn(Change) + 'static) -> Option<ChangeListener> {
-        let channel = JsonChannel::listener(CHANNEL, callback);
+        let channel = JsonChannel::listener(CHANGES_CHANNEL, callback);
         channel
             .is_open()
             .then_some(ChangeListener { _channel: channel })
