@@ -60,12 +60,8 @@ new MutationObserver(mark).observe(document.body, { subtree: true, childList: tr
 
     pub async fn measure(dist: &Path, realtime: bool, changes: usize) -> Vec<f64> {
         let app = tempfile::tempdir().expect("temporary folder");
-        copy_dir(dist, app.path());
-        std::fs::write(
-            app.path().join("config.json"),
-            serde_json::json!({ "serverUrl": "", "realtime": realtime }).to_string(),
-        )
-        .expect("config.json");
+        let config = serde_json::json!({ "serverUrl": "", "realtime": realtime });
+        crate::harness::copy_app(dist, app.path(), &config.to_string());
         let stack = Stack::start_with_app(app.path()).await;
         let email = format!("bench-{}-{}@example.com", realtime, std::process::id());
         let (a, b) = (Browser::open().await, Browser::open().await);
@@ -120,17 +116,5 @@ new MutationObserver(mark).observe(document.body, { subtree: true, childList: tr
         sorted.sort_by(f64::total_cmp);
         let at = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize];
         (at(0.5), at(0.95), at(1.0))
-    }
-
-    fn copy_dir(from: &Path, to: &Path) {
-        for entry in std::fs::read_dir(from).expect("dist is readable").flatten() {
-            let target = to.join(entry.file_name());
-            if entry.path().is_dir() {
-                std::fs::create_dir_all(&target).expect("folder");
-                copy_dir(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).expect("copy");
-            }
-        }
     }
 }

@@ -1,7 +1,7 @@
 //! The app as a person uses it: accounts, every board and todo action, the sync bar,
 //! the offline switch, reloads, and starting with the network cut.
 
-use crate::harness::{Browser, Stack};
+use crate::harness::{app_dir_for_tests, copy_app, Browser, Stack, StaticHost};
 use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery";
@@ -56,11 +56,11 @@ async fn accounts_boards_and_todos_work_end_to_end() {
 
     // The inspector shows the outbox and the last exchanges.
     a.click("sync-details-button").await;
-    let outbox = a.text("outbox-table").await;
-    assert!(
-        outbox.contains("Board") && outbox.contains("Todo"),
-        "{outbox}"
-    );
+    // The table shows at once and fills when IndexedDB answers.
+    a.wait_for_text("outbox-table", |t| {
+        t.contains("Board") && t.contains("Todo")
+    })
+    .await;
     a.find("push-table").await;
     a.find("pull-table").await;
 
@@ -157,4 +157,61 @@ async fn wait_for_service_worker(browser: &Browser) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the service worker never took control");
+}
+
+#[tokio::test]
+async fn an_expired_session_asks_to_sign_in_again_and_keeps_every_change() {
+    let Some(stack) = Stack::start().await else {
+        return;
+    };
+    let email = unique_email("barbara");
+    let a = Browser::open().await;
+    a.goto(&stack.url).await;
+    a.sign_up(&email, PASSWORD, "Barbara").await;
+    a.wait_synced().await;
+
+    // The server forgets every session (as after an expiry or a revocation).
+    stack.execute_sql("DELETE FROM sessions").await;
+    a.create_board("Made after expiry").await;
+    a.click("sync-now-button").await;
+    a.find("session-expired").await;
+    a.wait_for_text("sync-error", |t| t.contains("session has expired"))
+        .await;
+    a.wait_for_text("pending-count", |t| t == "1").await;
+
+    // Signing in again resumes sync; nothing was lost.
+    a.replace_text("auth-password", PASSWORD).await;
+    a.click("login-submit").await;
+    a.wait_gone("session-expired").await;
+    a.wait_synced().await;
+    a.find("board-Made after expiry").await;
+    a.close().await;
+}
+
+#[tokio::test]
+async fn the_app_hosted_statically_syncs_with_a_server_on_another_origin() {
+    let host = StaticHost::start().await;
+    let Some(stack) = Stack::start_for_origin(&host.url).await else {
+        return;
+    };
+    let Some(app) = app_dir_for_tests() else {
+        return;
+    };
+    copy_app(
+        &app,
+        host.dir.path(),
+        &serde_json::json!({ "serverUrl": stack.url }).to_string(),
+    );
+    let email = unique_email("hedy");
+    let a = Browser::open().await;
+    a.goto(&host.url).await;
+    a.sign_up(&email, PASSWORD, "Hedy").await;
+    a.create_board("From a static host").await;
+    a.wait_synced().await;
+
+    // The change reached the server on the other origin (the static host has no API).
+    let held = stack.server_state(&email, PASSWORD).await;
+    let names: Vec<_> = held.boards.values().map(|b| b["name"].clone()).collect();
+    assert_eq!(names, [serde_json::json!("From a static host")]);
+    a.close().await;
 }

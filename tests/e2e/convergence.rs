@@ -244,7 +244,7 @@ async fn two_tabs_of_one_device_share_one_sync_and_show_the_same() {
     browser.wait_synced().await;
     browser
         .client
-        .switch_to_window(second)
+        .switch_to_window(second.clone())
         .await
         .expect("switch");
     browser.find("todo-Written in tab one").await;
@@ -254,5 +254,55 @@ async fn two_tabs_of_one_device_share_one_sync_and_show_the_same() {
     let server = stack.server_state(&email, PASSWORD).await;
     assert_eq!(server.boards.len(), 1);
     assert_eq!(server.todos.len(), 1);
+
+    // The first tab (whose worker leads) closes: the second takes over syncing.
+    browser
+        .client
+        .switch_to_window(first)
+        .await
+        .expect("switch");
+    browser
+        .client
+        .close_window()
+        .await
+        .expect("the first tab closes");
+    browser
+        .client
+        .switch_to_window(second)
+        .await
+        .expect("switch");
+    browser.create_board("After the first tab closed").await;
+    browser.wait_synced().await;
+    let server = stack.server_state(&email, PASSWORD).await;
+    assert_eq!(server.boards.len(), 2, "the second tab synced on its own");
     browser.close().await;
+}
+
+#[tokio::test]
+async fn the_event_stream_brings_changes_without_waiting_for_the_interval() {
+    let Some(app) = crate::harness::app_dir_for_tests() else {
+        return;
+    };
+    // A ten-minute interval: only the server's poke can bring a change over quickly.
+    let custom = tempfile::tempdir().expect("temporary folder");
+    crate::harness::copy_app(
+        &app,
+        custom.path(),
+        r#"{"serverUrl": "", "syncIntervalMs": 600000}"#,
+    );
+    let stack = Stack::start_with_app(custom.path()).await;
+    let (_, devices) = devices(&stack, 2).await;
+    let (a, b) = (&devices[0], &devices[1]);
+    b.wait_for_text("realtime-status", |t| t.contains("Live"))
+        .await;
+    for n in 0..3 {
+        let name = format!("Pushed {n}");
+        a.create_board(&name).await;
+        // Well under the interval: only a poke explains it.
+        b.find_within(&format!("board-{name}"), std::time::Duration::from_secs(5))
+            .await;
+    }
+    for device in devices {
+        device.close().await;
+    }
 }

@@ -17,6 +17,27 @@ fn required() -> bool {
 }
 
 /// Where the built app is, or None (with a note) when the run did not build it.
+pub fn app_dir_for_tests() -> Option<PathBuf> {
+    app_dir()
+}
+
+/// Copies a built app to `to`, with its own `config.json`.
+pub fn copy_app(from: &std::path::Path, to: &std::path::Path, config_json: &str) {
+    for entry in std::fs::read_dir(from)
+        .expect("the app folder is readable")
+        .flatten()
+    {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&target).expect("a folder");
+            copy_app(&entry.path(), &target, config_json);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("a copy");
+        }
+    }
+    std::fs::write(to.join("config.json"), config_json).expect("config.json");
+}
+
 fn app_dir() -> Option<PathBuf> {
     match std::env::var_os("SYNC_E2E_APP_DIR") {
         Some(dir) => Some(PathBuf::from(dir)),
@@ -31,10 +52,9 @@ fn app_dir() -> Option<PathBuf> {
 /// The server and its temporary database, for one test.
 pub struct Stack {
     pub url: String,
-    addr: std::net::SocketAddr,
     server: Option<ServerHandle>,
     pub database_url: String,
-    app_dir: PathBuf,
+    config: Config,
     _data: tempfile::TempDir,
     /// A PostgreSQL database made for this stack, dropped with it: (admin URL, name).
     postgres: Option<(String, String)>,
@@ -51,7 +71,19 @@ impl Stack {
     pub async fn start_with_app(app_dir: &std::path::Path) -> Stack {
         let data = tempfile::tempdir().expect("temporary folder");
         let database_url = format!("sqlite://{}", data.path().join("sync.db").display());
-        Stack::launch(database_url, app_dir.to_path_buf(), data, None).await
+        let config = Config::local(&database_url, app_dir);
+        Stack::launch(config, data, None).await
+    }
+
+    /// Starts a server on a fresh SQLite file that accepts cross-origin requests only
+    /// from `origin` (where the app is hosted statically).
+    pub async fn start_for_origin(origin: &str) -> Option<Stack> {
+        let app_dir = app_dir()?;
+        let data = tempfile::tempdir().expect("temporary folder");
+        let database_url = format!("sqlite://{}", data.path().join("sync.db").display());
+        let mut config = Config::local(&database_url, app_dir);
+        config.cors_origins = vec![origin.to_string()];
+        Some(Stack::launch(config, data, None).await)
     }
 
     /// Starts a server on a new PostgreSQL database (dropped afterwards); None when
@@ -84,25 +116,26 @@ impl Stack {
             None => panic!("TEST_POSTGRES_URL has no database path: {admin}"),
         };
         let data = tempfile::tempdir().expect("temporary folder");
-        Some(Stack::launch(database_url, app_dir, data, Some((admin, name))).await)
+        let config = Config::local(&database_url, app_dir);
+        Some(Stack::launch(config, data, Some((admin, name))).await)
     }
 
     async fn launch(
-        database_url: String,
-        app_dir: PathBuf,
+        mut config: Config,
         data: tempfile::TempDir,
         postgres: Option<(String, String)>,
     ) -> Stack {
-        let server = Server::start(Config::local(&database_url, &app_dir))
+        let server = Server::start(config.clone())
             .await
             .expect("the sync server starts")
             .spawn();
+        // A restart must come back on the same port.
+        config.addr = server.addr;
         Stack {
             url: server.url.clone(),
-            addr: server.addr,
             server: Some(server),
-            database_url,
-            app_dir,
+            database_url: config.database_url.clone(),
+            config,
             _data: data,
             postgres,
         }
@@ -126,6 +159,29 @@ impl Stack {
         browsers
     }
 
+    /// Runs a statement on the server's database, behind its back (to simulate what
+    /// the app cannot cause itself, such as sessions expiring).
+    pub async fn execute_sql(&self, sql: &str) {
+        use sqlx::Connection;
+        if self.database_url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&self.database_url)
+                .await
+                .expect("the database opens");
+            sqlx::query(sql)
+                .execute(&mut db)
+                .await
+                .expect("the statement runs");
+        } else {
+            let mut db = sqlx::PgConnection::connect(&self.database_url)
+                .await
+                .expect("the database opens");
+            sqlx::query(sql)
+                .execute(&mut db)
+                .await
+                .expect("the statement runs");
+        }
+    }
+
     /// Stops the server at once, as a crash would.
     pub fn kill(&mut self) {
         if let Some(server) = self.server.take() {
@@ -136,8 +192,7 @@ impl Stack {
     /// Starts the server again on the same database and port (killing it first if it runs).
     pub async fn restart(&mut self) {
         self.kill();
-        let mut config = Config::local(&self.database_url, &self.app_dir);
-        config.addr = self.addr;
+        let config = self.config.clone();
         // The old listener may take a moment to close.
         let started = Instant::now();
         let server = loop {
@@ -393,6 +448,25 @@ impl Browser {
         }
     }
 
+    /// Waits for the element, but only for `limit`.
+    pub async fn find_within(
+        &self,
+        test_id: &str,
+        limit: Duration,
+    ) -> fantoccini::elements::Element {
+        let selector = Browser::selector(test_id);
+        let started = Instant::now();
+        loop {
+            match self.client.find(Locator::Css(&selector)).await {
+                Ok(element) => return element,
+                Err(e) if started.elapsed() > limit => {
+                    panic!("{test_id} did not appear within {limit:?}: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+
     /// Whether the element is on the page now.
     pub async fn exists(&self, test_id: &str) -> bool {
         self.client
@@ -641,4 +715,81 @@ fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
         .expect("a free port")
+}
+
+/// A plain static file host on its own origin, as a CDN or `python -m http.server`
+/// would serve the built app: files only, no API, unknown paths get index.html.
+pub struct StaticHost {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StaticHost {
+    pub async fn start() -> StaticHost {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port for the static host");
+        let url = format!("http://{}", listener.local_addr().expect("an address"));
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let root = dir.path().to_path_buf();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve_file(stream, root.clone()));
+            }
+        });
+        StaticHost { url, dir, task }
+    }
+}
+
+impl Drop for StaticHost {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Answers one HTTP/1.1 GET with a file (connection: close, which keeps this simple).
+async fn serve_file(mut stream: tokio::net::TcpStream, root: PathBuf) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut request = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buffer[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&request);
+    let path = head
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .split('?')
+        .next()
+        .unwrap_or("/")
+        .trim_start_matches('/')
+        .to_string();
+    let requested = root.join(if path.is_empty() { "index.html" } else { &path });
+    let file = if !path.contains("..") && requested.is_file() {
+        requested
+    } else {
+        root.join("index.html")
+    };
+    let body = tokio::fs::read(&file).await.unwrap_or_default();
+    let content_type = match file.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("wasm") => "application/wasm",
+        Some("css") => "text/css",
+        Some("json") | Some("webmanifest") => "application/json",
+        Some("svg") => "image/svg+xml",
+        _ => "application/octet-stream",
+    };
+    let header = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(header.as_bytes()).await;
+    let _ = stream.write_all(&body).await;
+    let _ = stream.shutdown().await;
 }
