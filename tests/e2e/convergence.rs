@@ -306,3 +306,73 @@ async fn the_event_stream_brings_changes_without_waiting_for_the_interval() {
         device.close().await;
     }
 }
+
+#[tokio::test]
+async fn a_frozen_leader_tab_hands_leadership_to_the_other_tab() {
+    let Some(stack) = Stack::start().await else {
+        return;
+    };
+    let email = unique_email();
+    let browser = Browser::open().await;
+    browser.goto(&stack.url).await;
+    browser.sign_up(&email, PASSWORD, "Frozen Tab").await;
+    browser.wait_synced().await;
+    let leader = lock_holder(&browser).await;
+    let first = browser.client.window().await.expect("the first tab");
+    let second = browser
+        .client
+        .new_window(true)
+        .await
+        .expect("a second tab")
+        .handle;
+    browser
+        .client
+        .switch_to_window(second.clone())
+        .await
+        .expect("switch");
+    browser.goto(&stack.url).await;
+    browser.wait_for_text("user-email", |t| t == email).await;
+    assert_eq!(lock_holder(&browser).await, leader, "the first tab leads");
+
+    // The first tab is frozen between cycles, as a browser freezes a background tab: it
+    // keeps the lock but runs nothing, so it sends no heartbeat.
+    browser
+        .client
+        .switch_to_window(first)
+        .await
+        .expect("switch");
+    browser.wait_synced().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    browser.freeze_current_tab().await;
+    browser
+        .client
+        .switch_to_window(second)
+        .await
+        .expect("switch");
+
+    // The second tab's worker notices the silence and takes the lock.
+    let started = std::time::Instant::now();
+    while lock_holder(&browser).await == leader {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the frozen tab's worker still holds the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.close().await;
+}
+
+/// The client (worker) that holds the leader lock, as the page sees it.
+async fn lock_holder(browser: &Browser) -> String {
+    let held = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             navigator.locks.query().then((q) => done(JSON.stringify(
+               q.held.filter((l) => l.name === 'boards-sync:leader').map((l) => l.clientId))));",
+            vec![],
+        )
+        .await
+        .expect("the lock manager answers");
+    held.as_str().unwrap_or_default().to_string()
+}

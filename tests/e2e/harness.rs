@@ -696,6 +696,18 @@ impl Browser {
             .await;
     }
 
+    /// Freezes the current tab as the browser does to a background tab (Page Lifecycle):
+    /// nothing in it runs until it is resumed. Switch to another tab afterwards.
+    pub async fn freeze_current_tab(&self) {
+        self.client
+            .issue_cmd(DevTools {
+                command: "Page.setWebLifecycleState",
+                params: serde_json::json!({ "state": "frozen" }),
+            })
+            .await
+            .expect("the tab freezes");
+    }
+
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
@@ -792,4 +804,29 @@ async fn serve_file(mut stream: tokio::net::TcpStream, root: PathBuf) {
     let _ = stream.write_all(header.as_bytes()).await;
     let _ = stream.write_all(&body).await;
     let _ = stream.shutdown().await;
+}
+
+/// A Chrome DevTools Protocol command, sent through ChromeDriver's endpoint for them.
+#[derive(Debug)]
+struct DevTools {
+    command: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({ "cmd": self.command, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
 }

@@ -8,9 +8,10 @@ use std::rc::Rc;
 use sync_protocol::auth::{Session, SignupRequest};
 use sync_worker::engine::status::StatusBoard;
 use sync_worker::engine::{CycleOutcome, Engine, SyncStore};
+use sync_worker::host::leader::{self, Claim};
 use sync_worker::host::realtime::Realtime;
 use sync_worker::host::transport::{Connection, FetchTransport};
-use sync_worker::host::{leader, post_json, BrowserClock};
+use sync_worker::host::{post_json, BrowserClock};
 use sync_worker::messages::{SyncConfig, SyncErrorKind, WorkerOutput};
 use sync_worker::store::{Account, LocalStore};
 use uuid::Uuid;
@@ -262,14 +263,31 @@ async fn two_workers_of_one_origin_elect_one_leader() {
     let first = Rc::new(Cell::new(false));
     let second = Rc::new(Cell::new(false));
     let (f, s) = (Rc::clone(&first), Rc::clone(&second));
-    leader::request_leadership(move || f.set(true));
-    leader::request_leadership(move || s.set(true));
+    let lock = format!("test-{}", Uuid::new_v4());
+    leader::request_lock(&lock, Claim::Wait, move || f.set(true), || {});
+    leader::request_lock(&lock, Claim::Wait, move || s.set(true), || {});
     sleep(500).await;
     assert!(first.get(), "the first request leads");
     assert!(
         !second.get(),
         "the second stands by while the first holds the lock"
     );
+}
+
+#[wasm_bindgen_test]
+async fn a_standby_can_seize_the_lock_from_a_leader_that_stopped_answering() {
+    // The first holder stands for a frozen tab's worker: it holds the lock, says nothing.
+    let frozen_lost = Rc::new(Cell::new(false));
+    let seizer_leads = Rc::new(Cell::new(false));
+    let lock = format!("test-{}", Uuid::new_v4());
+    let lost = Rc::clone(&frozen_lost);
+    leader::request_lock(&lock, Claim::Wait, || {}, move || lost.set(true));
+    sleep(100).await;
+    let leads = Rc::clone(&seizer_leads);
+    leader::request_lock(&lock, Claim::Seize, move || leads.set(true), || {});
+    sleep(300).await;
+    assert!(seizer_leads.get(), "the seizing worker leads at once");
+    assert!(frozen_lost.get(), "the old holder learns it lost the lock");
 }
 
 #[wasm_bindgen_test]

@@ -8,6 +8,7 @@
 
 pub mod backoff;
 pub mod controller;
+pub mod leadership;
 pub mod status;
 
 use crate::messages::{Phase, PullStats, SyncConfig, SyncError, SyncErrorKind, WorkerOutput};

@@ -1,6 +1,7 @@
 //! Leadership among the workers of one origin (one per open tab): the worker that holds
 //! a Web Lock syncs, the others stand by. The browser releases a lock when its holder's
-//! context goes away, so a standby worker takes over as soon as the leader's tab closes.
+//! context goes away, so a standby worker takes over as soon as the leader's tab closes;
+//! for a frozen leader a standby takes the lock by force (see `engine::leadership`).
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -13,12 +14,41 @@ extern "C" {
     type LockManager;
 
     #[wasm_bindgen(method)]
-    fn request(this: &LockManager, name: &str, callback: &js_sys::Function) -> js_sys::Promise;
+    fn request(
+        this: &LockManager,
+        name: &str,
+        options: &JsValue,
+        callback: &js_sys::Function,
+    ) -> js_sys::Promise;
 }
 
-/// Asks for leadership; `on_granted` runs once the lock is ours, which is held for the
-/// rest of this context's life. Without Web Locks (old browsers) every worker leads.
-pub fn request_leadership(on_granted: impl FnOnce() + 'static) {
+/// How to ask for the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Queue behind the current holder.
+    Wait,
+    /// Take it from the current holder now (which then learns it lost it).
+    Seize,
+}
+
+/// Asks for leadership: `on_granted` runs once the lock is ours, which is then held for
+/// the rest of this context's life unless another context seizes it; `on_lost` runs
+/// then. Without Web Locks (old browsers) every worker leads.
+pub fn request_leadership(
+    claim: Claim,
+    on_granted: impl FnOnce() + 'static,
+    on_lost: impl FnOnce() + 'static,
+) {
+    request_lock(LOCK_NAME, claim, on_granted, on_lost);
+}
+
+/// `request_leadership` for any lock name (tests use their own).
+pub fn request_lock(
+    name: &str,
+    claim: Claim,
+    on_granted: impl FnOnce() + 'static,
+    on_lost: impl FnOnce() + 'static,
+) {
     let Some(locks) = lock_manager() else {
         on_granted();
         return;
@@ -28,12 +58,24 @@ pub fn request_leadership(on_granted: impl FnOnce() + 'static) {
         if let Some(on_granted) = on_granted.take() {
             on_granted();
         }
-        // Never settles: the lock is held until this worker ends.
+        // Never settles: the lock is held until this worker ends or loses it.
         js_sys::Promise::new(&mut |_, _| {})
     });
-    // The promise settles only when the lock is released; nothing to do then.
-    let _ = locks.request(LOCK_NAME, callback.as_ref().unchecked_ref());
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(
+        &options,
+        &"steal".into(),
+        &JsValue::from_bool(claim == Claim::Seize),
+    );
+    let held = locks.request(name, &options, callback.as_ref().unchecked_ref());
     callback.forget();
+    // The request's promise settles only when the lock is gone: rejected when another
+    // context seized it (or this request was itself pre-empted while queued).
+    wasm_bindgen_futures::spawn_local(async move {
+        if wasm_bindgen_futures::JsFuture::from(held).await.is_err() {
+            on_lost();
+        }
+    });
 }
 
 fn lock_manager() -> Option<LockManager> {

@@ -15,13 +15,15 @@ pub mod transport;
 pub use fetch::{get_json, navigator_online, post_json};
 
 use crate::engine::controller::{Command, Controller, Event};
+use crate::engine::leadership::{LeaderWatch, HEARTBEAT_MS};
 use crate::engine::status::StatusBoard;
 use crate::engine::{Clock, Engine};
 use crate::messages::{SyncConfig, WorkerInput, WorkerOutput};
 use crate::store::notify::{ChangeListener, ChangeOrigin};
 use crate::store::LocalStore;
-use gloo_timers::callback::Timeout;
+use gloo_timers::callback::{Interval, Timeout};
 use gloo_worker::{HandlerId, Worker, WorkerScope};
+use leader::Claim;
 use peers::{PeerMessage, Peers};
 use realtime::Realtime;
 use std::cell::{Cell, RefCell};
@@ -107,6 +109,17 @@ struct Runtime {
     wants_loop: Cell<bool>,
     local_changes: RefCell<Option<ChangeListener>>,
     _network: RefCell<Vec<Listener>>,
+    /// This worker holds the leader lock (it may still be opening the store).
+    holds_lock: Cell<bool>,
+    /// Counts grants of the lock, so a takeover that finishes after the lock was lost
+    /// again does not install a second leader.
+    term: Cell<u64>,
+    /// A queued (not seizing) request for the lock is outstanding.
+    waiting_for_lock: Cell<bool>,
+    /// When the leader last spoke, for a standby.
+    watch: RefCell<LeaderWatch>,
+    /// The leader's heartbeat, or the standby's check on it.
+    _pulse: RefCell<Option<Interval>>,
 }
 
 impl Runtime {
@@ -134,6 +147,11 @@ impl Runtime {
                 wants_loop: Cell::new(false),
                 local_changes: RefCell::default(),
                 _network: RefCell::default(),
+                holds_lock: Cell::new(false),
+                term: Cell::new(0),
+                waiting_for_lock: Cell::new(false),
+                watch: RefCell::new(LeaderWatch::new(now_ms())),
+                _pulse: RefCell::default(),
             }
         });
         let me = runtime.me.clone();
@@ -144,13 +162,70 @@ impl Runtime {
         }));
         runtime.post(&PeerMessage::Hello);
         runtime.listen_to_network();
+        runtime.claim_leadership(Claim::Wait);
         let me = runtime.me.clone();
-        leader::request_leadership(move || {
+        *runtime._pulse.borrow_mut() = Some(Interval::new(HEARTBEAT_MS as u32, move || {
             if let Some(runtime) = me.upgrade() {
-                wasm_bindgen_futures::spawn_local(async move { runtime.lead().await });
+                runtime.pulse();
             }
-        });
+        }));
         runtime
+    }
+
+    /// Asks for the leader lock; leads when granted, stands down when it is seized.
+    fn claim_leadership(&self, claim: Claim) {
+        if claim == Claim::Wait {
+            self.waiting_for_lock.set(true);
+        }
+        let granted = self.me.clone();
+        let lost = self.me.clone();
+        leader::request_leadership(
+            claim,
+            move || {
+                if let Some(runtime) = granted.upgrade() {
+                    if claim == Claim::Wait {
+                        runtime.waiting_for_lock.set(false);
+                    }
+                    runtime.holds_lock.set(true);
+                    runtime.term.set(runtime.term.get() + 1);
+                    let term = runtime.term.get();
+                    wasm_bindgen_futures::spawn_local(async move { runtime.lead(term).await });
+                }
+            },
+            move || {
+                if let Some(runtime) = lost.upgrade() {
+                    runtime.stand_down();
+                    // Queue again, unless an earlier queued request is still waiting.
+                    if !runtime.waiting_for_lock.get() {
+                        runtime.claim_leadership(Claim::Wait);
+                    }
+                }
+            },
+        );
+    }
+
+    /// Every heartbeat: the leader says it is alive; a standby checks that it heard one.
+    fn pulse(&self) {
+        if self.holds_lock.get() {
+            self.post(&PeerMessage::Heartbeat);
+        } else if self.watch.borrow_mut().should_seize(now_ms()) {
+            // The leader holds the lock but says nothing: its tab is frozen or hung.
+            self.claim_leadership(Claim::Seize);
+        }
+    }
+
+    /// Another worker took the lock: stop syncing and follow it as a standby. A cycle
+    /// already under way finishes (its pushes are idempotent on the server) but starts
+    /// nothing more.
+    fn stand_down(&self) {
+        self.holds_lock.set(false);
+        self.engine.borrow_mut().take();
+        self.timer.borrow_mut().take();
+        self.local_changes.borrow_mut().take();
+        self.realtime.borrow_mut().take();
+        let interval = u64::from(self.connection.config.borrow().interval_ms);
+        *self.controller.borrow_mut() = Controller::new(interval);
+        self.watch.borrow_mut().restart(now_ms());
     }
 
     fn is_leader(&self) -> bool {
@@ -240,7 +315,15 @@ impl Runtime {
                     }
                 }
             }
+            PeerMessage::Heartbeat => {
+                if !self.holds_lock.get() {
+                    self.watch.borrow_mut().heard(now_ms());
+                }
+            }
             PeerMessage::Output(output) => {
+                if !self.holds_lock.get() {
+                    self.watch.borrow_mut().heard(now_ms());
+                }
                 if !self.is_leader() {
                     if let WorkerOutput::Status(status) = &output {
                         self.wants_loop.set(status.is_looping);
@@ -298,7 +381,7 @@ impl Runtime {
         if !self.is_leader() {
             return;
         }
-        let now = js_sys::Date::now() as u64;
+        let now = now_ms();
         let commands = self.controller.borrow_mut().handle(event, now);
         for command in commands {
             self.execute(command);
@@ -343,8 +426,13 @@ impl Runtime {
     }
 
     /// This worker won the lock: open the store, take over the loop.
-    async fn lead(self: Rc<Self>) {
+    async fn lead(self: Rc<Self>, term: u64) {
         let store = match LocalStore::open().await {
+            Ok(store) if self.term.get() != term || !self.holds_lock.get() => {
+                // The lock was lost again while the store opened.
+                store.close();
+                return;
+            }
             Ok(store) => store,
             Err(error) => {
                 self.status.set_error(Some(crate::messages::SyncError {
@@ -460,4 +548,8 @@ impl Runtime {
             closures.push(closure);
         }
     }
+}
+
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
 }

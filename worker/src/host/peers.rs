@@ -17,6 +17,8 @@ pub enum PeerMessage {
     Output(WorkerOutput),
     /// A new worker asks the leader to repeat where sync stands.
     Hello,
+    /// The leader is alive (see `engine::leadership`).
+    Heartbeat,
 }
 
 /// This worker's end of the channel.
