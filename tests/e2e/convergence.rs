@@ -2,6 +2,7 @@
 //! the order of their edits, their time offline, or a server crash in the middle.
 
 use crate::harness::{Browser, Stack};
+use fantoccini::wd::WindowHandle;
 use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery";
@@ -211,42 +212,16 @@ async fn two_tabs_of_one_device_share_one_sync_and_show_the_same() {
         return;
     };
     let email = unique_email();
-    let browser = Browser::open().await;
-    browser.goto(&stack.url).await;
-    browser.sign_up(&email, PASSWORD, "Two Tabs").await;
-    browser.wait_synced().await;
-    let first = browser.client.window().await.expect("the first tab");
-    let second = browser
-        .client
-        .new_window(true)
-        .await
-        .expect("a second tab")
-        .handle;
-    browser
-        .client
-        .switch_to_window(second.clone())
-        .await
-        .expect("switch");
-    browser.goto(&stack.url).await;
-    // The second tab finds the session in IndexedDB and shows the same account.
-    browser.wait_for_text("user-email", |t| t == email).await;
+    let (browser, first, second) = two_tabs(&stack, &email).await;
 
     // Changes made in either tab show in the other, without a reload.
     browser.create_board("From tab two").await;
     browser.wait_synced().await;
-    browser
-        .client
-        .switch_to_window(first.clone())
-        .await
-        .expect("switch");
+    browser.switch_to(first.clone()).await;
     browser.find("board-From tab two").await;
     browser.add_todo("From tab two", "Written in tab one").await;
     browser.wait_synced().await;
-    browser
-        .client
-        .switch_to_window(second.clone())
-        .await
-        .expect("switch");
+    browser.switch_to(second.clone()).await;
     browser.find("todo-Written in tab one").await;
     browser.wait_synced().await;
 
@@ -256,21 +231,13 @@ async fn two_tabs_of_one_device_share_one_sync_and_show_the_same() {
     assert_eq!(server.todos.len(), 1);
 
     // The first tab (whose worker leads) closes: the second takes over syncing.
-    browser
-        .client
-        .switch_to_window(first)
-        .await
-        .expect("switch");
+    browser.switch_to(first).await;
     browser
         .client
         .close_window()
         .await
         .expect("the first tab closes");
-    browser
-        .client
-        .switch_to_window(second)
-        .await
-        .expect("switch");
+    browser.switch_to(second).await;
     browser.create_board("After the first tab closed").await;
     browser.wait_synced().await;
     let server = stack.server_state(&email, PASSWORD).await;
@@ -312,43 +279,16 @@ async fn a_frozen_leader_tab_hands_leadership_to_the_other_tab() {
     let Some(stack) = Stack::start().await else {
         return;
     };
-    let email = unique_email();
-    let browser = Browser::open().await;
-    browser.goto(&stack.url).await;
-    browser.sign_up(&email, PASSWORD, "Frozen Tab").await;
-    browser.wait_synced().await;
+    let (browser, first, second) = two_tabs(&stack, &unique_email()).await;
     let leader = lock_holder(&browser).await;
-    let first = browser.client.window().await.expect("the first tab");
-    let second = browser
-        .client
-        .new_window(true)
-        .await
-        .expect("a second tab")
-        .handle;
-    browser
-        .client
-        .switch_to_window(second.clone())
-        .await
-        .expect("switch");
-    browser.goto(&stack.url).await;
-    browser.wait_for_text("user-email", |t| t == email).await;
-    assert_eq!(lock_holder(&browser).await, leader, "the first tab leads");
 
     // The first tab is frozen between cycles, as a browser freezes a background tab: it
     // keeps the lock but runs nothing, so it sends no heartbeat.
-    browser
-        .client
-        .switch_to_window(first)
-        .await
-        .expect("switch");
+    browser.switch_to(first).await;
     browser.wait_synced().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     browser.freeze_current_tab().await;
-    browser
-        .client
-        .switch_to_window(second)
-        .await
-        .expect("switch");
+    browser.switch_to(second).await;
 
     // The second tab's worker notices the silence and takes the lock.
     let started = std::time::Instant::now();
@@ -360,6 +300,27 @@ async fn a_frozen_leader_tab_hands_leadership_to_the_other_tab() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     browser.close().await;
+}
+
+/// One browser signed up as `email`, with the app open in two tabs; the second (whose
+/// worker stands by) is current. Returns the browser and both tabs' handles.
+async fn two_tabs(stack: &Stack, email: &str) -> (Browser, WindowHandle, WindowHandle) {
+    let browser = Browser::open().await;
+    browser.goto(&stack.url).await;
+    browser.sign_up(email, PASSWORD, "Two Tabs").await;
+    browser.wait_synced().await;
+    let first = browser.client.window().await.expect("the first tab");
+    let second = browser
+        .client
+        .new_window(true)
+        .await
+        .expect("a second tab")
+        .handle;
+    browser.switch_to(second.clone()).await;
+    browser.goto(&stack.url).await;
+    // The second tab finds the session in IndexedDB and shows the same account.
+    browser.wait_for_text("user-email", |t| t == email).await;
+    (browser, first, second)
 }
 
 /// The client (worker) that holds the leader lock, as the page sees it.

@@ -162,23 +162,10 @@ impl Stack {
     /// Runs a statement on the server's database, behind its back (to simulate what
     /// the app cannot cause itself, such as sessions expiring).
     pub async fn execute_sql(&self, sql: &str) {
-        use sqlx::Connection;
         if self.database_url.starts_with("sqlite:") {
-            let mut db = sqlx::SqliteConnection::connect(&self.database_url)
-                .await
-                .expect("the database opens");
-            sqlx::query(sql)
-                .execute(&mut db)
-                .await
-                .expect("the statement runs");
+            run_statement::<sqlx::SqliteConnection>(&self.database_url, sql).await;
         } else {
-            let mut db = sqlx::PgConnection::connect(&self.database_url)
-                .await
-                .expect("the database opens");
-            sqlx::query(sql)
-                .execute(&mut db)
-                .await
-                .expect("the statement runs");
+            run_statement::<sqlx::PgConnection>(&self.database_url, sql).await;
         }
     }
 
@@ -288,6 +275,19 @@ impl Drop for Stack {
             eprintln!("warning: could not drop a test database");
         }
     }
+}
+
+/// Runs one SQL statement on a new connection of type `C`.
+async fn run_statement<C>(url: &str, sql: &str)
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    let mut db = C::connect(url).await.expect("the database opens");
+    sqlx::raw_sql(sql)
+        .execute(&mut db)
+        .await
+        .expect("the statement runs");
 }
 
 /// Boards and todos by id, as JSON records: what a device or the server holds.
@@ -405,6 +405,14 @@ impl Browser {
             driver,
             _profile: profile,
         }
+    }
+
+    /// Makes another tab of this browser the current one.
+    pub async fn switch_to(&self, tab: fantoccini::wd::WindowHandle) {
+        self.client
+            .switch_to_window(tab)
+            .await
+            .expect("the tab is there");
     }
 
     pub async fn goto(&self, url: &str) {

@@ -6,7 +6,7 @@ use sync_protocol::push::ServerState;
 use sync_protocol::{
     LogWithRecord, Model, Operation, PullResponse, PushError, PushErrorKind, Timestamp, User,
 };
-use sync_worker::store::notify::{ChangeListener, ChangeOrigin};
+use sync_worker::store::notify::{ChangeListener, ChangeOrigin, CHANGES_CHANNEL};
 use sync_worker::store::{schema, Account, LocalStore, PushFailure, StoreError, TodoEdit};
 use uuid::Uuid;
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -567,12 +567,7 @@ async fn other_listeners_hear_about_committed_changes() {
     let sink = std::rc::Rc::clone(&heard);
     let _listener = ChangeListener::new(move |change| sink.borrow_mut().push(change)).unwrap();
     db.store.create_board("Shared").await.unwrap();
-    for _ in 0..50 {
-        if !heard.borrow().is_empty() {
-            break;
-        }
-        gloo_timers::future::TimeoutFuture::new(20).await;
-    }
+    wait_until(|| !heard.borrow().is_empty()).await;
     let heard = heard.borrow().clone();
     assert!(
         heard
@@ -581,6 +576,57 @@ async fn other_listeners_hear_about_committed_changes() {
         "{heard:?}"
     );
     db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_separate_context_hears_about_committed_changes() {
+    use wasm_bindgen::JsCast;
+    // The other context: a plain worker that relays what it hears on the channel.
+    let script = format!(
+        "const channel = new BroadcastChannel({CHANGES_CHANNEL:?});
+         channel.onmessage = (event) => postMessage(event.data);
+         postMessage('ready');"
+    );
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("text/javascript");
+    let parts = js_sys::Array::of1(&script.into());
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).unwrap();
+    let url = web_sys::Url::create_object_url_with_blob(&blob).unwrap();
+    let worker = web_sys::Worker::new(&url).unwrap();
+    let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+    let sink = std::rc::Rc::clone(&heard);
+    let on_message = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+        move |event: web_sys::MessageEvent| {
+            sink.borrow_mut()
+                .push(event.data().as_string().unwrap_or_default());
+        },
+    );
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    wait_until(|| heard.borrow().iter().any(|m| m == "ready")).await;
+
+    let db = TestDb::new().await;
+    heard.borrow_mut().clear();
+    db.store.create_board("Heard elsewhere").await.unwrap();
+    wait_until(|| heard.borrow().iter().any(|m| m.contains("\"Board\""))).await;
+    let notices = heard.borrow().clone();
+    assert!(
+        notices
+            .iter()
+            .any(|m| m.contains("\"Board\"") && m.contains("\"local\"")),
+        "{notices:?}"
+    );
+    worker.terminate();
+    db.finish().await;
+}
+
+/// Waits up to four seconds for `check` to hold; the caller asserts what it needs.
+async fn wait_until(check: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
 }
 
 #[wasm_bindgen_test]
