@@ -2,20 +2,22 @@
 //! `cargo bench -p sync-server --bench sync_bench`.
 //!
 //! For SQLite, then PostgreSQL (skipped with a note when unreachable; `TEST_POSTGRES_URL`
-//! names the admin URL), over real HTTP against an in-process server:
+//! names the admin URL), over real HTTP against an in-process server on a fresh database
+//! (the tests' support module makes both):
 //! - push throughput in events per second, batches of 100 new todos, from one client and
 //!   from four clients of four users at once;
 //! - pull latency of one page (100 entries, and 1000) at random cursors in a scope
 //!   whose changelog holds 100,000 entries (seeded directly with SQL), p50 and p95.
 
-use serde_json::{json, Value};
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use sqlx::Connection;
 use std::time::{Duration, Instant};
-use sync_protocol::{Board, Operation, OutboxEvent, PullResponse, Record, Timestamp, Todo};
-use sync_server::{Config, Server};
+use support::{board, create, todo, Backend, Client, TestServer};
+use sync_protocol::Timestamp;
 use uuid::Uuid;
 
-const DEFAULT_POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const BATCH: usize = 100;
 const SOLO_BATCHES: usize = 30;
 const CROWD_CLIENTS: usize = 4;
@@ -28,51 +30,26 @@ async fn main() {
     println!(
         "sync-server benchmark (push: batches of {BATCH}; pull: {ENTRIES} entries in the scope)"
     );
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    run("SQLite", Backend::Sqlite, &sqlite_url).await;
-
-    let admin =
-        std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_ADMIN_URL.into());
-    match sqlx::PgConnection::connect(&admin).await {
-        Err(error) => println!("\nPostgreSQL: SKIPPED (unreachable at {admin}: {error})"),
-        Ok(mut connection) => {
-            let name = format!("sync_bench_{}", Uuid::new_v4().simple());
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut connection)
-                .await
-                .expect("create the bench database");
-            let url = database_url(&admin, &name);
-            run("PostgreSQL", Backend::Postgres, &url).await;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut connection)
-                .await
-                .expect("drop the bench database");
+    for (label, backend) in [
+        ("SQLite", Backend::Sqlite),
+        ("PostgreSQL", Backend::Postgres),
+    ] {
+        match TestServer::start(backend).await {
+            Some(server) => run(label, server).await,
+            None => println!("\n{label}: SKIPPED (see the note above)"),
         }
     }
 }
 
-#[derive(Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-async fn run(label: &str, backend: Backend, url: &str) {
+async fn run(label: &str, mut server: TestServer) {
     println!("\n{label}");
-    let app_dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(Config::local(url, app_dir.path()))
-        .await
-        .expect("server starts")
-        .spawn();
-    let base = server.url.clone();
 
     // Push, one client.
-    let solo = Client::signup(&base, "solo").await;
-    let board = solo.board().await;
+    let solo = server.user("solo").await;
+    let board = new_board(&solo).await;
     let started = Instant::now();
     for _ in 0..SOLO_BATCHES {
-        solo.push_todos(board).await;
+        push_todos(&solo, board).await;
     }
     let rate = (SOLO_BATCHES * BATCH) as f64 / started.elapsed().as_secs_f64();
     println!(
@@ -83,8 +60,8 @@ async fn run(label: &str, backend: Backend, url: &str) {
     // Push, several users at once.
     let mut crowd = Vec::new();
     for i in 0..CROWD_CLIENTS {
-        let client = Client::signup(&base, &format!("crowd{i}")).await;
-        let board = client.board().await;
+        let client = server.user(&format!("crowd{i}")).await;
+        let board = new_board(&client).await;
         crowd.push((client, board));
     }
     let started = Instant::now();
@@ -93,7 +70,7 @@ async fn run(label: &str, backend: Backend, url: &str) {
         .map(|(client, board)| {
             tokio::spawn(async move {
                 for _ in 0..CROWD_BATCHES {
-                    client.push_todos(board).await;
+                    push_todos(&client, board).await;
                 }
             })
         })
@@ -106,16 +83,16 @@ async fn run(label: &str, backend: Backend, url: &str) {
     println!("  push, {CROWD_CLIENTS} clients:  {rate:>8.0} events/s ({total} events, {CROWD_CLIENTS} users)");
 
     // Pull at 100,000 entries.
-    let reader = Client::signup(&base, "reader").await;
-    let board = reader.board().await;
+    let reader = server.user("reader").await;
+    let board = new_board(&reader).await;
     let started = Instant::now();
-    seed(backend, url, reader.user_id, board, ENTRIES - 2).await;
+    seed(&server, reader.user_id(), board, ENTRIES - 2).await;
     println!(
         "  seeded {} entries with SQL in {:.1} s",
         ENTRIES - 2,
         started.elapsed().as_secs_f64()
     );
-    let last = reader.pull(None, 1).await.cursor;
+    let last = reader.pull(None, Some(1)).await.cursor;
     assert!(last.is_some());
     for limit in [100u32, 1000] {
         let mut times = Vec::with_capacity(PULLS);
@@ -128,7 +105,7 @@ async fn run(label: &str, backend: Backend, url: &str) {
             let after = state % (ENTRIES as u64 - u64::from(limit));
             let cursor = format!("{after:020}");
             let started = Instant::now();
-            let page = reader.pull(Some(&cursor), limit).await;
+            let page = reader.pull(Some(&cursor), Some(limit)).await;
             times.push(started.elapsed());
             assert_eq!(page.logs_with_records.len(), limit as usize);
         }
@@ -150,9 +127,10 @@ fn ms(duration: Duration) -> f64 {
 
 /// Adds `count` todos to `board`, each with a `create` entry in `user`'s changelog,
 /// straight into the database (pushing them would take minutes).
-async fn seed(backend: Backend, url: &str, user: Uuid, board: Uuid, count: i64) {
+async fn seed(server: &TestServer, user: Uuid, board: Uuid, count: i64) {
     let now = Timestamp::from_datetime(chrono::Utc::now()).as_millis();
-    match backend {
+    let url = server.db.url.as_str();
+    match server.db.backend {
         Backend::Sqlite => {
             let mut db = sqlx::SqliteConnection::connect(url).await.expect("open");
             let mut tx = db.begin().await.expect("begin");
@@ -240,124 +218,25 @@ async fn seed(backend: Backend, url: &str, user: Uuid, board: Uuid, count: i64) 
     }
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-    user_id: Uuid,
+/// A new board of the client's user; returns its id.
+async fn new_board(client: &Client) -> Uuid {
+    let board = board(client.user_id(), "Bench");
+    applied(client, &[create(board.clone())]).await;
+    board.id
 }
 
-impl Client {
-    async fn signup(base: &str, name: &str) -> Client {
-        let http = reqwest::Client::new();
-        let email = format!("{name}-{}@example.com", Uuid::new_v4().simple());
-        let session: Value = http
-            .post(format!("{base}/api/auth/signup"))
-            .json(&json!({"email": email, "password": "benchmark password", "name": name}))
-            .send()
-            .await
-            .expect("sign-up")
-            .json()
-            .await
-            .expect("session");
-        Client {
-            http,
-            base: base.to_string(),
-            token: session["token"].as_str().expect("token").to_string(),
-            user_id: session["user"]["id"]
-                .as_str()
-                .expect("id")
-                .parse()
-                .expect("uuid"),
-        }
-    }
-
-    async fn board(&self) -> Uuid {
-        let board = Board {
-            id: Uuid::new_v4(),
-            name: "Bench".into(),
-            created_at: now(),
-            user_id: self.user_id,
-        };
-        self.push(&[event(board.clone().into())]).await;
-        board.id
-    }
-
-    async fn push_todos(&self, board: Uuid) {
-        let events: Vec<_> = (0..BATCH)
-            .map(|i| {
-                event(
-                    Todo {
-                        id: Uuid::new_v4(),
-                        title: format!("todo {i}"),
-                        description: None,
-                        is_completed: false,
-                        created_at: now(),
-                        board_id: board,
-                    }
-                    .into(),
-                )
-            })
-            .collect();
-        self.push(&events).await;
-    }
-
-    async fn push(&self, events: &[OutboxEvent]) {
-        let results: Vec<Value> = self
-            .http
-            .post(format!("{}/api/sync/push", self.base))
-            .bearer_auth(&self.token)
-            .json(&json!({ "events": events }))
-            .send()
-            .await
-            .expect("push")
-            .json()
-            .await
-            .expect("results");
-        assert!(
-            results.iter().all(|r| r["error"].is_null()),
-            "every event applies"
-        );
-    }
-
-    async fn pull(&self, cursor: Option<&str>, limit: u32) -> PullResponse {
-        let mut body = json!({ "limit": limit });
-        if let Some(cursor) = cursor {
-            body["lastChangelogId"] = json!(cursor);
-        }
-        self.http
-            .post(format!("{}/api/sync/pull", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .expect("pull")
-            .json()
-            .await
-            .expect("page")
-    }
+/// One batch of new todos on `board`.
+async fn push_todos(client: &Client, board: Uuid) {
+    let events: Vec<_> = (0..BATCH)
+        .map(|i| create(todo(board, &format!("todo {i}"))))
+        .collect();
+    applied(client, &events).await;
 }
 
-fn now() -> Timestamp {
-    Timestamp::from_datetime(chrono::Utc::now())
-}
-
-fn event(record: Record) -> OutboxEvent {
-    OutboxEvent::new(Uuid::new_v4(), Operation::Create, &record, now())
-}
-
-/// The admin URL with its database name replaced.
-fn database_url(admin: &str, name: &str) -> String {
-    let (base, query) = admin
-        .split_once('?')
-        .map_or((admin, None), |(b, q)| (b, Some(q)));
-    let authority_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[authority_end..].find('/') {
-        Some(slash) => &base[..authority_end + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
-    }
+async fn applied(client: &Client, events: &[sync_protocol::OutboxEvent]) {
+    let results = client.push(events).await;
+    assert!(
+        results.iter().all(|r| r.error.is_none()),
+        "every event applies"
+    );
 }

@@ -1,4 +1,4 @@
-//! Test support: a server on a fresh database (a temporary SQLite file, or a new,
+//! Test support (also used by the benchmark): a server on a fresh database (a temporary SQLite file, or a new,
 //! randomly named PostgreSQL database that is dropped afterwards), a client that speaks
 //! the protocol over real HTTP, and record builders.
 //!
@@ -46,20 +46,7 @@ macro_rules! on_both_backends {
     };
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-    }
-}
+pub use sync_server::storage::Backend;
 
 /// Whether this run is CI's, where a suite that cannot run fails instead of skipping.
 pub fn in_ci() -> bool {
