@@ -328,10 +328,10 @@ async fn lock_holder(browser: &Browser) -> String {
     let held = browser
         .client
         .execute_async(
-            "const done = arguments[arguments.length - 1];
+            "const [name, done] = arguments;
              navigator.locks.query().then((q) => done(JSON.stringify(
-               q.held.filter((l) => l.name === 'boards-sync:leader').map((l) => l.clientId))));",
-            vec![],
+               q.held.filter((l) => l.name === name).map((l) => l.clientId))));",
+            vec![serde_json::json!(sync_worker::host::leader::LOCK_NAME)],
         )
         .await
         .expect("the lock manager answers");

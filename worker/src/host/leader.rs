@@ -6,7 +6,8 @@
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-const LOCK_NAME: &str = "boards-sync:leader";
+/// The Web Lock whose holder leads (tests look it up with `navigator.locks.query()`).
+pub const LOCK_NAME: &str = "boards-sync:leader";
 
 #[wasm_bindgen]
 extern "C" {
