@@ -1,6 +1,11 @@
 //! Timestamps as JavaScript has them: milliseconds since the epoch, written as ISO 8601
 //! with exactly three fractional digits and `Z` (what `Date.prototype.toJSON` writes), so
 //! a record read back from the browser or from a prisma-idb peer compares equal.
+//!
+//! Accepted range: `0000-01-01T00:00:00.000Z` to `9999-12-31T23:59:59.999Z`, after the
+//! offset is applied. Outside it the UTC form needs an expanded year (`+10000-…`), which
+//! RFC 3339 (and so this parser) does not read: accepting such a date would let a record
+//! in that could never be sent back and accepted again.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -31,11 +36,18 @@ impl Timestamp {
         DateTime::from_timestamp_millis(self.0).unwrap_or_default()
     }
 
-    /// Parses ISO 8601 / RFC 3339 (any offset, any precision), truncating to milliseconds.
+    /// The earliest instant accepted: `0000-01-01T00:00:00.000Z`.
+    pub const MIN: Timestamp = Timestamp(-62_167_219_200_000);
+    /// The latest instant accepted: `9999-12-31T23:59:59.999Z`.
+    pub const MAX: Timestamp = Timestamp(253_402_300_799_999);
+
+    /// Parses ISO 8601 / RFC 3339 (any offset, any precision), truncating to milliseconds;
+    /// None outside [`Timestamp::MIN`]..=[`Timestamp::MAX`] (see the module docs).
     pub fn parse(text: &str) -> Option<Timestamp> {
         DateTime::parse_from_rfc3339(text)
             .ok()
             .map(|time| Timestamp(time.timestamp_millis()))
+            .filter(|time| (Timestamp::MIN..=Timestamp::MAX).contains(time))
     }
 }
 
@@ -86,5 +98,24 @@ mod tests {
         assert_eq!(utc.as_millis() % 1000, 123);
         assert!(Timestamp::parse("yesterday").is_none());
         assert!(serde_json::from_str::<Timestamp>("\"2026-13-01T00:00:00Z\"").is_err());
+    }
+
+    #[test]
+    fn what_is_accepted_is_written_back_in_a_form_that_is_accepted_again() {
+        for text in [
+            "0000-01-01T00:00:00.000Z",
+            "9999-12-31T23:59:59.999Z",
+            "9999-12-31T23:59:59.999+23:59",
+            "0000-01-01T00:00:00.000-23:59",
+            "2026-12-03T10:00:00.123456789+05:30",
+        ] {
+            let time = Timestamp::parse(text).expect(text);
+            assert_eq!(Timestamp::parse(&time.to_string()), Some(time), "{text}");
+        }
+        assert_eq!(Timestamp::MIN.to_string(), "0000-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59.999Z");
+        // Accepting these would write "+10000-…" and "-0001-…", which nothing reads back.
+        assert_eq!(Timestamp::parse("9999-12-31T23:59:59.999-23:59"), None);
+        assert_eq!(Timestamp::parse("0000-01-01T00:00:00.000+00:01"), None);
     }
 }

@@ -16,6 +16,8 @@ pub const MAX_TODO_DESCRIPTION: usize = 5000;
 pub const MAX_USER_NAME: usize = 100;
 /// The longest email address (RFC 5321).
 pub const MAX_EMAIL: usize = 254;
+/// The longest user image (a URL, or a small data URL).
+pub const MAX_USER_IMAGE: usize = 4096;
 
 /// An event that passed validation: a known operation on a well-formed record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,13 +67,35 @@ pub fn validate_event(event: &OutboxEvent) -> Result<ValidatedEvent, ValidationE
             ),
         )
     })?;
-    match event.record_id().map(Uuid::parse_str) {
-        Some(Ok(_)) => {}
+    match event.record_id() {
+        Some(id) if is_canonical_uuid(id) => {}
+        // Refused rather than normalised: answering under another spelling of the id
+        // would leave a client holding the record under both.
+        Some(id) if Uuid::parse_str(id).is_ok() => {
+            return Err(ValidationError::new(
+                PushErrorKind::KeypathValidationFailure,
+                format!(
+                    "the {model} id `{}` must be written in lower case with hyphens \
+                     (8-4-4-4-12 hex digits)",
+                    id.escape_debug()
+                ),
+            ))
+        }
         _ => {
             return Err(ValidationError::new(
                 PushErrorKind::KeypathValidationFailure,
                 format!("the {model} payload has no valid `id` (a UUID)"),
             ))
+        }
+    }
+    for field in ["userId", "boardId"] {
+        if let Some(reference) = event.payload.get(field).and_then(|v| v.as_str()) {
+            if !is_canonical_uuid(reference) {
+                return Err(ValidationError::new(
+                    PushErrorKind::RecordValidationFailure,
+                    format!("invalid {model}: `{field}` must be a UUID in lower case with hyphens"),
+                ));
+            }
         }
     }
     let record = Record::from_json(model, event.payload.clone()).map_err(|e| {
@@ -108,10 +132,44 @@ pub fn validate_record(record: &Record) -> Result<(), ValidationError> {
                         "description is longer than {MAX_TODO_DESCRIPTION} characters"
                     ));
                 }
+                // Several lines are fine; other control characters (NUL above all, which
+                // PostgreSQL cannot store) are not text a person wrote.
+                if description
+                    .chars()
+                    .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+                {
+                    return invalid(
+                        "description must not contain control characters other than line \
+                         breaks and tabs"
+                            .to_string(),
+                    );
+                }
+            }
+        }
+    }
+    if let Record::User(user) = record {
+        if let Some(image) = &user.image {
+            if image.chars().count() > MAX_USER_IMAGE {
+                return invalid(format!("image is longer than {MAX_USER_IMAGE} characters"));
+            }
+            if image.chars().any(char::is_control) {
+                return invalid("image must not contain control characters".to_string());
             }
         }
     }
     Ok(())
+}
+
+/// Whether `text` is a UUID in its canonical form: lower-case hex, hyphenated 8-4-4-4-12,
+/// exactly as `crypto.randomUUID()` and this crate write one.
+pub fn is_canonical_uuid(text: &str) -> bool {
+    Uuid::parse_str(text).is_ok_and(|id| id.hyphenated().to_string() == text)
+}
+
+/// Whether both databases can store `text` as it is: PostgreSQL refuses NUL in text,
+/// SQLite keeps it, so text with a NUL is refused everywhere to keep them alike.
+pub fn is_storable_text(text: &str) -> bool {
+    !text.contains('\0')
 }
 
 /// A required single-line text: not blank, not too long, no control characters.
@@ -202,6 +260,54 @@ mod tests {
             ))),
             PushErrorKind::RecordValidationFailure
         );
+    }
+
+    #[test]
+    fn non_canonical_ids_are_refused_not_rewritten() {
+        let upper = Uuid::new_v4().to_string().to_uppercase();
+        let mut payload = board("a");
+        payload["id"] = json!(upper);
+        assert_eq!(
+            kind(validate_event(&event("Board", "create", payload))),
+            PushErrorKind::KeypathValidationFailure
+        );
+        let mut payload = board("a");
+        payload["id"] = json!(Uuid::new_v4().simple().to_string());
+        assert_eq!(
+            kind(validate_event(&event("Board", "create", payload))),
+            PushErrorKind::KeypathValidationFailure
+        );
+        let mut payload = board("a");
+        payload["userId"] = json!(Uuid::new_v4().to_string().to_uppercase());
+        assert_eq!(
+            kind(validate_event(&event("Board", "create", payload))),
+            PushErrorKind::RecordValidationFailure
+        );
+        assert!(is_canonical_uuid(&Uuid::new_v4().to_string()));
+    }
+
+    #[test]
+    fn text_a_database_cannot_store_is_invalid() {
+        let todo = |description: &str| {
+            json!({"id": Uuid::nil(), "title": "t", "description": description,
+                "isCompleted": false, "createdAt": "2026-01-01T00:00:00.000Z",
+                "boardId": Uuid::nil()})
+        };
+        assert!(validate_event(&event("Todo", "create", todo("two\nlines\tok"))).is_ok());
+        assert_eq!(
+            kind(validate_event(&event(
+                "Todo",
+                "create",
+                todo("nul\u{0}here")
+            ))),
+            PushErrorKind::RecordValidationFailure
+        );
+        assert_eq!(
+            kind(validate_event(&event("Board", "create", board("a\u{0}b")))),
+            PushErrorKind::RecordValidationFailure
+        );
+        assert!(!is_storable_text("a\u{0}"));
+        assert!(is_storable_text("emoji 🦀 and \u{202e}"));
     }
 
     #[test]
