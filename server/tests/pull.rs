@@ -9,6 +9,7 @@ use support::*;
 use sync_protocol::{Operation, Record};
 
 on_both_backends!(
+    a_cursor_beyond_the_end_is_400,
     a_new_user_pulls_their_own_user_record,
     pages_follow_the_cursor_in_commit_order_without_gaps,
     limits_outside_1_to_1000_are_400,
@@ -204,4 +205,34 @@ async fn a_user_pulls_only_their_own_scope(backend: Backend) {
     let bob_ids: Vec<_> = bob_logs.iter().map(|l| l.record_id().unwrap()).collect();
     assert!(!bob_ids.contains(&home.id.to_string().as_str()));
     assert!(!bob_ids.contains(&alice.user_id().to_string().as_str()));
+}
+
+async fn a_cursor_beyond_the_end_is_400(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let home = board(bob.user_id(), "Home");
+    bob.apply(&create(home.clone())).await;
+    bob.apply(&create(todo(home.id, "Milk"))).await;
+    // Alice's changelog holds one entry; Bob's three.
+    let last = alice.pull(None, None).await.cursor.unwrap();
+    assert_eq!(last, format!("{:020}", 1));
+    let page = alice.pull(Some(&last), None).await;
+    assert!(page.logs_with_records.is_empty());
+    assert_eq!(page.cursor.as_deref(), Some(&*last));
+    for beyond in [2u64, 3, 1_000_000, i64::MAX as u64] {
+        let response = alice
+            .post_json(
+                "/api/sync/pull",
+                &json!({"lastChangelogId": format!("{beyond:020}")}),
+            )
+            .await;
+        let body = expect_error(response, 400, "Invalid request").await;
+        assert!(
+            body["details"].as_str().unwrap().contains("beyond"),
+            "{body}"
+        );
+    }
 }

@@ -28,6 +28,12 @@ on_both_backends!(
     board_names_are_unique_per_user,
     a_user_may_update_their_profile_but_not_what_the_server_manages,
     users_cannot_write_each_others_records,
+    an_id_stays_its_owners_after_delete,
+    non_canonical_ids_are_refused_not_rewritten,
+    text_a_database_cannot_store_is_refused_permanently,
+    an_event_id_a_database_cannot_store_is_400,
+    accepted_dates_round_trip_and_others_are_refused,
+    a_failing_event_is_rolled_back_alone_and_the_batch_goes_on,
 );
 
 async fn malformed_json_is_400(backend: Backend) {
@@ -659,4 +665,269 @@ async fn users_cannot_write_each_others_records(backend: Backend) {
         assert_eq!(log.scope_key, bob.user_id().to_string());
         assert!(!alice_ids.contains(&log.record_id().unwrap().to_string()));
     }
+}
+
+async fn an_id_stays_its_owners_after_delete(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let mut home = board(alice.user_id(), "Home");
+    let milk = todo(home.id, "Milk");
+    alice.apply(&create(home.clone())).await;
+    alice.apply(&create(milk.clone())).await;
+    alice.apply(&delete(home.clone())).await;
+
+    // Bob cannot take the ids, neither as a board nor as a todo on his own board.
+    let bobs = board(bob.user_id(), "Bob's");
+    bob.apply(&create(bobs.clone())).await;
+    let mut stolen = home.clone();
+    stolen.user_id = bob.user_id();
+    let mut stolen_todo = milk.clone();
+    stolen_todo.board_id = bobs.id;
+    let before = server.db.snapshot().await;
+    let results = bob
+        .push(&[
+            create(stolen.clone()),
+            update(stolen.clone()),
+            create(stolen_todo.clone()),
+            delete(stolen.clone()),
+        ])
+        .await;
+    for result in &results {
+        assert_eq!(error_type(result), "SCOPE_VIOLATION");
+        assert!(!result.error.as_ref().unwrap().retryable);
+    }
+    assert_eq!(server.db.snapshot().await, before, "bob changed nothing");
+
+    // Alice can still undo her delete: the board and its todo come back as hers.
+    home.name = "Home again".into();
+    alice.apply(&create(home.clone())).await;
+    alice.apply(&update(milk.clone())).await;
+    assert_eq!(
+        alice.pulled_record(milk.id).await,
+        Some(Record::Todo(milk.clone()).to_json())
+    );
+    assert_eq!(bob.pulled_record(home.id).await, None);
+}
+
+async fn non_canonical_ids_are_refused_not_rewritten(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
+    let alice = server.user("alice").await;
+    let home = board(alice.user_id(), "Home");
+    let before = server.db.snapshot().await;
+    let mut upper = create(home.clone());
+    upper.payload["id"] = json!(home.id.to_string().to_uppercase());
+    let mut braced = create(home.clone());
+    braced.payload["id"] = json!(format!("{{{}}}", home.id));
+    let mut simple = create(home.clone());
+    simple.payload["id"] = json!(home.id.simple().to_string());
+    let mut upper_owner = create(home.clone());
+    upper_owner.payload["userId"] = json!(alice.user_id().to_string().to_uppercase());
+    let results = alice.push(&[upper, braced, simple, upper_owner]).await;
+    let kinds: Vec<_> = results.iter().map(error_type).collect();
+    assert_eq!(
+        kinds,
+        [
+            "KEYPATH_VALIDATION_FAILURE",
+            "KEYPATH_VALIDATION_FAILURE",
+            "KEYPATH_VALIDATION_FAILURE",
+            "RECORD_VALIDATION_FAILURE"
+        ]
+    );
+    assert!(results.iter().all(|r| !r.error.as_ref().unwrap().retryable));
+    assert_eq!(server.db.snapshot().await, before);
+    // The canonical form applies, under exactly the id sent.
+    alice.apply(&create(home.clone())).await;
+    let logs = alice.pull_all().await;
+    assert_eq!(
+        logs.last().unwrap().key_path,
+        vec![json!(home.id.to_string())]
+    );
+}
+
+async fn text_a_database_cannot_store_is_refused_permanently(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
+    let alice = server.user("alice").await;
+    let home = board(alice.user_id(), "Home");
+    alice.apply(&create(home.clone())).await;
+    let before = server.db.snapshot().await;
+    let mut named = home.clone();
+    named.name = "Ho\u{0}me".into();
+    let mut described = todo(home.id, "Milk");
+    described.description = Some("oat\u{0}milk".into());
+    let mut titled = todo(home.id, "Mi\u{0}lk");
+    titled.description = None;
+    let mut user = alice.user().clone();
+    user.image = Some("https://example.com/\u{0}.png".into());
+    let mut renamed = alice.user().clone();
+    renamed.name = "Al\u{0}ice".into();
+    let results = alice
+        .push(&[
+            update(named),
+            create(described),
+            create(titled),
+            update(user),
+            update(renamed),
+        ])
+        .await;
+    for result in &results {
+        assert_eq!(
+            error_type(result),
+            "RECORD_VALIDATION_FAILURE",
+            "{result:?}"
+        );
+        assert!(!result.error.as_ref().unwrap().retryable);
+    }
+    assert_eq!(server.db.snapshot().await, before);
+
+    // A login or sign-up with such an email is a client error, never a 500.
+    let anonymous = server.anonymous();
+    let response = anonymous.login("ada\u{0}@example.com", PASSWORD).await;
+    expect_error(response, 401, "Invalid email or password").await;
+    let response = anonymous
+        .signup("ada\u{0}@example.com", PASSWORD, "Ada")
+        .await;
+    expect_error(response, 400, "Invalid request").await;
+    let response = anonymous
+        .signup("ada@example.com", PASSWORD, "A\u{0}da")
+        .await;
+    expect_error(response, 400, "Invalid request").await;
+}
+
+async fn an_event_id_a_database_cannot_store_is_400(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
+    let alice = server.user("alice").await;
+    let before = server.db.snapshot().await;
+    let mut event = create(board(alice.user_id(), "Home"));
+    event.id = format!("{}\u{0}", Uuid::new_v4());
+    let response = alice.push_response(&[event]).await;
+    let body = expect_error(response, 400, "Invalid request").await;
+    assert!(body["details"].as_str().unwrap().contains("events[0].id"));
+    assert_eq!(server.db.snapshot().await, before);
+}
+
+async fn accepted_dates_round_trip_and_others_are_refused(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
+    let alice = server.user("alice").await;
+    for date in [
+        "9999-12-31T23:59:59.999+23:59",
+        "9999-12-31T23:59:59.999Z",
+        "0000-01-01T00:00:00.000Z",
+        "0000-01-01T00:00:00.000-23:59",
+    ] {
+        let home = board(alice.user_id(), &format!("Home {date}"));
+        let mut event = create(home.clone());
+        event.payload["createdAt"] = json!(date);
+        alice.apply(&event).await;
+        // What comes back is accepted again, unchanged.
+        let pulled = alice.pulled_record(home.id).await.expect("pulled");
+        let mut again = create(home.clone());
+        again.payload = pulled.clone();
+        alice.apply(&again).await;
+        assert_eq!(alice.pulled_record(home.id).await, Some(pulled));
+    }
+    let before = server.db.snapshot().await;
+    for date in [
+        "9999-12-31T23:59:59.999-23:59",
+        "0000-01-01T00:00:00.000+00:01",
+        "+010000-01-01T00:00:00.000Z",
+    ] {
+        let mut event = create(board(alice.user_id(), "Later"));
+        event.payload["createdAt"] = json!(date);
+        let results = alice.push(&[event]).await;
+        assert_eq!(
+            error_type(&results[0]),
+            "RECORD_VALIDATION_FAILURE",
+            "{date}"
+        );
+    }
+    assert_eq!(server.db.snapshot().await, before);
+}
+
+async fn a_failing_event_is_rolled_back_alone_and_the_batch_goes_on(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
+    // A database fault in the middle of an event's writes: deleting this board fails
+    // after its todos' delete entries were made.
+    match backend {
+        Backend::Sqlite => {
+            server
+                .db
+                .execute(
+                    "CREATE TRIGGER refuse BEFORE DELETE ON boards \
+                     WHEN OLD.name = 'Undeletable' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+                )
+                .await
+        }
+        Backend::Postgres => {
+            server
+                .db
+                .execute(
+                    "CREATE FUNCTION refuse() RETURNS trigger AS $$ \
+                     BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql",
+                )
+                .await;
+            server
+                .db
+                .execute(
+                    "CREATE TRIGGER refuse BEFORE DELETE ON boards FOR EACH ROW \
+                     WHEN (OLD.name = 'Undeletable') EXECUTE FUNCTION refuse()",
+                )
+                .await;
+        }
+    }
+    let alice = server.user("alice").await;
+    let stuck = board(alice.user_id(), "Undeletable");
+    let (one, two) = (todo(stuck.id, "one"), todo(stuck.id, "two"));
+    alice
+        .push(&[
+            create(stuck.clone()),
+            create(one.clone()),
+            create(two.clone()),
+        ])
+        .await;
+    let last = alice.pull_all().await.last().unwrap().id.clone();
+    let before = server.db.snapshot().await;
+
+    let fine = board(alice.user_id(), "Fine");
+    let results = alice
+        .push(&[delete(stuck.clone()), create(fine.clone())])
+        .await;
+    let error = results[0].error.as_ref().expect("the delete fails");
+    assert_eq!(error.kind, PushErrorKind::UnknownError);
+    assert!(error.retryable);
+    assert!(results[1].error.is_none());
+    // Only the second event's entry is new, numbered right after the last one: the
+    // failed event's todo entries were rolled back with it.
+    let page = alice.pull(Some(&last), None).await;
+    assert_eq!(page.logs_with_records.len(), 1);
+    assert_eq!(
+        page.logs_with_records[0].record_id(),
+        Some(&*fine.id.to_string())
+    );
+    let next: u64 = last.parse::<u64>().unwrap() + 1;
+    assert_eq!(page.logs_with_records[0].id, format!("{next:020}"));
+    let after = server.db.snapshot().await;
+    let added: Vec<_> = after.iter().filter(|row| !before.contains(row)).collect();
+    assert!(
+        added.iter().all(|row| row.contains(&fine.id.to_string())
+            || row.starts_with("1:")
+            || row.contains(&results[1].id)),
+        "{added:#?}"
+    );
+    assert_eq!(
+        alice.pulled_record(one.id).await,
+        Some(Record::Todo(one).to_json())
+    );
 }

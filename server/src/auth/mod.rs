@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use sync_protocol::auth::{LoginRequest, Session, SignupRequest, MIN_PASSWORD_LEN};
-use sync_protocol::validation::{check_text, is_plausible_email, MAX_USER_NAME};
+use sync_protocol::validation::{check_text, is_plausible_email, is_storable_text, MAX_USER_NAME};
 use sync_protocol::{Timestamp, User};
 use throttle::Throttle;
 use uuid::Uuid;
@@ -97,7 +97,13 @@ impl Accounts {
         if let Some(retry_after) = self.throttle.blocked_for(&keys) {
             return Err(Error::TooManyAttempts { retry_after });
         }
-        let credentials = self.store.credentials(&email).await?;
+        // No account has an email a database cannot store (PostgreSQL refuses NUL), so
+        // such an email is answered like any unknown one, without asking the database.
+        let credentials = if is_storable_text(&email) {
+            self.store.credentials(&email).await?
+        } else {
+            None
+        };
         let stored = credentials
             .as_ref()
             .map_or(self.dummy_hash.clone(), |c| c.password_hash.clone());

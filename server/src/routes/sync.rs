@@ -92,6 +92,13 @@ fn push_events(body: Value) -> Result<Vec<OutboxEvent>, Error> {
                     "events[{i}].id must have 1 to {MAX_EVENT_ID_LEN} characters"
                 )));
             }
+            // Both databases must be able to store it (PostgreSQL refuses NUL); control
+            // characters are refused with it, as no client makes ids of them.
+            if event.id.chars().any(char::is_control) {
+                return Err(Error::InvalidRequest(format!(
+                    "events[{i}].id must not contain control characters"
+                )));
+            }
             Ok(event)
         })
         .collect()

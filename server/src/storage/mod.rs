@@ -77,6 +77,9 @@ pub trait Storage: Send + Sync {
     /// or is dropped (dropping rolls back). Fails if the scope does not exist.
     async fn begin_scope(&self, scope: Uuid) -> Result<Box<dyn ScopeTx>, Error>;
 
+    /// The last changelog number of `scope`; None when there is no such scope.
+    async fn last_seq(&self, scope: Uuid) -> Result<Option<u64>, Error>;
+
     /// Up to `limit` entries of `scope` numbered above `after`, in order.
     async fn changelog_after(
         &self,
@@ -131,6 +134,9 @@ pub trait ScopeView: Send {
     async fn todo(&mut self, id: Uuid) -> Result<Option<sync_protocol::Todo>, Error>;
     async fn boards_of_user(&mut self, user: Uuid) -> Result<Vec<sync_protocol::Board>, Error>;
     async fn todo_ids_of_board(&mut self, board: Uuid) -> Result<Vec<Uuid>, Error>;
+    /// The scope a board or todo id belongs to, also after the record was deleted (see
+    /// [`ScopeTx::claim`]); None for an id never used.
+    async fn owner(&mut self, id: Uuid) -> Result<Option<Uuid>, Error>;
 }
 
 /// A write transaction on one scope. Its writes never touch a record of another scope,
@@ -139,6 +145,36 @@ pub trait ScopeView: Send {
 pub trait ScopeTx: ScopeView {
     /// Where this outbox event was applied, in any scope.
     async fn receipt(&mut self, outbox_event_id: &str) -> Result<Option<Receipt>, Error>;
+
+    /// [`ScopeTx::receipt`] for many events in one query: the ones applied, by event id.
+    async fn receipts(
+        &mut self,
+        outbox_event_ids: &[&str],
+    ) -> Result<Vec<(String, Receipt)>, Error>;
+
+    /// The boards among `ids` that exist (in any scope), in one query.
+    async fn boards(&mut self, ids: &[Uuid]) -> Result<Vec<sync_protocol::Board>, Error>;
+
+    /// The todos among `ids` that exist (in any scope), in one query.
+    async fn todos(&mut self, ids: &[Uuid]) -> Result<Vec<sync_protocol::Todo>, Error>;
+
+    /// `(id, owner scope)` of the ids among `ids` that were ever claimed, in one query.
+    async fn owners(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, Error>;
+
+    /// Makes `id` this scope's for good (written at commit). The commit fails with
+    /// [`Error::WriteConflict`] when another scope claimed it first.
+    async fn claim(&mut self, id: Uuid) -> Result<(), Error>;
+
+    /// Marks a point to roll back to: one event's writes go between this and
+    /// [`ScopeTx::release_savepoint`] or [`ScopeTx::rollback_to_savepoint`], so a failing
+    /// event leaves the others of its batch applied. Savepoints do not nest.
+    async fn savepoint(&mut self) -> Result<(), Error>;
+
+    /// Keeps what was written since [`ScopeTx::savepoint`].
+    async fn release_savepoint(&mut self) -> Result<(), Error>;
+
+    /// Undoes what was written since [`ScopeTx::savepoint`] (the transaction goes on).
+    async fn rollback_to_savepoint(&mut self) -> Result<(), Error>;
 
     /// Writes the record: inserts or replaces a board or todo; for a user, replaces the
     /// fields a client may change (name, image, updatedAt). [`Error::WriteConflict`]
@@ -150,7 +186,7 @@ pub trait ScopeTx: ScopeView {
     async fn remove(&mut self, model: Model, id: Uuid) -> Result<(), Error>;
 
     /// Appends an entry for `(model, id)` numbered with the scope's next number, and
-    /// returns that number.
+    /// returns that number. Entries may be written at commit, all in one statement.
     async fn append(
         &mut self,
         model: Model,
@@ -159,7 +195,8 @@ pub trait ScopeTx: ScopeView {
         outbox_event_id: &str,
     ) -> Result<u64, Error>;
 
-    /// Remembers that `outbox_event_id` was applied as entry `seq` of this scope.
+    /// Remembers that `outbox_event_id` was applied as entry `seq` of this scope (written
+    /// at commit, like entries; a duplicate then fails the commit as a write conflict).
     async fn save_receipt(&mut self, outbox_event_id: &str, seq: u64) -> Result<(), Error>;
 
     /// Commits, releasing the scope's lock.

@@ -119,8 +119,20 @@ impl Storage for SqlStore {
             scope,
             last_seq,
             next_seq: last_seq,
+            pending: Pending::default(),
+            savepoint: None,
             _writer: writer,
         }))
+    }
+
+    async fn last_seq(&self, scope: Uuid) -> Result<Option<u64>, Error> {
+        let last: Option<i64> = on_backend!(&self.pool, |pool| sqlx::query_scalar(
+            "SELECT last_seq FROM scopes WHERE scope_key = $1"
+        )
+        .bind(scope.to_string())
+        .fetch_optional(pool)
+        .await?);
+        last.map(to_u64).transpose()
     }
 
     async fn changelog_after(
@@ -360,6 +372,10 @@ impl Storage for SqlStore {
 
 /// A write transaction on one scope. The scope's lock was taken by its first statement;
 /// entries are numbered from `last_seq` and the new last number is written at commit.
+///
+/// Changelog entries, receipts and claims are kept here and written at commit with one
+/// statement each (per chunk): a batch of 100 events then costs a few statements more
+/// than one event, not three times as many.
 struct SqlScopeTx {
     tx: Tx,
     scope: Uuid,
@@ -367,9 +383,60 @@ struct SqlScopeTx {
     last_seq: u64,
     /// The last number this transaction handed out.
     next_seq: u64,
+    pending: Pending,
+    /// What `pending` held, and `next_seq`, when the open savepoint was taken.
+    savepoint: Option<(PendingMark, u64)>,
     /// This process's SQLite writer slot, held until commit or drop.
     _writer: Option<OwnedMutexGuard<()>>,
 }
+
+/// Rows to write at commit.
+#[derive(Default)]
+struct Pending {
+    entries: Vec<PendingEntry>,
+    receipts: Vec<(String, u64)>,
+    claims: Vec<Uuid>,
+}
+
+/// The lengths of [`Pending`]'s lists, to cut them back to on rollback.
+#[derive(Clone, Copy)]
+struct PendingMark {
+    entries: usize,
+    receipts: usize,
+    claims: usize,
+}
+
+impl Pending {
+    fn mark(&self) -> PendingMark {
+        PendingMark {
+            entries: self.entries.len(),
+            receipts: self.receipts.len(),
+            claims: self.claims.len(),
+        }
+    }
+
+    fn truncate(&mut self, mark: PendingMark) {
+        self.entries.truncate(mark.entries);
+        self.receipts.truncate(mark.receipts);
+        self.claims.truncate(mark.claims);
+    }
+}
+
+struct PendingEntry {
+    seq: u64,
+    model: Model,
+    id: Uuid,
+    operation: Operation,
+    outbox_event_id: String,
+    created_at: i64,
+}
+
+/// Rows per multi-row INSERT: 7 parameters each stays far below both databases' limits
+/// (SQLite 32,766, PostgreSQL 65,535), whatever a board delete cascades to.
+const ROWS_PER_INSERT: usize = 1000;
+
+/// The savepoint's name; savepoints do not nest, so one name serves.
+const SAVEPOINT: &str = "sync_event";
 
 impl SqlScopeTx {
     /// Whether a board names this scope as its owner (todos are checked by the upsert).
@@ -437,11 +504,27 @@ impl ScopeView for SqlScopeTx {
         .await?);
         ids.iter().map(|id| parse_uuid(id)).collect()
     }
+
+    async fn owner(&mut self, id: Uuid) -> Result<Option<Uuid>, Error> {
+        if self.pending.claims.contains(&id) {
+            return Ok(Some(self.scope));
+        }
+        let owner: Option<String> = on_backend!(&mut self.tx, |tx| sqlx::query_scalar(
+            "SELECT scope_key FROM record_owners WHERE id = $1"
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?);
+        owner.as_deref().map(parse_uuid).transpose()
+    }
 }
 
 #[async_trait]
 impl ScopeTx for SqlScopeTx {
     async fn receipt(&mut self, outbox_event_id: &str) -> Result<Option<Receipt>, Error> {
+        if let Some(receipt) = self.pending_receipt(outbox_event_id) {
+            return Ok(Some(receipt));
+        }
         let row: Option<(String, i64)> = on_backend!(&mut self.tx, |tx| sqlx::query_as(
             "SELECT scope_key, seq FROM push_receipts WHERE outbox_event_id = $1"
         )
@@ -455,6 +538,139 @@ impl ScopeTx for SqlScopeTx {
             })
         })
         .transpose()
+    }
+
+    async fn receipts(
+        &mut self,
+        outbox_event_ids: &[&str],
+    ) -> Result<Vec<(String, Receipt)>, Error> {
+        if outbox_event_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(String, String, i64)> = on_backend!(&mut self.tx, |tx| by_ids!(
+            &mut **tx,
+            "SELECT outbox_event_id, scope_key, seq FROM push_receipts \
+             WHERE outbox_event_id IN (",
+            outbox_event_ids
+        ));
+        let mut found = rows
+            .into_iter()
+            .map(|(id, scope_key, seq)| {
+                Ok((
+                    id,
+                    Receipt {
+                        scope_key,
+                        seq: to_u64(seq)?,
+                    },
+                ))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        for id in outbox_event_ids {
+            if let Some(receipt) = self.pending_receipt(id) {
+                found.push((id.to_string(), receipt));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn boards(&mut self, ids: &[Uuid]) -> Result<Vec<Board>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let rows: Vec<BoardRow> = on_backend!(&mut self.tx, |tx| by_ids!(
+            &mut **tx,
+            "SELECT id, name, created_at, user_id FROM boards WHERE id IN (",
+            &ids
+        ));
+        rows.into_iter().map(Board::try_from).collect()
+    }
+
+    async fn todos(&mut self, ids: &[Uuid]) -> Result<Vec<Todo>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let rows: Vec<TodoRow> = on_backend!(&mut self.tx, |tx| by_ids!(
+            &mut **tx,
+            "SELECT id, title, description, is_completed, created_at, board_id \
+             FROM todos WHERE id IN (",
+            &ids
+        ));
+        rows.into_iter().map(Todo::try_from).collect()
+    }
+
+    async fn owners(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let texts: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let rows: Vec<(String, String)> = on_backend!(&mut self.tx, |tx| by_ids!(
+            &mut **tx,
+            "SELECT id, scope_key FROM record_owners WHERE id IN (",
+            &texts
+        ));
+        let mut owners = rows
+            .iter()
+            .map(|(id, scope)| Ok((parse_uuid(id)?, parse_uuid(scope)?)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        owners.extend(
+            ids.iter()
+                .filter(|id| self.pending.claims.contains(id))
+                .map(|id| (*id, self.scope)),
+        );
+        Ok(owners)
+    }
+
+    async fn claim(&mut self, id: Uuid) -> Result<(), Error> {
+        if !self.pending.claims.contains(&id) {
+            self.pending.claims.push(id);
+        }
+        Ok(())
+    }
+
+    async fn savepoint(&mut self) -> Result<(), Error> {
+        if self.savepoint.is_some() {
+            return Err(Error::Internal("savepoints do not nest".into()));
+        }
+        let sql = format!("SAVEPOINT {SAVEPOINT}");
+        on_backend!(&mut self.tx, |tx| sqlx::query(&sql)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected());
+        self.savepoint = Some((self.pending.mark(), self.next_seq));
+        Ok(())
+    }
+
+    async fn release_savepoint(&mut self) -> Result<(), Error> {
+        if self.savepoint.take().is_none() {
+            return Err(Error::Internal("no savepoint to release".into()));
+        }
+        let sql = format!("RELEASE SAVEPOINT {SAVEPOINT}");
+        on_backend!(&mut self.tx, |tx| sqlx::query(&sql)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    async fn rollback_to_savepoint(&mut self) -> Result<(), Error> {
+        let Some((mark, next_seq)) = self.savepoint.take() else {
+            return Err(Error::Internal("no savepoint to roll back to".into()));
+        };
+        self.pending.truncate(mark);
+        self.next_seq = next_seq;
+        // ROLLBACK TO keeps the savepoint; release it so the next event can take its own.
+        for sql in [
+            format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"),
+            format!("RELEASE SAVEPOINT {SAVEPOINT}"),
+        ] {
+            on_backend!(&mut self.tx, |tx| sqlx::query(&sql)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected());
+        }
+        Ok(())
     }
 
     async fn put(&mut self, record: &Record) -> Result<(), Error> {
@@ -555,39 +771,32 @@ impl ScopeTx for SqlScopeTx {
         outbox_event_id: &str,
     ) -> Result<u64, Error> {
         let seq = self.next_seq + 1;
-        let now = Timestamp::from_datetime(chrono::Utc::now());
-        on_backend!(&mut self.tx, |tx| sqlx::query(
-            "INSERT INTO changelog (scope_key, seq, model, key_path, operation, \
-             outbox_event_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        )
-        .bind(self.scope.to_string())
-        .bind(to_i64(seq)?)
-        .bind(model.name())
-        .bind(Json(key_path(id)))
-        .bind(operation.name())
-        .bind(outbox_event_id)
-        .bind(now.as_millis())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected());
+        self.pending.entries.push(PendingEntry {
+            seq,
+            model,
+            id,
+            operation,
+            outbox_event_id: outbox_event_id.to_string(),
+            created_at: Timestamp::from_datetime(chrono::Utc::now()).as_millis(),
+        });
         self.next_seq = seq;
         Ok(seq)
     }
 
     async fn save_receipt(&mut self, outbox_event_id: &str, seq: u64) -> Result<(), Error> {
-        on_backend!(&mut self.tx, |tx| sqlx::query(
-            "INSERT INTO push_receipts (outbox_event_id, scope_key, seq) VALUES ($1, $2, $3)"
-        )
-        .bind(outbox_event_id)
-        .bind(self.scope.to_string())
-        .bind(to_i64(seq)?)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected());
+        self.pending
+            .receipts
+            .push((outbox_event_id.to_string(), seq));
         Ok(())
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), Error> {
+        if self.savepoint.is_some() {
+            return Err(Error::Internal("commit with an open savepoint".into()));
+        }
+        self.flush_claims().await?;
+        self.flush_entries().await?;
+        self.flush_receipts().await?;
         if self.next_seq != self.last_seq {
             let (scope, last) = (self.scope.to_string(), to_i64(self.next_seq)?);
             on_backend!(&mut self.tx, |tx| sqlx::query(
@@ -600,6 +809,99 @@ impl ScopeTx for SqlScopeTx {
             .rows_affected());
         }
         on_backend!(self.tx, |tx| tx.commit().await?);
+        Ok(())
+    }
+}
+
+impl SqlScopeTx {
+    fn pending_receipt(&self, outbox_event_id: &str) -> Option<Receipt> {
+        self.pending
+            .receipts
+            .iter()
+            .find(|(id, _)| id == outbox_event_id)
+            .map(|(_, seq)| Receipt {
+                scope_key: self.scope.to_string(),
+                seq: *seq,
+            })
+    }
+
+    /// Claims the new ids; another scope's claim of one of them (committed, or committing
+    /// while this waits for it) fails the commit as a write conflict.
+    async fn flush_claims(&mut self) -> Result<(), Error> {
+        let scope = self.scope.to_string();
+        let claims = std::mem::take(&mut self.pending.claims);
+        for chunk in claims.chunks(ROWS_PER_INSERT) {
+            let written = on_backend!(&mut self.tx, |tx| {
+                let mut query = QueryBuilder::new("INSERT INTO record_owners (id, scope_key) ");
+                query.push_values(chunk, |mut row, id| {
+                    row.push_bind(id.to_string()).push_bind(&scope);
+                });
+                // An id this scope claimed before (a re-create) is fine; only another
+                // scope's claim is a conflict.
+                query.push(
+                    " ON CONFLICT (id) DO UPDATE SET scope_key = excluded.scope_key \
+                     WHERE record_owners.scope_key = excluded.scope_key",
+                );
+                query.build().execute(&mut **tx).await?.rows_affected()
+            });
+            if written != chunk.len() as u64 {
+                return Err(Error::WriteConflict(
+                    "a new id was claimed by another scope".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn flush_entries(&mut self) -> Result<(), Error> {
+        let scope = self.scope.to_string();
+        let entries = std::mem::take(&mut self.pending.entries);
+        let seqs = entries
+            .iter()
+            .map(|entry| to_i64(entry.seq))
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows: Vec<(&PendingEntry, i64)> = entries.iter().zip(seqs).collect();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            on_backend!(&mut self.tx, |tx| {
+                let mut query = QueryBuilder::new(
+                    "INSERT INTO changelog (scope_key, seq, model, key_path, operation, \
+                     outbox_event_id, created_at) ",
+                );
+                query.push_values(chunk, |mut row, (entry, seq)| {
+                    row.push_bind(&scope)
+                        .push_bind(*seq)
+                        .push_bind(entry.model.name())
+                        .push_bind(Json(key_path(entry.id)))
+                        .push_bind(entry.operation.name())
+                        .push_bind(&entry.outbox_event_id)
+                        .push_bind(entry.created_at);
+                });
+                query.build().execute(&mut **tx).await?.rows_affected()
+            });
+        }
+        Ok(())
+    }
+
+    async fn flush_receipts(&mut self) -> Result<(), Error> {
+        let scope = self.scope.to_string();
+        let receipts = std::mem::take(&mut self.pending.receipts);
+        let rows = receipts
+            .iter()
+            .map(|(id, seq)| Ok((id, to_i64(*seq)?)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            // A unique violation here is an event id another scope applied meanwhile: a
+            // write conflict, which the push answers by trying the batch again.
+            on_backend!(&mut self.tx, |tx| {
+                let mut query = QueryBuilder::new(
+                    "INSERT INTO push_receipts (outbox_event_id, scope_key, seq) ",
+                );
+                query.push_values(chunk, |mut row, (id, seq)| {
+                    row.push_bind(*id).push_bind(&scope).push_bind(*seq);
+                });
+                query.build().execute(&mut **tx).await?.rows_affected()
+            });
+        }
         Ok(())
     }
 }

@@ -35,6 +35,17 @@ impl SyncService {
 
         let scope = user.id;
         let entries = self.store.changelog_after(scope, after, limit).await?;
+        // An empty page may mean "up to date" or a cursor past the end, which this server
+        // never issued: a client holding one would silently skip every entry up to it.
+        if entries.is_empty() && after > 0 {
+            let last = self.store.last_seq(scope).await?.unwrap_or(0);
+            if after > last {
+                return Err(Error::InvalidRequest(format!(
+                    "lastChangelogId `{}` is beyond the end of your changelog",
+                    request.last_changelog_id.as_deref().unwrap_or_default()
+                )));
+            }
+        }
         let mut keys: Vec<(Model, Uuid)> = entries
             .iter()
             .filter_map(|entry| Some((Model::parse(&entry.model)?, record_id(&entry.key_path)?)))

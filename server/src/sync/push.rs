@@ -1,104 +1,149 @@
-//! Push: apply a batch of outbox events, each in its own transaction, in order, and
-//! answer one result per event. A failing event never stops the rest.
+//! Push: apply a batch of outbox events in order, in one transaction on the user's scope,
+//! and answer one result per event. A failing event never stops the rest.
+//!
+//! The batch takes the scope's lock once, reads what its events need in a few queries
+//! up front ([`Known`]), and gives each event that reaches the database a savepoint of
+//! its own: an event that fails there is rolled back alone and the others still apply.
+//! Entries, receipts and id claims are written at commit, a statement each.
 //!
 //! Per event: replay (an applied event id answers its changelog id again and changes
 //! nothing), retry limit, validation, scope, custom rules, then the change and its
-//! changelog entries, committed together.
+//! changelog entries.
 
 use super::custom::Verdict;
 use super::{reject, scope, Failure, SyncService};
-use crate::storage::ScopeTx;
+use crate::storage::{Receipt, ScopeTx, ScopeView};
 use crate::Error;
+use async_trait::async_trait;
+use std::collections::HashMap;
 use sync_protocol::push::ServerState;
 use sync_protocol::validation::validate_event;
 use sync_protocol::{
-    ChangelogId, Model, Operation, OutboxEvent, PushError, PushErrorKind, PushResult, Record, User,
-    ValidatedEvent,
+    Board, ChangelogId, Model, Operation, OutboxEvent, PushError, PushErrorKind, PushResult,
+    Record, Todo, User, ValidatedEvent,
 };
 use uuid::Uuid;
 
 /// What the client is told when we fail: nothing about why (that is in our log).
 const UNEXPECTED: &str = "An unexpected error occurred";
 
-/// How an event that was not rejected ended.
-enum Done {
-    /// Applied now, as entry `seq`.
-    Applied(u64),
-    /// Applied before, as entry `seq`.
-    Replayed(u64),
-}
-
 impl SyncService {
     /// Applies `events` for `user`, in order, and pokes the user's streams if the
     /// changelog grew.
     pub async fn push(&self, user: &User, events: &[OutboxEvent]) -> Vec<PushResult> {
+        let mut outcome = self.push_batch(user.id, events).await;
+        // Another scope committed a claim on one of the batch's new ids (or event ids)
+        // between our reads and our commit: one more try reads its rows and answers as
+        // if the two requests had come one after the other (SCOPE_VIOLATION).
+        if matches!(&outcome, Err(error) if error.is_write_conflict()) {
+            outcome = self.push_batch(user.id, events).await;
+        }
+        match outcome {
+            Ok((results, grew)) => {
+                if grew {
+                    if let Err(error) = self.store.notify(user.id).await {
+                        // The changes are committed; streams hear of them on the next poke.
+                        tracing::warn!("could not poke the streams of {}: {error}", user.id);
+                    }
+                }
+                results
+            }
+            Err(error) => {
+                // Nothing of the batch committed: every event may be tried again.
+                tracing::error!("push of {} events failed: {error}", events.len());
+                events.iter().map(unexpected).collect()
+            }
+        }
+    }
+
+    /// The batch in one transaction; an error means nothing of it was committed.
+    async fn push_batch(
+        &self,
+        scope: Uuid,
+        events: &[OutboxEvent],
+    ) -> Result<(Vec<PushResult>, bool), Error> {
+        let mut tx = self.store.begin_scope(scope).await?;
+        let mut known = Known::prefetch(tx.as_mut(), events).await?;
         let mut results = Vec::with_capacity(events.len());
         let mut grew = false;
         for event in events {
-            let (result, applied) = self.push_one(user.id, event).await;
+            let (result, applied) = self.push_one(tx.as_mut(), &mut known, event).await?;
             grew |= applied;
             results.push(result);
         }
         if grew {
-            if let Err(error) = self.store.notify(user.id).await {
-                // The changes are committed; streams will hear of them on the next poke.
-                tracing::warn!("could not poke the streams of {}: {error}", user.id);
-            }
+            tx.commit().await?;
         }
-        results
+        // Otherwise dropping the transaction rolls back what was only read.
+        Ok((results, grew))
     }
 
-    /// One event's result, and whether it appended to the changelog.
-    async fn push_one(&self, scope: Uuid, event: &OutboxEvent) -> (PushResult, bool) {
-        // A race lost to another scope for the same new id or event id: one more try
-        // sees the winner's row and answers as if the requests had come one after the
-        // other (SCOPE_VIOLATION).
+    /// One event's result and whether it appended to the changelog; an error only when
+    /// the transaction itself can go no further.
+    async fn push_one(
+        &self,
+        tx: &mut dyn ScopeTx,
+        known: &mut Known,
+        event: &OutboxEvent,
+    ) -> Result<(PushResult, bool), Error> {
+        // Decided without the database: no savepoint needed.
+        let valid = match self.precheck(tx.scope(), known, event) {
+            Ok(Precheck::Valid(valid)) => valid,
+            Ok(Precheck::Replayed(seq)) => return Ok((applied(event, seq), false)),
+            Err(Failure::Rejected(kind, message)) => {
+                return Ok((self.rejected(tx, known, event, kind, message).await?, false))
+            }
+            Err(Failure::Fault(error)) => return Err(error),
+        };
         let mut retried = false;
         loop {
-            match self.try_push_one(scope, event).await {
-                Ok(outcome) => return outcome,
-                Err(error) if error.is_write_conflict() && !retried => retried = true,
-                Err(error) => {
+            tx.savepoint().await?;
+            let outcome = {
+                let mut view = Cached { tx, known };
+                self.decide_and_apply(&mut view, &valid, &event.id).await
+            };
+            match outcome {
+                Ok(seq) => {
+                    tx.release_savepoint().await?;
+                    known.receipts.insert(
+                        event.id.clone(),
+                        Receipt {
+                            scope_key: tx.scope().to_string(),
+                            seq,
+                        },
+                    );
+                    return Ok((applied(event, seq), true));
+                }
+                Err(Failure::Rejected(kind, message)) => {
+                    // Nothing was written; the savepoint goes either way.
+                    tx.release_savepoint().await?;
+                    return Ok((self.rejected(tx, known, event, kind, message).await?, false));
+                }
+                Err(Failure::Fault(error)) => {
+                    tx.rollback_to_savepoint().await?;
+                    // What this event read or wrote may be stale now: read it afresh.
+                    known.forget(&valid.record);
+                    if error.is_write_conflict() && !retried {
+                        retried = true;
+                        continue;
+                    }
                     tracing::error!("push of event {} failed: {error}", event.id);
-                    let error = PushError::new(PushErrorKind::UnknownError, UNEXPECTED);
-                    return (PushResult::failed(event.id.clone(), error), false);
+                    return Ok((unexpected(event), false));
                 }
             }
         }
     }
 
-    async fn try_push_one(
+    /// The checks that need no database: replay, retry limit, validation.
+    fn precheck(
         &self,
         scope: Uuid,
+        known: &Known,
         event: &OutboxEvent,
-    ) -> Result<(PushResult, bool), Error> {
-        let mut tx = self.store.begin_scope(scope).await?;
-        match self.decide_and_apply(tx.as_mut(), event).await {
-            Ok(Done::Applied(seq)) => {
-                tx.commit().await?;
-                Ok((applied(event, seq), true))
-            }
-            // Dropping the transaction rolls it back; it wrote nothing anyway.
-            Ok(Done::Replayed(seq)) => Ok((applied(event, seq), false)),
-            Err(Failure::Rejected(kind, message)) => {
-                let state = server_state(tx.as_mut(), event).await?;
-                let mut result =
-                    PushResult::failed(event.id.clone(), PushError::new(kind, message));
-                result.server_state = Some(ServerState { record: state });
-                Ok((result, false))
-            }
-            Err(Failure::Fault(error)) => Err(error),
-        }
-    }
-
-    async fn decide_and_apply(
-        &self,
-        tx: &mut dyn ScopeTx,
-        event: &OutboxEvent,
-    ) -> Result<Done, Failure> {
-        if let Some(receipt) = tx.receipt(&event.id).await? {
-            if receipt.scope_key == tx.scope().to_string() {
-                return Ok(Done::Replayed(receipt.seq));
+    ) -> Result<Precheck, Failure> {
+        if let Some(receipt) = known.receipts.get(&event.id) {
+            if receipt.scope_key == scope.to_string() {
+                return Ok(Precheck::Replayed(receipt.seq));
             }
             // Say nothing of the other scope, not even which entry it became there.
             return reject(
@@ -115,61 +160,269 @@ impl SyncService {
                 ),
             );
         }
-        let valid = validate_event(event)
-            .map_err(|invalid| Failure::Rejected(invalid.kind, invalid.message))?;
-        scope::authorize(tx, &valid).await?;
+        validate_event(event)
+            .map(Precheck::Valid)
+            .map_err(|invalid| Failure::Rejected(invalid.kind, invalid.message))
+    }
+
+    /// Scope and custom rules, then the change; returns the event's entry.
+    async fn decide_and_apply(
+        &self,
+        view: &mut Cached<'_>,
+        valid: &ValidatedEvent,
+        event_id: &str,
+    ) -> Result<u64, Failure> {
+        scope::authorize(view, valid).await?;
         for validator in &self.validators {
-            if let Verdict::Reject(message) = validator.check(&valid, tx).await? {
+            if let Verdict::Reject(message) = validator.check(valid, view).await? {
                 return reject(PushErrorKind::CustomValidationFailed, message);
             }
         }
-        let seq = apply(tx, &valid, &event.id).await?;
-        tx.save_receipt(&event.id, seq).await?;
-        Ok(Done::Applied(seq))
+        let seq = apply(view, valid, event_id).await?;
+        view.tx.save_receipt(event_id, seq).await?;
+        Ok(seq)
+    }
+
+    /// A permanent refusal, with the record as the user may see it now (null when there
+    /// is none or the event does not name one), so the client can roll its change back.
+    async fn rejected(
+        &self,
+        tx: &mut dyn ScopeTx,
+        known: &mut Known,
+        event: &OutboxEvent,
+        kind: PushErrorKind,
+        message: String,
+    ) -> Result<PushResult, Error> {
+        let mut result = PushResult::failed(event.id.clone(), PushError::new(kind, message));
+        let state = match (event.model(), event.record_id().map(Uuid::parse_str)) {
+            (Some(model), Some(Ok(id))) => {
+                let mut view = Cached { tx, known };
+                scope::visible_record(&mut view, model, id)
+                    .await?
+                    .as_ref()
+                    .map(Record::to_json)
+            }
+            _ => None,
+        };
+        result.server_state = Some(ServerState { record: state });
+        Ok(result)
     }
 }
 
+/// What the checks that need no database concluded.
+enum Precheck {
+    Valid(ValidatedEvent),
+    Replayed(u64),
+}
+
 /// Writes the change and its changelog entries; returns the event's own entry.
-async fn apply(tx: &mut dyn ScopeTx, event: &ValidatedEvent, event_id: &str) -> Result<u64, Error> {
+async fn apply(
+    view: &mut Cached<'_>,
+    event: &ValidatedEvent,
+    event_id: &str,
+) -> Result<u64, Error> {
     let record = &event.record;
+    let scope = view.scope();
     let (model, id) = (record.model(), record.id());
     match event.operation {
         // Create of an id that exists (in this scope) is an upsert, like update: the last
         // change the server applies wins.
-        Operation::Create | Operation::Update => tx.put(record).await?,
+        Operation::Create | Operation::Update => {
+            if model != Model::User && view.owner(id).await? != Some(scope) {
+                view.tx.claim(id).await?;
+            }
+            view.tx.put(record).await?;
+            view.known.put(scope, record);
+        }
         Operation::Delete => {
-            if model == Model::Board && tx.board(id).await?.is_some() {
+            if model == Model::Board && view.board(id).await?.is_some() {
                 // The database removes the todos with their board; their entries make
                 // clients remove them too.
-                for todo in tx.todo_ids_of_board(id).await? {
-                    tx.append(Model::Todo, todo, Operation::Delete, event_id)
+                for todo in view.tx.todo_ids_of_board(id).await? {
+                    view.tx
+                        .append(Model::Todo, todo, Operation::Delete, event_id)
                         .await?;
                 }
             }
             // A record already gone is still logged: the delete is acknowledged, and
             // every client converges on its absence.
-            tx.remove(model, id).await?;
+            view.tx.remove(model, id).await?;
+            view.known.remove(model, id);
         }
     }
-    tx.append(model, id, event.operation, event_id).await
+    view.tx.append(model, id, event.operation, event_id).await
 }
 
 fn applied(event: &OutboxEvent, seq: u64) -> PushResult {
     PushResult::applied(event.id.clone(), ChangelogId::new(seq).to_string())
 }
 
-/// The record a rejected event was about, as the user may see it now (null when there is
-/// none or the event does not name one), so the client can roll its change back.
-async fn server_state(
-    tx: &mut dyn ScopeTx,
-    event: &OutboxEvent,
-) -> Result<Option<serde_json::Value>, Error> {
-    let (Some(model), Some(Ok(id))) = (event.model(), event.record_id().map(Uuid::parse_str))
-    else {
-        return Ok(None);
-    };
-    Ok(scope::visible_record(tx, model, id)
-        .await?
-        .as_ref()
-        .map(Record::to_json))
+fn unexpected(event: &OutboxEvent) -> PushResult {
+    let error = PushError::new(PushErrorKind::UnknownError, UNEXPECTED);
+    PushResult::failed(event.id.clone(), error)
+}
+
+/// What the batch has read (and then written) of the database, so that each event's
+/// checks cost no query of their own. `None` means "read, and absent".
+#[derive(Default)]
+struct Known {
+    receipts: HashMap<String, Receipt>,
+    boards: HashMap<Uuid, Option<Board>>,
+    todos: HashMap<Uuid, Option<Todo>>,
+    owners: HashMap<Uuid, Option<Uuid>>,
+}
+
+impl Known {
+    /// Reads, in a few queries, what the batch's events will ask about: their receipts,
+    /// the records they name and those records' parents, and who owns each id.
+    async fn prefetch(tx: &mut dyn ScopeTx, events: &[OutboxEvent]) -> Result<Known, Error> {
+        let mut known = Known::default();
+        let event_ids: Vec<&str> = events.iter().map(|event| event.id.as_str()).collect();
+        known.receipts = tx.receipts(&event_ids).await?.into_iter().collect();
+
+        let uuid_of = |value: Option<&serde_json::Value>| -> Option<Uuid> {
+            value
+                .and_then(|v| v.as_str())
+                .and_then(|s| Uuid::parse_str(s).ok())
+        };
+        let (mut board_ids, mut todo_ids) = (Vec::new(), Vec::new());
+        for event in events {
+            let id = uuid_of(event.payload.get("id"));
+            match event.model() {
+                Some(Model::Board) => board_ids.extend(id),
+                Some(Model::Todo) => {
+                    todo_ids.extend(id);
+                    board_ids.extend(uuid_of(event.payload.get("boardId")));
+                }
+                _ => {}
+            }
+        }
+        dedup(&mut todo_ids);
+        for todo in tx.todos(&todo_ids).await? {
+            // A todo's stored board decides whose it is now.
+            board_ids.push(todo.board_id);
+            known.todos.insert(todo.id, Some(todo));
+        }
+        for id in &todo_ids {
+            known.todos.entry(*id).or_insert(None);
+        }
+        dedup(&mut board_ids);
+        for board in tx.boards(&board_ids).await? {
+            known.boards.insert(board.id, Some(board));
+        }
+        for id in &board_ids {
+            known.boards.entry(*id).or_insert(None);
+        }
+        let mut all: Vec<Uuid> = board_ids.into_iter().chain(todo_ids).collect();
+        dedup(&mut all);
+        for (id, owner) in tx.owners(&all).await? {
+            known.owners.insert(id, Some(owner));
+        }
+        for id in all {
+            known.owners.entry(id).or_insert(None);
+        }
+        Ok(known)
+    }
+
+    /// After `scope` wrote `record`.
+    fn put(&mut self, scope: Uuid, record: &Record) {
+        match record {
+            Record::User(_) => return,
+            Record::Board(board) => {
+                self.boards.insert(board.id, Some(board.clone()));
+            }
+            Record::Todo(todo) => {
+                self.todos.insert(todo.id, Some(todo.clone()));
+            }
+        }
+        self.owners.insert(record.id(), Some(scope));
+    }
+
+    /// After a record was deleted (a board with its todos); owners stay.
+    fn remove(&mut self, model: Model, id: Uuid) {
+        match model {
+            Model::Board => {
+                self.boards.insert(id, None);
+                for todo in self.todos.values_mut() {
+                    if todo.as_ref().is_some_and(|todo| todo.board_id == id) {
+                        *todo = None;
+                    }
+                }
+            }
+            Model::Todo => {
+                self.todos.insert(id, None);
+            }
+            Model::User => {}
+        }
+    }
+
+    /// Drops what is known of `record` and its parent, to be read again.
+    fn forget(&mut self, record: &Record) {
+        for id in [Some(record.id()), record.parent_id()]
+            .into_iter()
+            .flatten()
+        {
+            self.boards.remove(&id);
+            self.todos.remove(&id);
+            self.owners.remove(&id);
+        }
+    }
+}
+
+fn dedup(ids: &mut Vec<Uuid>) {
+    ids.sort_unstable();
+    ids.dedup();
+}
+
+/// The scope transaction seen through what the batch knows: reads come from [`Known`]
+/// when it has them, from the database (and are then remembered) when not.
+struct Cached<'a> {
+    tx: &'a mut dyn ScopeTx,
+    known: &'a mut Known,
+}
+
+#[async_trait]
+impl ScopeView for Cached<'_> {
+    fn scope(&self) -> Uuid {
+        self.tx.scope()
+    }
+
+    async fn user(&mut self, id: Uuid) -> Result<Option<User>, Error> {
+        self.tx.user(id).await
+    }
+
+    async fn board(&mut self, id: Uuid) -> Result<Option<Board>, Error> {
+        if let Some(board) = self.known.boards.get(&id) {
+            return Ok(board.clone());
+        }
+        let board = self.tx.board(id).await?;
+        self.known.boards.insert(id, board.clone());
+        Ok(board)
+    }
+
+    async fn todo(&mut self, id: Uuid) -> Result<Option<Todo>, Error> {
+        if let Some(todo) = self.known.todos.get(&id) {
+            return Ok(todo.clone());
+        }
+        let todo = self.tx.todo(id).await?;
+        self.known.todos.insert(id, todo.clone());
+        Ok(todo)
+    }
+
+    async fn boards_of_user(&mut self, user: Uuid) -> Result<Vec<Board>, Error> {
+        self.tx.boards_of_user(user).await
+    }
+
+    async fn todo_ids_of_board(&mut self, board: Uuid) -> Result<Vec<Uuid>, Error> {
+        self.tx.todo_ids_of_board(board).await
+    }
+
+    async fn owner(&mut self, id: Uuid) -> Result<Option<Uuid>, Error> {
+        if let Some(owner) = self.known.owners.get(&id) {
+            return Ok(*owner);
+        }
+        let owner = self.tx.owner(id).await?;
+        self.known.owners.insert(id, owner);
+        Ok(owner)
+    }
 }

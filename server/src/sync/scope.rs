@@ -19,8 +19,25 @@ use uuid::Uuid;
 pub async fn authorize(tx: &mut dyn ScopeView, event: &ValidatedEvent) -> Result<(), Failure> {
     let scope = tx.scope();
     let writes = event.operation != Operation::Delete;
+    if let Record::User(user) = &event.record {
+        return authorize_user(tx, event.operation, user).await;
+    }
+    // Resurrecting a deleted record stays its owner's: no one else may take the id.
+    if tx
+        .owner(event.record.id())
+        .await?
+        .is_some_and(|owner| owner != scope)
+    {
+        return reject(
+            PushErrorKind::ScopeViolation,
+            format!(
+                "this {} id belongs to another account",
+                event.record.model()
+            ),
+        );
+    }
     match &event.record {
-        Record::User(user) => authorize_user(tx, event.operation, user).await,
+        Record::User(_) => Ok(()),
         Record::Board(board) => {
             if let Some(stored) = tx.board(board.id).await? {
                 if stored.user_id != scope {
