@@ -7,4 +7,5 @@ pub mod codec;
 pub mod engine;
 pub mod host;
 pub mod messages;
+pub mod replica;
 pub mod store;

@@ -11,14 +11,20 @@
 //! - `Kick` (local writes) and `Poke` (the server's stream) bring the next cycle forward
 //!   to a short debounce; one that arrives during a cycle leads to another right after.
 //! - A 401 stops the loop; nothing runs until a new token arrives and `Start` is sent.
-//! - Offline, cycles wait for the interval or for the network to return; never a busy loop.
-//!   When the network returns, the next cycle ignores backoff: events failed only because
-//!   the network was down, and should not wait out minutes of backoff now that it is up.
+//! - A cycle that got no usable answer (offline, timeout, 5xx, 429, a store failure) backs
+//!   the loop off: the next cycle waits `interval * 2^(failures-1)`, capped at
+//!   [`MAX_BACKOFF_MS`], with jitter, however long the outage lasts; kicks and pokes do
+//!   not shorten that wait. A successful cycle resets it. Never a busy loop.
+//! - When the network returns, the next cycle runs soon and ignores the events' backoff.
+//! - `Start` or `SyncNow` during a cycle never starts a second one: the next runs after it.
 
 use super::CycleOutcome;
 
 /// How long a kick waits for more kicks, so a burst of writes is pushed together.
 pub const KICK_DEBOUNCE_MS: u64 = 50;
+
+/// The longest wait between cycles that keep failing.
+pub const MAX_BACKOFF_MS: u64 = 5 * 60 * 1000;
 
 /// Something that happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,11 +87,21 @@ pub struct Controller {
     override_next: bool,
     /// When the armed timer fires, in the host's milliseconds.
     timer_due: Option<u64>,
+    /// Cycles in a row that got no usable answer.
+    failures: u32,
+    /// Until when the loop backs off (kicks and pokes wait until then).
+    backoff_until: Option<u64>,
+    /// Jitter source (xorshift), seeded by the host.
+    rng: u64,
 }
 
 impl Controller {
-    pub fn new(interval_ms: u64) -> Controller {
+    /// A stopped loop; `seed` makes the backoff's jitter (any value; 0 is replaced).
+    pub fn new(interval_ms: u64, seed: u64) -> Controller {
         Controller {
+            failures: 0,
+            backoff_until: None,
+            rng: seed | 1,
             interval_ms,
             looping: false,
             running: false,
@@ -114,7 +130,12 @@ impl Controller {
                 if self.can_request() && !self.looping {
                     self.looping = true;
                     commands.push(Command::SetLooping(true));
-                    self.run_now(false, &mut commands);
+                    if self.running {
+                        // The cycle under way (from before a Stop) finishes first.
+                        self.kicked = true;
+                    } else {
+                        self.run_now(false, &mut commands);
+                    }
                 }
             }
             Event::Stop => {
@@ -137,7 +158,7 @@ impl Controller {
             Event::Kick | Event::Poke => {
                 if self.running {
                     self.kicked = true;
-                } else if self.looping && self.online {
+                } else if self.looping && self.online && !self.backing_off(now) {
                     self.arm_within(KICK_DEBOUNCE_MS, now, &mut commands);
                 }
             }
@@ -162,18 +183,27 @@ impl Controller {
                         commands.push(Command::SessionExpired);
                     }
                     _ if self.looping => {
-                        let offline = matches!(
-                            &outcome,
-                            CycleOutcome::Failed(error) if error.kind == crate::messages::SyncErrorKind::Offline
-                        );
-                        let delay = if kicked && !offline {
-                            KICK_DEBOUNCE_MS
+                        let failed = matches!(outcome, CycleOutcome::Failed(_));
+                        let delay = if failed {
+                            self.failures = self.failures.saturating_add(1);
+                            let delay = self.backoff_delay();
+                            self.backoff_until = Some(now + delay);
+                            delay
                         } else {
-                            self.interval_ms
+                            self.failures = 0;
+                            self.backoff_until = None;
+                            if kicked {
+                                KICK_DEBOUNCE_MS
+                            } else {
+                                self.interval_ms
+                            }
                         };
                         self.arm(delay, now, &mut commands);
                     }
-                    _ => {}
+                    CycleOutcome::Failed(_) => {
+                        self.failures = self.failures.saturating_add(1);
+                    }
+                    _ => self.failures = 0,
                 }
             }
             Event::Auth { has_token } => {
@@ -194,6 +224,7 @@ impl Controller {
                 self.online = online;
                 if back && self.looping {
                     self.override_next = true;
+                    self.backoff_until = None;
                     if self.running {
                         self.kicked = true;
                     } else {
@@ -204,6 +235,30 @@ impl Controller {
             Event::Interval { ms } => self.interval_ms = ms.max(1),
         }
         commands
+    }
+
+    fn backing_off(&self, now: u64) -> bool {
+        self.backoff_until.is_some_and(|until| now < until)
+    }
+
+    /// `interval * 2^(failures-1)`, capped, then scaled by a random factor in [0.5, 1)
+    /// so that many clients coming back from one outage do not arrive together.
+    fn backoff_delay(&mut self) -> u64 {
+        let exponent = self.failures.saturating_sub(1).min(20);
+        let base = self
+            .interval_ms
+            .saturating_mul(1 << exponent)
+            .min(MAX_BACKOFF_MS);
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let fraction = (self.rng % 1000) as f64 / 2000.0 + 0.5;
+        ((base as f64) * fraction).max(1.0) as u64
+    }
+
+    /// Cycles in a row that got no usable answer.
+    pub fn failures(&self) -> u32 {
+        self.failures
     }
 
     fn can_request(&self) -> bool {
@@ -241,7 +296,7 @@ mod tests {
     use crate::messages::{SyncError, SyncErrorKind};
 
     fn started() -> Controller {
-        let mut controller = Controller::new(5000);
+        let mut controller = Controller::new(5000, 7);
         controller.handle(Event::Auth { has_token: true }, 0);
         let commands = controller.handle(Event::Start, 0);
         assert_eq!(
@@ -274,7 +329,7 @@ mod tests {
 
     #[test]
     fn nothing_runs_without_a_token() {
-        let mut controller = Controller::new(5000);
+        let mut controller = Controller::new(5000, 7);
         assert!(controller.handle(Event::Start, 0).is_empty());
         assert!(controller
             .handle(
@@ -320,7 +375,7 @@ mod tests {
 
     #[test]
     fn sync_now_works_stopped_but_force_sync_only_while_looping() {
-        let mut controller = Controller::new(5000);
+        let mut controller = Controller::new(5000, 7);
         controller.handle(Event::Auth { has_token: true }, 0);
         assert!(controller
             .handle(
@@ -408,17 +463,27 @@ mod tests {
         assert_eq!(runs(&controller.handle(Event::Start, 40)), 1);
     }
 
-    #[test]
-    fn offline_waits_for_the_interval_or_the_network() {
-        let mut controller = started();
-        let offline = CycleOutcome::Failed(SyncError {
+    fn armed(commands: &[Command]) -> Option<u64> {
+        commands.iter().find_map(|c| match c {
+            Command::ArmTimer { ms } => Some(*ms),
+            _ => None,
+        })
+    }
+
+    fn offline() -> CycleOutcome {
+        CycleOutcome::Failed(SyncError {
             kind: SyncErrorKind::Offline,
             message: "offline".into(),
-        });
+        })
+    }
+
+    #[test]
+    fn offline_backs_off_and_the_network_coming_back_runs_soon() {
+        let mut controller = started();
         controller.handle(Event::Network { online: false }, 5);
         controller.handle(Event::Kick, 6);
-        let after = controller.handle(Event::CycleDone(offline), 10);
-        assert_eq!(after, [Command::ArmTimer { ms: 5000 }], "no busy loop");
+        let delay = armed(&controller.handle(Event::CycleDone(offline()), 10)).unwrap();
+        assert!((2500..=5000).contains(&delay), "no busy loop: {delay}");
         assert!(
             controller.handle(Event::Kick, 20).is_empty(),
             "kicks wait while offline"
@@ -430,5 +495,64 @@ mod tests {
                 ms: KICK_DEBOUNCE_MS
             }]
         );
+    }
+
+    #[test]
+    fn failing_cycles_back_off_exponentially_with_jitter_up_to_a_cap() {
+        let mut controller = started();
+        let mut now = 0;
+        let mut delays = Vec::new();
+        for _ in 0..12 {
+            let delay = armed(&controller.handle(Event::CycleDone(offline()), now)).unwrap();
+            delays.push(delay);
+            now += delay;
+            // A kick (a local write) does not cut the wait short.
+            assert!(controller.handle(Event::Kick, now - 1).is_empty());
+            assert_eq!(runs(&controller.handle(Event::TimerFired, now)), 1);
+        }
+        for (n, delay) in delays.iter().enumerate() {
+            let base = (5000u64 << n).min(MAX_BACKOFF_MS);
+            assert!(
+                (base / 2..=base).contains(delay),
+                "failure {}: {delay} ms not within [{}, {base}]",
+                n + 1,
+                base / 2
+            );
+        }
+        assert!(delays[11] <= MAX_BACKOFF_MS);
+        // One success resets it.
+        let after = controller.handle(Event::CycleDone(CycleOutcome::Synced), now);
+        assert_eq!(after, [Command::ArmTimer { ms: 5000 }]);
+        assert_eq!(controller.failures(), 0);
+    }
+
+    #[test]
+    fn jitter_differs_between_clients() {
+        let delay = |seed| {
+            let mut controller = Controller::new(5000, seed);
+            controller.handle(Event::Auth { has_token: true }, 0);
+            controller.handle(Event::Start, 0);
+            armed(&controller.handle(Event::CycleDone(offline()), 0)).unwrap()
+        };
+        let delays: std::collections::HashSet<u64> = (1..20).map(delay).collect();
+        assert!(delays.len() > 5, "{delays:?}");
+    }
+
+    #[test]
+    fn start_during_a_running_cycle_never_starts_a_second() {
+        let mut controller = started();
+        controller.handle(Event::Stop, 10);
+        let restarted = controller.handle(Event::Start, 20);
+        assert_eq!(restarted, [Command::SetLooping(true)], "no second cycle");
+        assert!(controller.is_running());
+        // The old cycle ends; the loop goes on right after it.
+        let after = controller.handle(Event::CycleDone(CycleOutcome::Synced), 30);
+        assert_eq!(
+            after,
+            [Command::ArmTimer {
+                ms: KICK_DEBOUNCE_MS
+            }]
+        );
+        assert_eq!(runs(&controller.handle(Event::TimerFired, 80)), 1);
     }
 }

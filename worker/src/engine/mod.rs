@@ -3,8 +3,11 @@
 //! The engine never touches web-sys. What it needs from the outside world is behind three
 //! small traits: [`SyncStore`] (the outbox and the local records), [`Transport`] (push and
 //! pull requests) and [`Clock`]. The worker plugs in IndexedDB, `fetch` and `Date.now`;
-//! native tests plug in an in-memory store, a scripted server and a manual clock. When
-//! to run a cycle is the [`controller`]'s business; this module runs one.
+//! native tests and the simulator plug in the in-memory replica, a server and a manual
+//! clock. When to run a cycle is the [`controller`]'s business; this module runs one.
+//!
+//! The engine owns its types: the store implements [`SyncStore`] with them, and nothing
+//! here depends on a store.
 
 pub mod backoff;
 pub mod controller;
@@ -12,39 +15,81 @@ pub mod leadership;
 pub mod status;
 
 use crate::messages::{Phase, PullStats, SyncConfig, SyncError, SyncErrorKind, WorkerOutput};
-use crate::store::{PushFailure, StoreError};
 use status::StatusBoard;
 use std::cell::RefCell;
 use std::collections::HashSet;
+use sync_protocol::push::ServerState;
 use sync_protocol::{
     Model, OutboxEvent, PullResponse, PushError, PushErrorKind, PushResult, Timestamp,
 };
+use uuid::Uuid;
+
+/// Who a cycle works for: the account and session it was started under, and the
+/// leadership term of the worker that runs it. Every store transaction of the cycle
+/// checks it first, so a late answer never writes under a stale epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Epoch {
+    pub user_id: Uuid,
+    pub token: String,
+    pub term: u64,
+}
+
+/// The server's verdict on one pushed event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Applied (now or before) as this changelog entry.
+    Applied { changelog_id: String },
+    /// Not applied; the server says it may succeed later. Counts as a try.
+    Retry(PushError),
+    /// Refused for good, with the record's state on the server when it said so.
+    Rejected {
+        error: PushError,
+        server_state: Option<ServerState>,
+    },
+}
+
+/// Why the store could not do what the engine asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreFailure {
+    /// The cycle's epoch is no longer current (sign-out, another account or session,
+    /// another worker took the lead): nothing was written.
+    #[error("this sync cycle was superseded")]
+    Superseded,
+    #[error("{0}")]
+    Failed(String),
+}
 
 /// What the engine needs from the local database.
 #[allow(async_fn_in_trait)]
 pub trait SyncStore {
+    /// The signed-in account's user id and session token.
+    async fn session(&self) -> Result<Option<(Uuid, String)>, StoreFailure>;
+    /// Fails with [`StoreFailure::Superseded`] unless `epoch` is current.
+    async fn check_epoch(&self, epoch: &Epoch) -> Result<(), StoreFailure>;
     /// Up to `limit` pending events in creation order, stopping at the first that
     /// `ready` refuses: no event overtakes an earlier one.
     async fn next_batch(
         &self,
         limit: u32,
         ready: &dyn Fn(&OutboxEvent) -> bool,
-    ) -> Result<Vec<OutboxEvent>, StoreError>;
+    ) -> Result<Vec<OutboxEvent>, StoreFailure>;
     /// Unsynced retryable events.
-    async fn pending_count(&self) -> Result<u32, StoreError>;
-    async fn mark_synced(
+    async fn pending_count(&self) -> Result<u32, StoreFailure>;
+    /// Books the server's verdicts (event id, verdict) in event order, atomically, under
+    /// `epoch`. Returns the models whose records changed (rolled back).
+    async fn book_verdicts(
         &self,
-        acks: &[(String, String)],
+        epoch: &Epoch,
+        verdicts: &[(String, Verdict)],
         now: Timestamp,
-    ) -> Result<(), StoreError>;
-    async fn mark_failed(
+    ) -> Result<Vec<Model>, StoreFailure>;
+    async fn cursor(&self) -> Result<Option<String>, StoreFailure>;
+    /// Applies a page and stores its cursor, atomically, under `epoch`.
+    async fn apply_pull(
         &self,
-        failures: &[PushFailure],
-        now: Timestamp,
-    ) -> Result<Vec<Model>, StoreError>;
-    async fn cursor(&self) -> Result<Option<String>, StoreError>;
-    /// Applies a page and stores its cursor, atomically.
-    async fn apply_pull(&self, page: &PullResponse) -> Result<PullStats, StoreError>;
+        epoch: &Epoch,
+        page: &PullResponse,
+    ) -> Result<PullStats, StoreFailure>;
 }
 
 /// Why a request to the server did not succeed.
@@ -53,7 +98,7 @@ pub enum TransportError {
     /// 401: the session is gone.
     #[error("your session has expired: sign in again")]
     Unauthorized,
-    /// No connection (or the offline switch).
+    /// No connection (or the offline switch), or no answer in time.
     #[error("offline: {0}")]
     Offline(String),
     /// The server answered with an error status.
@@ -64,11 +109,21 @@ pub enum TransportError {
     Invalid(String),
 }
 
-/// What the engine needs from the network.
+/// What the engine needs from the network. Each request carries the session token of
+/// the cycle's epoch.
 #[allow(async_fn_in_trait)]
 pub trait Transport {
-    async fn push(&self, events: &[OutboxEvent]) -> Result<Vec<PushResult>, TransportError>;
-    async fn pull(&self, cursor: Option<&str>, limit: u32) -> Result<PullResponse, TransportError>;
+    async fn push(
+        &self,
+        token: &str,
+        events: &[OutboxEvent],
+    ) -> Result<Vec<PushResult>, TransportError>;
+    async fn pull(
+        &self,
+        token: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<PullResponse, TransportError>;
 }
 
 /// The time, so tests can control it.
@@ -84,10 +139,14 @@ pub enum CycleOutcome {
     /// Pushed what was ready, but retryable events are left (in backoff), so the pull
     /// waits for a later cycle.
     PullDeferred,
-    /// A request or the store failed; the cycle ended there.
+    /// A request or the store failed; the cycle ended there. No event was charged a try
+    /// for a request that got no usable answer.
     Failed(SyncError),
     /// The server said 401: stop until there is a new session.
     Unauthorized,
+    /// Nobody is signed in, or the epoch changed under the cycle: it ended without
+    /// writing anything more.
+    Superseded,
 }
 
 /// Runs sync cycles over a store and a transport.
@@ -97,19 +156,32 @@ pub struct Engine<S, T, C> {
     pub clock: C,
     config: RefCell<SyncConfig>,
     status: StatusBoard,
+    /// The leadership term this engine works under.
+    term: u64,
 }
 
 /// Ends a cycle early with an outcome.
 type Step<V> = Result<V, CycleOutcome>;
 
+/// The message of a single event the server still finds too large.
+const TOO_LARGE: &str = "this change is too large for the server to accept";
+
 impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
-    pub fn new(store: S, transport: T, clock: C, config: SyncConfig, status: StatusBoard) -> Self {
+    pub fn new(
+        store: S,
+        transport: T,
+        clock: C,
+        config: SyncConfig,
+        status: StatusBoard,
+        term: u64,
+    ) -> Self {
         Engine {
             store,
             transport,
             clock,
             config: RefCell::new(config.sanitized()),
             status,
+            term,
         }
     }
 
@@ -125,20 +197,27 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
         &self.status
     }
 
+    pub fn term(&self) -> u64 {
+        self.term
+    }
+
     /// One cycle: push everything that is ready, then, if nothing retryable is left,
     /// pull until the changelog is exhausted. Statuses and results are reported as it goes.
     pub async fn run_cycle(&self, override_backoff: bool) -> CycleOutcome {
-        let outcome = match self.push_phase(override_backoff).await {
-            Ok(true) => match self.pull_phase().await {
-                Ok(()) => CycleOutcome::Synced,
+        let outcome = match self.epoch().await {
+            Ok(epoch) => match self.push_phase(&epoch, override_backoff).await {
+                Ok(true) => match self.pull_phase(&epoch).await {
+                    Ok(()) => CycleOutcome::Synced,
+                    Err(outcome) => outcome,
+                },
+                Ok(false) => CycleOutcome::PullDeferred,
                 Err(outcome) => outcome,
             },
-            Ok(false) => CycleOutcome::PullDeferred,
             Err(outcome) => outcome,
         };
         self.status.finish(match &outcome {
             CycleOutcome::Synced => Ok(self.clock.now()),
-            CycleOutcome::PullDeferred => Err(None),
+            CycleOutcome::PullDeferred | CycleOutcome::Superseded => Err(None),
             CycleOutcome::Failed(error) => Err(Some(error.clone())),
             CycleOutcome::Unauthorized => Err(Some(SyncError {
                 kind: SyncErrorKind::SessionExpired,
@@ -148,12 +227,28 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
         outcome
     }
 
+    /// The epoch of a cycle starting now.
+    async fn epoch(&self) -> Step<Epoch> {
+        match self.store.session().await.map_err(storage_failure)? {
+            Some((user_id, token)) => Ok(Epoch {
+                user_id,
+                token,
+                term: self.term,
+            }),
+            None => Err(CycleOutcome::Superseded),
+        }
+    }
+
     /// Pushes events batch by batch, in creation order, until the queue is empty or its
     /// head must wait (in backoff, or already tried in this cycle, so that a retryable
     /// failure with backoff overridden cannot loop). Returns whether the pull may run (no
     /// retryable event left).
-    async fn push_phase(&self, override_backoff: bool) -> Step<bool> {
-        let (batch_size, backoff_ms) = {
+    ///
+    /// A request without a usable answer (offline, timeout, 5xx, 429, unreadable) ends
+    /// the cycle and charges no event a try: the controller backs the cycle off. A 413
+    /// halves the batch, down to one event; one event still too large is refused.
+    async fn push_phase(&self, epoch: &Epoch, override_backoff: bool) -> Step<bool> {
+        let (mut batch_size, backoff_ms) = {
             let config = self.config.borrow();
             (config.batch_size, config.backoff_ms)
         };
@@ -174,26 +269,38 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
                 break;
             }
             self.status.set_phase(Phase::Pushing);
-            attempted.extend(batch.iter().map(|event| event.id.clone()));
-            match self.transport.push(&batch).await {
+            // A worker that lost the lead, or a signed-out session, sends nothing more.
+            self.store
+                .check_epoch(epoch)
+                .await
+                .map_err(storage_failure)?;
+            match self.transport.push(&epoch.token, &batch).await {
                 Ok(answers) => {
-                    self.record_results(&batch, &answers).await?;
+                    attempted.extend(batch.iter().map(|event| event.id.clone()));
+                    let verdicts = verdicts(&batch, &answers);
+                    self.book(epoch, &verdicts).await?;
                     results.extend(answers);
                 }
                 Err(TransportError::Unauthorized) => return Err(CycleOutcome::Unauthorized),
+                Err(TransportError::Http { status: 413, .. }) if batch.len() > 1 => {
+                    batch_size = (batch.len() / 2) as u32;
+                }
+                Err(TransportError::Http { status: 413, .. }) => {
+                    attempted.insert(batch[0].id.clone());
+                    let error = PushError {
+                        kind: PushErrorKind::RecordValidationFailure,
+                        message: TOO_LARGE.into(),
+                        retryable: false,
+                    };
+                    let refused = PushResult::failed(batch[0].id.clone(), error.clone());
+                    let verdict = Verdict::Rejected {
+                        error,
+                        server_state: None,
+                    };
+                    self.book(epoch, &[(batch[0].id.clone(), verdict)]).await?;
+                    results.push(refused);
+                }
                 Err(error) => {
-                    let failures: Vec<PushFailure> = batch
-                        .iter()
-                        .map(|event| PushFailure {
-                            event_id: event.id.clone(),
-                            error: PushError::new(PushErrorKind::UnknownError, error.to_string()),
-                            server_state: None,
-                        })
-                        .collect();
-                    self.store
-                        .mark_failed(&failures, self.clock.now())
-                        .await
-                        .map_err(storage_failure)?;
                     self.report_pending().await;
                     return Err(CycleOutcome::Failed(transport_failure(&error)));
                 }
@@ -207,48 +314,9 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
         Ok(left == 0)
     }
 
-    /// Marks each event of a pushed batch by the server's answer for it. An event the
-    /// answer leaves out is treated as a retryable failure.
-    async fn record_results(&self, batch: &[OutboxEvent], answers: &[PushResult]) -> Step<()> {
-        let now = self.clock.now();
-        let mut acks = Vec::new();
-        let mut failures = Vec::new();
-        for event in batch {
-            match answers.iter().find(|answer| answer.id == event.id) {
-                Some(PushResult {
-                    error: None,
-                    applied_changelog_id: Some(changelog_id),
-                    ..
-                }) => acks.push((event.id.clone(), changelog_id.clone())),
-                Some(PushResult {
-                    error: Some(error),
-                    server_state,
-                    ..
-                }) => failures.push(PushFailure {
-                    event_id: event.id.clone(),
-                    error: error.clone(),
-                    server_state: if error.retryable {
-                        None
-                    } else {
-                        server_state.clone()
-                    },
-                }),
-                _ => failures.push(PushFailure {
-                    event_id: event.id.clone(),
-                    error: PushError::new(
-                        PushErrorKind::UnknownError,
-                        "the server's answer did not include this event",
-                    ),
-                    server_state: None,
-                }),
-            }
-        }
+    async fn book(&self, epoch: &Epoch, verdicts: &[(String, Verdict)]) -> Step<()> {
         self.store
-            .mark_synced(&acks, now)
-            .await
-            .map_err(storage_failure)?;
-        self.store
-            .mark_failed(&failures, now)
+            .book_verdicts(epoch, verdicts, self.clock.now())
             .await
             .map_err(storage_failure)?;
         Ok(())
@@ -256,13 +324,21 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
 
     /// Pulls page after page from the stored cursor until a page comes back empty. Each
     /// page is applied together with its cursor, so the cursor never runs ahead of the data.
-    async fn pull_phase(&self) -> Step<()> {
+    async fn pull_phase(&self, epoch: &Epoch) -> Step<()> {
         self.status.set_phase(Phase::Pulling);
         let limit = self.config.borrow().pull_limit;
         let mut cursor = self.store.cursor().await.map_err(storage_failure)?;
         let mut total = PullStats::default();
         loop {
-            let page = match self.transport.pull(cursor.as_deref(), limit).await {
+            self.store
+                .check_epoch(epoch)
+                .await
+                .map_err(storage_failure)?;
+            let page = match self
+                .transport
+                .pull(&epoch.token, cursor.as_deref(), limit)
+                .await
+            {
                 Ok(page) => page,
                 Err(TransportError::Unauthorized) => return Err(CycleOutcome::Unauthorized),
                 Err(error) => return Err(CycleOutcome::Failed(transport_failure(&error))),
@@ -272,7 +348,7 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
             }
             let stats = self
                 .store
-                .apply_pull(&page)
+                .apply_pull(epoch, &page)
                 .await
                 .map_err(storage_failure)?;
             total.add(&stats);
@@ -294,11 +370,49 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
     }
 }
 
-fn storage_failure(error: StoreError) -> CycleOutcome {
-    CycleOutcome::Failed(SyncError {
-        kind: SyncErrorKind::Storage,
-        message: error.to_string(),
-    })
+/// The server's answers as verdicts, in the batch's order. An event the answer leaves
+/// out is a retryable failure (the server answered, but not about it).
+fn verdicts(batch: &[OutboxEvent], answers: &[PushResult]) -> Vec<(String, Verdict)> {
+    batch
+        .iter()
+        .map(|event| {
+            let verdict = match answers.iter().find(|answer| answer.id == event.id) {
+                Some(PushResult {
+                    error: None,
+                    applied_changelog_id: Some(changelog_id),
+                    ..
+                }) => Verdict::Applied {
+                    changelog_id: changelog_id.clone(),
+                },
+                Some(PushResult {
+                    error: Some(error),
+                    server_state,
+                    ..
+                }) if !error.retryable => Verdict::Rejected {
+                    error: error.clone(),
+                    server_state: server_state.clone(),
+                },
+                Some(PushResult {
+                    error: Some(error), ..
+                }) => Verdict::Retry(error.clone()),
+                _ => Verdict::Retry(PushError::new(
+                    PushErrorKind::UnknownError,
+                    "the server's answer did not include this event",
+                )),
+            };
+            (event.id.clone(), verdict)
+        })
+        .collect()
+}
+
+fn storage_failure(error: StoreFailure) -> CycleOutcome {
+    match error {
+        StoreFailure::Superseded => CycleOutcome::Superseded,
+        StoreFailure::Failed(message) => CycleOutcome::Failed(SyncError {
+            kind: SyncErrorKind::Storage,
+            message,
+        }),
+    }
 }
 
 fn transport_failure(error: &TransportError) -> SyncError {

@@ -137,9 +137,10 @@ impl Runtime {
                         runtime.emit(output, true);
                     }
                 })),
-                controller: RefCell::new(Controller::new(u64::from(
-                    SyncConfig::default().interval_ms,
-                ))),
+                controller: RefCell::new(Controller::new(
+                    u64::from(SyncConfig::default().interval_ms),
+                    jitter_seed(),
+                )),
                 engine: RefCell::default(),
                 timer: RefCell::default(),
                 realtime: RefCell::default(),
@@ -224,7 +225,7 @@ impl Runtime {
         self.local_changes.borrow_mut().take();
         self.realtime.borrow_mut().take();
         let interval = u64::from(self.connection.config.borrow().interval_ms);
-        *self.controller.borrow_mut() = Controller::new(interval);
+        *self.controller.borrow_mut() = Controller::new(interval, jitter_seed());
         self.watch.borrow_mut().restart(now_ms());
     }
 
@@ -442,6 +443,21 @@ impl Runtime {
                 return;
             }
         };
+        // Raise the stored term: any cycle an earlier leader still runs can write nothing.
+        let fencing_term = match store.claim_term().await {
+            Ok(fencing_term) if self.term.get() == term && self.holds_lock.get() => fencing_term,
+            Ok(_) => {
+                store.close();
+                return;
+            }
+            Err(error) => {
+                self.status.set_error(Some(crate::messages::SyncError {
+                    kind: crate::messages::SyncErrorKind::Storage,
+                    message: error.to_string(),
+                }));
+                return;
+            }
+        };
         let config = self.connection.config.borrow().clone();
         let transport = FetchTransport {
             connection: self.connection.clone(),
@@ -459,6 +475,7 @@ impl Runtime {
             BrowserClock,
             config.clone(),
             self.status.clone(),
+            fencing_term,
         );
         *self.engine.borrow_mut() = Some(Rc::new(engine));
         let me = self.me.clone();
@@ -548,6 +565,11 @@ impl Runtime {
             closures.push(closure);
         }
     }
+}
+
+/// A seed for the controller's backoff jitter.
+fn jitter_seed() -> u64 {
+    (js_sys::Math::random() * u64::MAX as f64) as u64
 }
 
 fn now_ms() -> u64 {

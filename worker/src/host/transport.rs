@@ -23,36 +23,39 @@ pub struct FetchTransport {
 }
 
 impl FetchTransport {
-    fn target(
-        &self,
-        path: impl Fn(&SyncConfig) -> &str,
-    ) -> Result<(String, Option<String>), TransportError> {
+    fn target(&self, path: impl Fn(&SyncConfig) -> &str) -> Result<String, TransportError> {
         if self.connection.simulate_offline.get() {
             return Err(TransportError::Offline("offline mode is on".into()));
         }
         let config = self.connection.config.borrow();
-        Ok((
-            config.url(path(&config)),
-            self.connection.token.borrow().clone(),
-        ))
+        Ok(config.url(path(&config)))
     }
 }
 
 impl Transport for FetchTransport {
-    async fn push(&self, events: &[OutboxEvent]) -> Result<Vec<PushResult>, TransportError> {
-        let (url, token) = self.target(|c| &c.push_path)?;
+    async fn push(
+        &self,
+        token: &str,
+        events: &[OutboxEvent],
+    ) -> Result<Vec<PushResult>, TransportError> {
+        let url = self.target(|c| &c.push_path)?;
         let body = PushRequest {
             events: events.to_vec(),
         };
-        post_json(&url, &body, token.as_deref()).await
+        post_json(&url, &body, Some(token)).await
     }
 
-    async fn pull(&self, cursor: Option<&str>, limit: u32) -> Result<PullResponse, TransportError> {
-        let (url, token) = self.target(|c| &c.pull_path)?;
+    async fn pull(
+        &self,
+        token: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<PullResponse, TransportError> {
+        let url = self.target(|c| &c.pull_path)?;
         let body = PullRequest {
             last_changelog_id: cursor.map(str::to_string),
             limit: Some(limit),
         };
-        post_json(&url, &body, token.as_deref()).await
+        post_json(&url, &body, Some(token)).await
     }
 }

@@ -53,6 +53,9 @@ pub mod keys {
     pub const CURSOR: &str = "cursor";
     /// The signed-in [`super::Account`].
     pub const ACCOUNT: &str = "account";
+    /// The leadership term (a number): each worker that takes the lead raises it, and
+    /// every write of a sync cycle checks it is still its own.
+    pub const TERM: &str = "term";
 }
 
 /// The signed-in account, shared by the page and the worker.

@@ -1,5 +1,6 @@
 //! The store's one error type, with messages a person can act on.
 
+use crate::replica::RuleError;
 use indexed_db_futures::error::{
     DomException, Error as IdbError, OpenDbError, UnexpectedDataError,
 };
@@ -20,11 +21,23 @@ pub enum StoreError {
     NotFound(String),
     #[error("This browser cannot store data for the app (private mode or storage disabled?): {0}")]
     Unavailable(String),
+    /// A sync cycle's write under an epoch that is no longer current; nothing was written.
+    #[error(
+        "This sync cycle was superseded (sign-out, another account, or another tab took over)."
+    )]
+    StaleEpoch,
+    #[error("Sign in before making changes.")]
+    SignedOut,
 }
 
-impl StoreError {
-    pub(crate) fn not_found(what: impl Into<String>) -> StoreError {
-        StoreError::NotFound(what.into())
+impl From<RuleError> for StoreError {
+    fn from(error: RuleError) -> StoreError {
+        match error {
+            RuleError::StaleEpoch => StoreError::StaleEpoch,
+            RuleError::SignedOut => StoreError::SignedOut,
+            RuleError::NotFound(what) => StoreError::NotFound(what),
+            RuleError::Invalid(message) => StoreError::InvalidData(message),
+        }
     }
 }
 

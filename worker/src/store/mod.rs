@@ -8,20 +8,18 @@
 //! browser commit it early.
 
 mod error;
-pub mod meta;
 mod mutations;
 pub mod notify;
 mod outbox;
 mod pull;
 mod queries;
 mod records;
+mod replica_tx;
 pub mod schema;
 mod sync_store;
 
+pub use crate::replica::{Account, OutboxEntry, OutboxStats, TodoEdit, VersionMeta};
 pub use error::StoreError;
-pub use meta::{Account, VersionMeta};
-pub use mutations::TodoEdit;
-pub use outbox::{OutboxEntry, OutboxStats, PushFailure};
 pub use queries::BoardWithTodos;
 
 use indexed_db_futures::database::Database;

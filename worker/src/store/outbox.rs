@@ -1,181 +1,19 @@
-//! The outbox: local changes waiting to be pushed, in creation order, and the
-//! bookkeeping of their push results.
+//! The outbox as the worker and the inspector read it: local changes waiting to be
+//! pushed, in creation order, the booking of the server's verdicts, and the refusals
+//! shown to the person.
 
-use super::meta::{version_key, VersionMeta};
 use super::notify::ChangeOrigin;
+use super::replica_tx::IdbTx;
 use super::schema::{
-    OUTBOX, OUTBOX_BY_SEQ, OUTBOX_PENDING_RECORD, OUTBOX_QUEUE, OUTBOX_SYNCED_AT, RECORD_STORES,
-    VERSION_META,
+    META, OUTBOX, OUTBOX_BY_SEQ, OUTBOX_QUEUE, OUTBOX_SYNCED_AT, RECORD_STORES, VERSION_META,
 };
-use super::{delete, get, put, readonly, readwrite, LocalStore, StoreError};
+use super::{get, put, readonly, readwrite, LocalStore, StoreError};
+use crate::engine::{Epoch, Verdict};
+use crate::replica::{rules, OutboxEntry, OutboxStats};
 use indexed_db_futures::cursor::CursorDirection;
-use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::Transaction;
 use indexed_db_futures::KeyRange;
-use serde::{Deserialize, Serialize};
-use sync_protocol::push::ServerState;
-use sync_protocol::{Model, Operation, OutboxEvent, PushError, Record, Timestamp};
-use uuid::Uuid;
-
-/// An outbox event as stored: the protocol's event and the local fields that index it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OutboxEntry {
-    #[serde(flatten)]
-    pub event: OutboxEvent,
-    /// Creation order (timestamps tie within a millisecond).
-    pub seq: u32,
-    /// `seq` while the event waits to be pushed (unsynced and retryable), else absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    queue: Option<u32>,
-    /// `[model, id]` while the event waits to be pushed, else absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pending_record: Option<(String, String)>,
-    /// When it synced, in milliseconds, once it has.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    synced_at_ms: Option<f64>,
-}
-
-impl OutboxEntry {
-    fn new(event: OutboxEvent, seq: u32) -> OutboxEntry {
-        let mut entry = OutboxEntry {
-            event,
-            seq,
-            queue: None,
-            pending_record: None,
-            synced_at_ms: None,
-        };
-        entry.reindex();
-        entry
-    }
-
-    /// Brings the index fields in line with the event's state.
-    fn reindex(&mut self) {
-        let pending = self.event.is_pending();
-        self.queue = pending.then_some(self.seq);
-        self.pending_record = if pending {
-            self.event
-                .record_id()
-                .map(|id| (self.event.entity_type.clone(), id.to_string()))
-        } else {
-            None
-        };
-        self.synced_at_ms = self.event.synced_at.map(|t| t.as_millis() as f64);
-    }
-
-    fn record_key(&self) -> Option<(Model, String)> {
-        Some((self.event.model()?, self.event.record_id()?.to_string()))
-    }
-}
-
-/// How many events are in each state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OutboxStats {
-    pub total: u32,
-    /// Unsynced and retryable: will be pushed.
-    pub pending: u32,
-    /// Rejected for good by the server.
-    pub failed: u32,
-    pub synced: u32,
-}
-
-/// A rejected or failed push of one event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PushFailure {
-    pub event_id: String,
-    pub error: PushError,
-    /// The server's current state of the record, when it rejected the change for good.
-    pub server_state: Option<ServerState>,
-}
-
-/// Appends events inside a write transaction.
-pub(crate) struct OutboxWriter<'tx> {
-    store: ObjectStore<'tx>,
-    next_seq: u32,
-}
-
-impl<'tx> OutboxWriter<'tx> {
-    pub(crate) async fn open(tx: &'tx Transaction<'_>) -> Result<OutboxWriter<'tx>, StoreError> {
-        let store = tx.object_store(OUTBOX)?;
-        let last: Option<OutboxEntry> = {
-            let index = store.index(OUTBOX_BY_SEQ)?;
-            let cursor = index
-                .open_cursor()
-                .with_direction(CursorDirection::Prev)
-                .serde()?
-                .await?;
-            match cursor {
-                Some(mut cursor) => cursor.next_record_ser().await?,
-                None => None,
-            }
-        };
-        let next_seq = last.map_or(1, |entry| entry.seq + 1);
-        Ok(OutboxWriter { store, next_seq })
-    }
-
-    /// Appends an event carrying `record` after `operation`.
-    pub(crate) async fn append(
-        &mut self,
-        operation: Operation,
-        record: &Record,
-        now: Timestamp,
-    ) -> Result<OutboxEntry, StoreError> {
-        let event = OutboxEvent::new(Uuid::new_v4(), operation, record, now);
-        let entry = OutboxEntry::new(event, self.next_seq);
-        self.next_seq += 1;
-        put(&self.store, &entry).await?;
-        Ok(entry)
-    }
-}
-
-/// Whether any event for the record still waits to be pushed.
-async fn has_pending_for(
-    outbox: &ObjectStore<'_>,
-    model: Model,
-    id: &str,
-) -> Result<bool, StoreError> {
-    let count = outbox
-        .index(OUTBOX_PENDING_RECORD)?
-        .count()
-        .with_query(KeyRange::Only(version_key(model, id)))
-        .serde()?
-        .await?;
-    Ok(count > 0)
-}
-
-/// Marks a record as having a local change pending.
-pub(crate) async fn mark_pending(
-    version_meta: &ObjectStore<'_>,
-    model: Model,
-    id: &str,
-) -> Result<(), StoreError> {
-    let mut meta: VersionMeta = get(version_meta, version_key(model, id))
-        .await?
-        .unwrap_or_else(|| VersionMeta::new(model, id));
-    meta.local_change_pending = true;
-    put(version_meta, &meta).await
-}
-
-/// Clears a record's pending mark unless another of its events is still pending, and
-/// records the changelog entry that applied it, if any.
-async fn settle(
-    outbox: &ObjectStore<'_>,
-    version_meta: &ObjectStore<'_>,
-    model: Model,
-    id: &str,
-    applied: Option<&str>,
-) -> Result<(), StoreError> {
-    let mut meta: VersionMeta = get(version_meta, version_key(model, id))
-        .await?
-        .unwrap_or_else(|| VersionMeta::new(model, id));
-    if let Some(changelog_id) = applied {
-        meta.applied(changelog_id);
-    }
-    meta.local_change_pending = has_pending_for(outbox, model, id).await?;
-    put(version_meta, &meta).await
-}
+use sync_protocol::{Model, OutboxEvent, Timestamp};
 
 impl LocalStore {
     /// The next events to push: up to `limit` pending events in creation order, stopping
@@ -258,93 +96,58 @@ impl LocalStore {
         Ok(entries)
     }
 
-    /// Marks pushed events synced, with the changelog entry that applied each, and
-    /// clears their records' pending marks where no other change waits.
-    pub async fn mark_synced(
+    /// Books the server's verdicts on pushed events, in event order, in one transaction
+    /// that first checks the cycle's epoch (see [`rules::book_verdicts`]). Returns the
+    /// models whose records were rolled back.
+    pub async fn book_verdicts(
         &self,
-        acks: &[(String, String)],
+        epoch: &Epoch,
+        verdicts: &[(String, Verdict)],
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        if acks.is_empty() {
-            return Ok(());
+    ) -> Result<Vec<Model>, StoreError> {
+        if verdicts.is_empty() {
+            return Ok(Vec::new());
         }
+        let mut stores = vec![OUTBOX, VERSION_META, META];
+        stores.extend(RECORD_STORES);
         let db = self.db().await?;
-        let tx = readwrite(&db, &[OUTBOX, VERSION_META])?;
-        {
-            let outbox = tx.object_store(OUTBOX)?;
-            let version_meta = tx.object_store(VERSION_META)?;
-            for (event_id, changelog_id) in acks {
-                let Some(mut entry) = get::<OutboxEntry, _>(&outbox, event_id).await? else {
-                    continue;
-                };
-                entry.event.synced = true;
-                entry.event.synced_at = Some(now);
-                entry.event.last_attempted_at = Some(now);
-                entry.event.last_error = None;
-                entry.reindex();
-                put(&outbox, &entry).await?;
-                if let Some((model, id)) = entry.record_key() {
-                    settle(&outbox, &version_meta, model, &id, Some(changelog_id)).await?;
+        let tx = readwrite(&db, &stores)?;
+        let changed = rules::book_verdicts(&IdbTx { tx: &tx }, epoch, verdicts, now).await?;
+        self.commit(tx).await?;
+        self.notify(changed.clone(), ChangeOrigin::Sync);
+        Ok(changed)
+    }
+
+    /// The server's refusals the person has not dismissed, oldest first.
+    pub async fn refusals(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        let db = self.db().await?;
+        let tx = readonly(&db, &[OUTBOX])?;
+        let store = tx.object_store(OUTBOX)?;
+        let index = store.index(OUTBOX_BY_SEQ)?;
+        let mut refused = Vec::new();
+        if let Some(mut cursor) = index.open_cursor().serde()?.await? {
+            while let Some(entry) = cursor.next_record_ser::<OutboxEntry>().await? {
+                if entry.is_refusal_shown() {
+                    refused.push(entry);
                 }
+            }
+        }
+        Ok(refused)
+    }
+
+    /// The person read the notice of a refused change: stop showing it.
+    pub async fn dismiss_refusal(&self, event_id: &str) -> Result<(), StoreError> {
+        let db = self.db().await?;
+        let tx = readwrite(&db, &[OUTBOX])?;
+        {
+            let store = tx.object_store(OUTBOX)?;
+            if let Some(mut entry) = get::<OutboxEntry, _>(&store, event_id).await? {
+                entry.dismiss();
+                put(&store, &entry).await?;
             }
         }
         self.commit(tx).await?;
         Ok(())
-    }
-
-    /// Records failed pushes: one more try, the error as `"TYPE: message"`, and the
-    /// server's verdict on retrying. A change rejected for good is rolled back to the
-    /// server's state of the record (or removed when the server has none), unless a later
-    /// change to the same record still waits. Returns the models whose records changed.
-    pub async fn mark_failed(
-        &self,
-        failures: &[PushFailure],
-        now: Timestamp,
-    ) -> Result<Vec<Model>, StoreError> {
-        if failures.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut stores = vec![OUTBOX, VERSION_META];
-        stores.extend(RECORD_STORES);
-        let db = self.db().await?;
-        let tx = readwrite(&db, &stores)?;
-        let mut changed = Vec::new();
-        {
-            let outbox = tx.object_store(OUTBOX)?;
-            let version_meta = tx.object_store(VERSION_META)?;
-            for failure in failures {
-                let Some(mut entry) = get::<OutboxEntry, _>(&outbox, &failure.event_id).await?
-                else {
-                    continue;
-                };
-                entry.event.tries += 1;
-                entry.event.last_error = Some(failure.error.to_string());
-                entry.event.last_attempted_at = Some(now);
-                entry.event.retryable = failure.error.retryable;
-                entry.reindex();
-                put(&outbox, &entry).await?;
-                if failure.error.retryable {
-                    continue;
-                }
-                let Some((model, id)) = entry.record_key() else {
-                    continue;
-                };
-                if has_pending_for(&outbox, model, &id).await? {
-                    continue;
-                }
-                if let Some(state) = &failure.server_state {
-                    let records = tx.object_store(model.name())?;
-                    roll_back(&records, model, &id, state).await?;
-                    if !changed.contains(&model) {
-                        changed.push(model);
-                    }
-                }
-                settle(&outbox, &version_meta, model, &id, None).await?;
-            }
-        }
-        self.commit(tx).await?;
-        self.notify(changed.clone(), ChangeOrigin::Sync);
-        Ok(changed)
     }
 
     /// Deletes synced events that synced more than `days` days before `now`.
@@ -374,22 +177,5 @@ impl LocalStore {
         }
         self.commit(tx).await?;
         Ok(removed)
-    }
-}
-
-/// Puts the server's state of a record back, or removes the record when it has none.
-async fn roll_back(
-    records: &ObjectStore<'_>,
-    model: Model,
-    id: &str,
-    state: &ServerState,
-) -> Result<(), StoreError> {
-    match &state.record {
-        Some(value) => match Record::from_json(model, value.clone()) {
-            Ok(record) => super::records::put_record(records, &record).await,
-            // A server state we cannot read is no better than ours: keep ours.
-            Err(_) => Ok(()),
-        },
-        None => delete(records, id.to_string()).await,
     }
 }

@@ -1,18 +1,18 @@
 //! What the app reads: boards with their todos, the account, the pull cursor.
 
-use super::meta::{keys, Account};
-use super::mutations::board_range;
 use super::notify::ChangeOrigin;
-use super::records::put_record;
+use super::replica_tx::IdbTx;
 use super::schema::{
-    BOARD, BOARD_BY_USER, META, OUTBOX, RECORD_STORES, TODO, TODO_BY_BOARD, VERSION_META,
+    BOARD, BOARD_BY_USER, META, OUTBOX, RECORD_STORES, TODO, TODO_BY_BOARD, USER, VERSION_META,
 };
 use super::{get, readonly, readwrite, LocalStore, StoreError};
+use crate::replica::meta::keys;
+use crate::replica::{local, Account, ReplicaTx};
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::KeyRange;
 use serde::de::DeserializeOwned;
-use sync_protocol::{Board, Model, Record, Todo};
+use sync_protocol::{Board, Model, Todo, User};
 use uuid::Uuid;
 
 /// A board and its todos, in creation order.
@@ -64,6 +64,13 @@ impl LocalStore {
         Ok(Some(BoardWithTodos { board, todos }))
     }
 
+    /// A user record as this device has it (with any unpushed local change).
+    pub async fn user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        let db = self.db().await?;
+        let tx = readonly(&db, &[USER])?;
+        get(&tx.object_store(USER)?, id.to_string()).await
+    }
+
     /// The signed-in account, if any.
     pub async fn account(&self) -> Result<Option<Account>, StoreError> {
         self.meta(keys::ACCOUNT).await
@@ -74,36 +81,38 @@ impl LocalStore {
         self.meta(keys::CURSOR).await
     }
 
-    /// Signs in locally: keeps the account and its user record.
+    /// Signs in locally: keeps the account and, unless it has an unpushed local change,
+    /// its user record.
     pub async fn set_account(&self, account: &Account) -> Result<(), StoreError> {
         let db = self.db().await?;
-        let tx = readwrite(&db, &[META, super::schema::USER])?;
-        {
-            let meta = tx.object_store(META)?;
-            meta.put(account)
-                .with_key(keys::ACCOUNT.to_string())
-                .serde()?
-                .await?;
-            let users = tx.object_store(super::schema::USER)?;
-            put_record(&users, &Record::User(account.user.clone())).await?;
-        }
+        let tx = readwrite(&db, &[META, USER, OUTBOX])?;
+        local::sign_in(&IdbTx { tx: &tx }, account).await?;
         self.commit(tx).await?;
         self.notify(vec![Model::User], ChangeOrigin::Local);
         Ok(())
     }
 
-    /// Forgets everything: records, outbox, sync state and the account (sign-out).
+    /// Forgets everything: records, outbox, sync state and the account (sign-out). The
+    /// leadership term stays, so a cycle of the old session can write nothing.
     pub async fn clear_local_data(&self) -> Result<(), StoreError> {
         let mut stores = vec![OUTBOX, VERSION_META, META];
         stores.extend(RECORD_STORES);
         let db = self.db().await?;
         let tx = readwrite(&db, &stores)?;
-        for store in &stores {
-            tx.object_store(store)?.clear()?.await?;
-        }
+        IdbTx { tx: &tx }.clear_data().await?;
         self.commit(tx).await?;
         self.notify(Model::ALL.to_vec(), ChangeOrigin::Local);
         Ok(())
+    }
+
+    /// Takes the lead for a worker: raises the leadership term and returns it. Cycles
+    /// of every earlier term are fenced from then on.
+    pub async fn claim_term(&self) -> Result<u64, StoreError> {
+        let db = self.db().await?;
+        let tx = readwrite(&db, &[META])?;
+        let term = local::claim_term(&IdbTx { tx: &tx }).await?;
+        self.commit(tx).await?;
+        Ok(term)
     }
 
     async fn meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
@@ -121,6 +130,18 @@ async fn todos_of(todos: &ObjectStore<'_>, board_id: Uuid) -> Result<Vec<Todo>, 
             .with_query(board_range(board_id))
             .serde()?
             .await?,
+    )
+}
+
+/// Every key of the `[boardId, createdAt]` index for one board: strings sort below
+/// arrays, so `[id, ""]` to `[id, []]` spans every creation time.
+pub(crate) fn board_range(board_id: Uuid) -> KeyRange<(String, serde_json::Value)> {
+    let id = board_id.to_string();
+    KeyRange::Bound(
+        (id.clone(), serde_json::Value::String(String::new())),
+        false,
+        (id, serde_json::Value::Array(Vec::new())),
+        false,
     )
 }
 

@@ -1,44 +1,66 @@
 //! The engine's view of the store: [`SyncStore`] over IndexedDB.
 
-use super::{LocalStore, PushFailure, StoreError};
-use crate::engine::SyncStore;
+use super::replica_tx::IdbTx;
+use super::schema::META;
+use super::{readonly, LocalStore, StoreError};
+use crate::engine::{Epoch, StoreFailure, SyncStore, Verdict};
 use crate::messages::PullStats;
+use crate::replica::rules;
 use sync_protocol::{Model, OutboxEvent, PullResponse, Timestamp};
+use uuid::Uuid;
+
+impl From<StoreError> for StoreFailure {
+    fn from(error: StoreError) -> StoreFailure {
+        match error {
+            StoreError::StaleEpoch => StoreFailure::Superseded,
+            other => StoreFailure::Failed(other.to_string()),
+        }
+    }
+}
 
 impl SyncStore for LocalStore {
+    async fn session(&self) -> Result<Option<(Uuid, String)>, StoreFailure> {
+        let account = LocalStore::account(self).await?;
+        Ok(account.map(|a| (a.user.id, a.token)))
+    }
+
+    async fn check_epoch(&self, epoch: &Epoch) -> Result<(), StoreFailure> {
+        let db = self.db().await?;
+        let tx = readonly(&db, &[META])?;
+        rules::check_epoch(&IdbTx { tx: &tx }, epoch).await?;
+        Ok(())
+    }
+
     async fn next_batch(
         &self,
         limit: u32,
         ready: &dyn Fn(&OutboxEvent) -> bool,
-    ) -> Result<Vec<OutboxEvent>, StoreError> {
-        LocalStore::next_batch(self, limit, ready).await
+    ) -> Result<Vec<OutboxEvent>, StoreFailure> {
+        Ok(LocalStore::next_batch(self, limit, ready).await?)
     }
 
-    async fn pending_count(&self) -> Result<u32, StoreError> {
-        LocalStore::pending_count(self).await
+    async fn pending_count(&self) -> Result<u32, StoreFailure> {
+        Ok(LocalStore::pending_count(self).await?)
     }
 
-    async fn mark_synced(
+    async fn book_verdicts(
         &self,
-        acks: &[(String, String)],
+        epoch: &Epoch,
+        verdicts: &[(String, Verdict)],
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        LocalStore::mark_synced(self, acks, now).await
+    ) -> Result<Vec<Model>, StoreFailure> {
+        Ok(LocalStore::book_verdicts(self, epoch, verdicts, now).await?)
     }
 
-    async fn mark_failed(
+    async fn cursor(&self) -> Result<Option<String>, StoreFailure> {
+        Ok(LocalStore::cursor(self).await?)
+    }
+
+    async fn apply_pull(
         &self,
-        failures: &[PushFailure],
-        now: Timestamp,
-    ) -> Result<Vec<Model>, StoreError> {
-        LocalStore::mark_failed(self, failures, now).await
-    }
-
-    async fn cursor(&self) -> Result<Option<String>, StoreError> {
-        LocalStore::cursor(self).await
-    }
-
-    async fn apply_pull(&self, page: &PullResponse) -> Result<PullStats, StoreError> {
-        LocalStore::apply_pull(self, page).await
+        epoch: &Epoch,
+        page: &PullResponse,
+    ) -> Result<PullStats, StoreFailure> {
+        Ok(LocalStore::apply_pull(self, epoch, page).await?)
     }
 }

@@ -1,141 +1,84 @@
-//! In-memory stand-ins for the engine's IO: a store, a scripted server, a manual clock.
+//! The engine's IO for native tests: the in-memory replica (the store's own rules), a
+//! scripted server and a manual clock.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
-use sync_protocol::push::ServerState;
 use sync_protocol::{
-    LogWithRecord, Model, Operation, OutboxEvent, PullResponse, PushResult, Timestamp,
+    Board, LogWithRecord, Operation, OutboxEvent, PullResponse, PushResult, Record, Timestamp, User,
 };
 use sync_worker::engine::status::StatusBoard;
-use sync_worker::engine::{Clock, Engine, SyncStore, Transport, TransportError};
-use sync_worker::messages::{PullStats, SyncConfig, WorkerOutput};
-use sync_worker::store::{PushFailure, StoreError};
+use sync_worker::engine::{Clock, Engine, Transport, TransportError};
+use sync_worker::messages::{SyncConfig, WorkerOutput};
+use sync_worker::replica::local;
+use sync_worker::replica::memory::MemoryReplica;
+use sync_worker::replica::{Account, OutboxEntry};
+use uuid::Uuid;
 
-/// The outbox and cursor, in memory, with the store's semantics.
-#[derive(Default)]
-pub struct MemoryStore {
-    pub events: RefCell<Vec<OutboxEvent>>,
-    pub cursor: RefCell<Option<String>>,
-    pub applied_pages: RefCell<Vec<PullResponse>>,
-    /// Rollbacks the engine asked for: (event id, server state).
-    pub rollbacks: RefCell<Vec<(String, ServerState)>>,
-    /// Makes `apply_pull` fail, as an aborted transaction would, once this many pages
-    /// have been applied.
-    pub fail_apply_after: Cell<Option<usize>>,
-}
-
-impl MemoryStore {
-    pub fn with_events(count: usize) -> MemoryStore {
-        let store = MemoryStore::default();
-        for n in 0..count {
-            store.events.borrow_mut().push(event(&format!("e{n:03}")));
-        }
-        store
-    }
-
-    pub fn event(&self, id: &str) -> OutboxEvent {
-        self.events
-            .borrow()
-            .iter()
-            .find(|e| e.id == id)
-            .cloned()
-            .expect("event exists")
+pub fn user() -> User {
+    User {
+        id: Uuid::from_u128(1),
+        name: "Ada".into(),
+        email: "ada@example.com".into(),
+        email_verified: false,
+        image: None,
+        created_at: Timestamp::from_millis(0),
+        updated_at: Timestamp::from_millis(0),
+        is_anonymous: false,
     }
 }
 
-pub fn event(id: &str) -> OutboxEvent {
-    let payload = serde_json::json!({"id": uuid::Uuid::new_v4()});
-    OutboxEvent::untried(id, "Board", "create", payload, Timestamp::from_millis(0))
+/// A replica signed in as [`user`], leading with term 1, with `boards` boards created
+/// locally (events `e(0)`, `e(1)`, … in that order).
+pub fn replica(boards: usize) -> MemoryReplica {
+    let replica = MemoryReplica::new();
+    futures::executor::block_on(async {
+        replica
+            .sign_in(&Account {
+                user: user(),
+                token: "token".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(replica.claim_term().await.unwrap(), 1);
+        for n in 0..boards {
+            add_board(&replica, n).await;
+        }
+    });
+    replica
 }
 
-impl SyncStore for MemoryStore {
-    async fn next_batch(
-        &self,
-        limit: u32,
-        ready: &dyn Fn(&OutboxEvent) -> bool,
-    ) -> Result<Vec<OutboxEvent>, StoreError> {
-        Ok(self
-            .events
-            .borrow()
-            .iter()
-            .filter(|e| e.is_pending())
-            .take_while(|e| ready(e))
-            .take(limit as usize)
-            .cloned()
-            .collect())
-    }
-
-    async fn pending_count(&self) -> Result<u32, StoreError> {
-        Ok(self
-            .events
-            .borrow()
-            .iter()
-            .filter(|e| e.is_pending())
-            .count() as u32)
-    }
-
-    async fn mark_synced(
-        &self,
-        acks: &[(String, String)],
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        for (id, _) in acks {
-            if let Some(event) = self.events.borrow_mut().iter_mut().find(|e| &e.id == id) {
-                event.synced = true;
-                event.synced_at = Some(now);
-                event.last_attempted_at = Some(now);
-            }
+/// Creates board `n` locally; its event id is `e(n)`.
+pub async fn add_board(replica: &MemoryReplica, n: usize) {
+    let mut count = 0u128;
+    let mut ids = move || {
+        count += 1;
+        // The board's id, then the event's.
+        if count == 1 {
+            Uuid::from_u128(1_000_000 + n as u128)
+        } else {
+            Uuid::from_u128(n as u128 + 10)
         }
-        Ok(())
-    }
-
-    async fn mark_failed(
-        &self,
-        failures: &[PushFailure],
-        now: Timestamp,
-    ) -> Result<Vec<Model>, StoreError> {
-        for failure in failures {
-            if let Some(event) = self
-                .events
-                .borrow_mut()
-                .iter_mut()
-                .find(|e| e.id == failure.event_id)
-            {
-                event.tries += 1;
-                event.last_error = Some(failure.error.to_string());
-                event.last_attempted_at = Some(now);
-                event.retryable = failure.error.retryable;
-            }
-            if let Some(state) = &failure.server_state {
-                self.rollbacks
-                    .borrow_mut()
-                    .push((failure.event_id.clone(), state.clone()));
-            }
-        }
-        Ok(Vec::new())
-    }
-
-    async fn cursor(&self) -> Result<Option<String>, StoreError> {
-        Ok(self.cursor.borrow().clone())
-    }
-
-    async fn apply_pull(&self, page: &PullResponse) -> Result<PullStats, StoreError> {
-        if self.fail_apply_after.get() == Some(self.applied_pages.borrow().len()) {
-            self.fail_apply_after.set(None);
-            return Err(StoreError::Aborted("simulated abort".into()));
-        }
-        self.applied_pages.borrow_mut().push(page.clone());
-        *self.cursor.borrow_mut() = page.cursor.clone();
-        Ok(PullStats {
-            applied: page.logs_with_records.len() as u32,
-            pages: 1,
-            ..PullStats::default()
+    };
+    replica
+        .local_change(Timestamp::from_millis(0), &mut ids, async |write| {
+            local::create_board(write, &format!("B{n:03}")).await
         })
-    }
+        .await
+        .unwrap();
 }
 
-/// What the scripted server answers to a push.
+/// The id of the event that created board `n`.
+pub fn e(n: usize) -> String {
+    Uuid::from_u128(n as u128 + 10).to_string()
+}
+
+/// The id of board `n`.
+pub fn board_id(n: usize) -> Uuid {
+    Uuid::from_u128(1_000_000 + n as u128)
+}
+
+/// What the server answers to a push.
 pub enum PushAnswer {
     /// Every event applied.
     AllApplied,
@@ -165,7 +108,11 @@ impl ScriptedServer {
 }
 
 impl Transport for ScriptedServer {
-    async fn push(&self, events: &[OutboxEvent]) -> Result<Vec<PushResult>, TransportError> {
+    async fn push(
+        &self,
+        _token: &str,
+        events: &[OutboxEvent],
+    ) -> Result<Vec<PushResult>, TransportError> {
         self.pushes
             .borrow_mut()
             .push(events.iter().map(|e| e.id.clone()).collect());
@@ -190,6 +137,7 @@ impl Transport for ScriptedServer {
 
     async fn pull(
         &self,
+        _token: &str,
         cursor: Option<&str>,
         _limit: u32,
     ) -> Result<PullResponse, TransportError> {
@@ -206,19 +154,25 @@ impl Transport for ScriptedServer {
     }
 }
 
-/// A page of `count` entries ending at changelog id `last`.
+/// A page of `count` board creations from another device, ending at changelog id `last`.
 pub fn page(last: u64, count: u64) -> PullResponse {
     let logs_with_records = (last + 1 - count..=last)
         .map(|n| {
             let id = format!("{n:020}");
+            let board = Board {
+                id: Uuid::from_u128(5_000_000 + u128::from(n)),
+                name: format!("remote {n}"),
+                created_at: Timestamp::from_millis(0),
+                user_id: user().id,
+            };
             LogWithRecord {
                 id: id.clone(),
                 model: "Board".into(),
-                key_path: vec![serde_json::json!(uuid::Uuid::new_v4().to_string())],
-                operation: Operation::Update,
-                scope_key: "user".into(),
+                key_path: vec![serde_json::json!(board.id.to_string())],
+                operation: Operation::Create,
+                scope_key: user().id.to_string(),
                 outbox_event_id: format!("remote-{n}"),
-                record: None,
+                record: Some(Record::Board(board).to_json()),
                 changelog_id: id,
             }
         })
@@ -247,24 +201,26 @@ impl Clock for ManualClock {
 
 /// An engine over the fakes, and everything it reported.
 pub struct Rig {
-    pub engine: Engine<MemoryStore, ScriptedServer, ManualClock>,
+    pub engine: Engine<MemoryReplica, ScriptedServer, ManualClock>,
     pub clock: ManualClock,
     pub reports: Rc<RefCell<Vec<WorkerOutput>>>,
 }
 
 impl Rig {
-    pub fn new(store: MemoryStore, config: SyncConfig) -> Rig {
+    pub fn new(store: MemoryReplica, config: SyncConfig) -> Rig {
         let reports: Rc<RefCell<Vec<WorkerOutput>>> = Rc::default();
         let sink = Rc::clone(&reports);
         let status = StatusBoard::new(Rc::new(move |output| sink.borrow_mut().push(output)));
         let clock = ManualClock::default();
         clock.0.set(1_000_000);
+        let term = store.state().term;
         let engine = Engine::new(
             store,
             ScriptedServer::default(),
             clock.clone(),
             config,
             status,
+            term,
         );
         Rig {
             engine,
@@ -273,12 +229,40 @@ impl Rig {
         }
     }
 
-    pub fn store(&self) -> &MemoryStore {
+    pub fn store(&self) -> &MemoryReplica {
         &self.engine.store
     }
 
     pub fn server(&self) -> &ScriptedServer {
         &self.engine.transport
+    }
+
+    /// The outbox entry of event `id`.
+    pub fn entry(&self, id: &str) -> OutboxEntry {
+        self.store()
+            .state()
+            .outbox
+            .values()
+            .find(|entry| entry.event.id == id)
+            .cloned()
+            .expect("the event exists")
+    }
+
+    pub fn event(&self, id: &str) -> OutboxEvent {
+        self.entry(id).event
+    }
+
+    pub fn events(&self) -> Vec<OutboxEvent> {
+        self.store()
+            .state()
+            .outbox
+            .values()
+            .map(|entry| entry.event.clone())
+            .collect()
+    }
+
+    pub fn cursor(&self) -> Option<String> {
+        self.store().state().cursor
     }
 
     pub fn cycle(&self, override_backoff: bool) -> sync_worker::engine::CycleOutcome {

@@ -4,11 +4,12 @@
 
 mod fakes;
 
-use fakes::{page, MemoryStore, PushAnswer, Rig};
+use fakes::{board_id, e, page, replica, PushAnswer, Rig};
 use sync_protocol::push::ServerState;
-use sync_protocol::{PushError, PushErrorKind, PushResult};
+use sync_protocol::{Model, PushError, PushErrorKind, PushResult, Record, Timestamp};
 use sync_worker::engine::{CycleOutcome, TransportError};
 use sync_worker::messages::{SyncConfig, SyncErrorKind, WorkerOutput};
+use sync_worker::replica::local;
 
 fn config(batch_size: u32) -> SyncConfig {
     SyncConfig {
@@ -20,19 +21,19 @@ fn config(batch_size: u32) -> SyncConfig {
 
 #[test]
 fn pushes_in_batches_of_the_configured_size_in_creation_order() {
-    let rig = Rig::new(MemoryStore::with_events(25), config(10));
+    let rig = Rig::new(replica(25), config(10));
     assert_eq!(rig.cycle(false), CycleOutcome::Synced);
     let pushes = rig.server().pushes.borrow().clone();
     assert_eq!(pushes.iter().map(Vec::len).collect::<Vec<_>>(), [10, 10, 5]);
     let flat: Vec<String> = pushes.concat();
-    let expected: Vec<String> = (0..25).map(|n| format!("e{n:03}")).collect();
+    let expected: Vec<String> = (0..25).map(e).collect();
     assert_eq!(flat, expected);
-    assert!(rig.store().events.borrow().iter().all(|e| e.synced));
+    assert!(rig.events().iter().all(|e| e.synced));
 }
 
 #[test]
 fn batch_size_is_capped_at_the_protocol_maximum() {
-    let rig = Rig::new(MemoryStore::with_events(150), config(500));
+    let rig = Rig::new(replica(150), config(500));
     rig.cycle(false);
     let sizes: Vec<usize> = rig.server().pushes.borrow().iter().map(Vec::len).collect();
     assert_eq!(sizes, [100, 50]);
@@ -40,14 +41,14 @@ fn batch_size_is_capped_at_the_protocol_maximum() {
 
 #[test]
 fn a_retryable_failure_waits_out_its_backoff_and_defers_the_pull() {
-    let rig = Rig::new(MemoryStore::with_events(1), config(10));
+    let rig = Rig::new(replica(1), config(10));
     rig.server()
         .answer_push(PushAnswer::Results(vec![PushResult::failed(
-            "e000",
+            e(0),
             PushError::new(PushErrorKind::UnknownError, "database busy"),
         )]));
     assert_eq!(rig.cycle(false), CycleOutcome::PullDeferred);
-    let event = rig.store().event("e000");
+    let event = rig.event(&e(0));
     assert_eq!(event.tries, 1);
     assert!(event.retryable && !event.synced);
     assert_eq!(
@@ -73,10 +74,10 @@ fn a_retryable_failure_waits_out_its_backoff_and_defers_the_pull() {
 
 #[test]
 fn backoff_doubles_with_each_try_and_can_be_overridden() {
-    let rig = Rig::new(MemoryStore::with_events(1), config(10));
+    let rig = Rig::new(replica(1), config(10));
     let fail = || {
         PushAnswer::Results(vec![PushResult::failed(
-            "e000",
+            e(0),
             PushError::new(PushErrorKind::UnknownError, "busy"),
         )])
     };
@@ -102,15 +103,15 @@ fn backoff_doubles_with_each_try_and_can_be_overridden() {
 
 #[test]
 fn a_later_change_never_overtakes_one_waiting_in_backoff() {
-    let rig = Rig::new(MemoryStore::with_events(1), config(10));
+    let rig = Rig::new(replica(1), config(10));
     rig.server()
         .answer_push(PushAnswer::Results(vec![PushResult::failed(
-            "e000",
+            e(0),
             PushError::new(PushErrorKind::UnknownError, "busy"),
         )]));
     rig.cycle(false);
     // A newer change to the same record arrives while the first waits out its backoff.
-    rig.store().events.borrow_mut().push(fakes::event("e001"));
+    futures::executor::block_on(fakes::add_board(rig.store(), 1));
     rig.clock.advance(5_000);
     assert_eq!(rig.cycle(false), CycleOutcome::PullDeferred);
     assert_eq!(
@@ -122,16 +123,16 @@ fn a_later_change_never_overtakes_one_waiting_in_backoff() {
     assert_eq!(rig.cycle(false), CycleOutcome::Synced);
     assert_eq!(
         rig.server().pushes.borrow()[1],
-        ["e000".to_string(), "e001".to_string()],
+        [e(0), e(1)],
         "both go, in the order they were made"
     );
 }
 
 #[test]
 fn overriding_backoff_tries_each_event_once_per_cycle() {
-    let rig = Rig::new(MemoryStore::with_events(3), config(10));
+    let rig = Rig::new(replica(3), config(10));
     rig.server().answer_push(PushAnswer::Results(
-        ["e000", "e001", "e002"]
+        [e(0), e(1), e(2)]
             .map(|id| PushResult::failed(id, PushError::new(PushErrorKind::UnknownError, "busy")))
             .to_vec(),
     ));
@@ -141,92 +142,198 @@ fn overriding_backoff_tries_each_event_once_per_cycle() {
 
 #[test]
 fn a_permanent_rejection_is_rolled_back_and_does_not_block_the_pull() {
-    let rig = Rig::new(MemoryStore::with_events(2), config(10));
+    let rig = Rig::new(replica(2), config(10));
     let mut rejected = PushResult::failed(
-        "e000",
+        e(0),
         PushError::new(PushErrorKind::ScopeViolation, "not your board"),
     );
     rejected.server_state = Some(ServerState { record: None });
     rig.server().answer_push(PushAnswer::Results(vec![
         rejected,
-        PushResult::applied("e001", "00000000000000000007"),
+        PushResult::applied(e(1), "00000000000000000007"),
     ]));
     assert_eq!(rig.cycle(false), CycleOutcome::Synced);
-    let event = rig.store().event("e000");
+    let event = rig.event(&e(0));
     assert!(!event.retryable && !event.synced);
     assert_eq!(
         event.last_error.as_deref(),
         Some("SCOPE_VIOLATION: not your board")
     );
-    assert_eq!(
-        rig.store().rollbacks.borrow().clone(),
-        [("e000".to_string(), ServerState { record: None })]
+    let state = rig.store().state();
+    assert!(
+        !state
+            .records
+            .contains_key(&(Model::Board, board_id(0).to_string())),
+        "the refused creation is undone"
     );
-    assert!(rig.store().event("e001").synced);
+    assert!(state
+        .records
+        .contains_key(&(Model::Board, board_id(1).to_string())));
+    assert_eq!(
+        rig.store().refusals()[0].refusal_notice().as_deref(),
+        Some("Creating board \"B000\" was refused: not your board")
+    );
+    assert!(rig.event(&e(1)).synced);
     assert_eq!(rig.server().pulls.borrow().len(), 1);
 }
 
 #[test]
+fn a_refusal_followed_by_an_accepted_change_keeps_the_accepted_one() {
+    // Offline: rename "B000" to "home" (the server refuses), then to "Office".
+    let rig = Rig::new(replica(1), config(10));
+    rig.cycle(false);
+    let rename = |name: &'static str| {
+        futures::executor::block_on(rig.store().local_change(
+            Timestamp::from_millis(0),
+            &mut uuid::Uuid::new_v4,
+            async |write| local::rename_board(write, board_id(0), name).await,
+        ))
+        .unwrap()
+    };
+    rename("home");
+    rename("Office");
+    let events = rig.events();
+    let (refused, accepted) = (events[1].id.clone(), events[2].id.clone());
+    let mut rejection = PushResult::failed(
+        refused,
+        PushError::new(
+            PushErrorKind::CustomValidationFailed,
+            "a board with that name exists",
+        ),
+    );
+    // The server's state when it refused: before "Office" was applied.
+    let mut before = rig.store().state().records[&(Model::Board, board_id(0).to_string())].clone();
+    if let Record::Board(board) = &mut before {
+        board.name = "B000".into();
+    }
+    rejection.server_state = Some(ServerState {
+        record: Some(before.to_json()),
+    });
+    rig.server().answer_push(PushAnswer::Results(vec![
+        rejection,
+        PushResult::applied(accepted, "00000000000000000009"),
+    ]));
+    assert_eq!(rig.cycle(false), CycleOutcome::Synced);
+    let Record::Board(board) =
+        &rig.store().state().records[&(Model::Board, board_id(0).to_string())]
+    else {
+        panic!("a board");
+    };
+    assert_eq!(board.name, "Office", "the accepted later rename stays");
+    assert_eq!(rig.store().outbox_stats().pending, 0);
+    assert_eq!(
+        rig.store().refusals()[0].refusal_notice().as_deref(),
+        Some("Renaming board \"B000\" to \"home\" was refused: a board with that name exists")
+    );
+}
+
+#[test]
 fn an_event_missing_from_the_answer_is_retried() {
-    let rig = Rig::new(MemoryStore::with_events(2), config(10));
+    let rig = Rig::new(replica(2), config(10));
     rig.server()
         .answer_push(PushAnswer::Results(vec![PushResult::applied(
-            "e000",
+            e(0),
             "00000000000000000001",
         )]));
     assert_eq!(rig.cycle(false), CycleOutcome::PullDeferred);
-    let missing = rig.store().event("e001");
+    let missing = rig.event(&e(1));
     assert!(missing.retryable && !missing.synced);
     assert_eq!(missing.tries, 1);
 }
 
 #[test]
-fn a_transport_error_fails_the_batch_as_retryable_and_ends_the_cycle() {
-    let rig = Rig::new(MemoryStore::with_events(15), config(10));
-    rig.server()
-        .answer_push(PushAnswer::Error(TransportError::Http {
+fn a_request_without_an_answer_charges_no_event_a_try_and_ends_the_cycle() {
+    for error in [
+        TransportError::Http {
             status: 503,
             message: "unavailable".into(),
-        }));
-    let CycleOutcome::Failed(error) = rig.cycle(false) else {
-        panic!("the cycle fails");
+        },
+        TransportError::Http {
+            status: 429,
+            message: "slow down".into(),
+        },
+        TransportError::Offline("no network".into()),
+        TransportError::Invalid("cut short".into()),
+    ] {
+        let rig = Rig::new(replica(15), config(10));
+        rig.server().answer_push(PushAnswer::Error(error.clone()));
+        let CycleOutcome::Failed(_) = rig.cycle(false) else {
+            panic!("the cycle fails on {error:?}");
+        };
+        assert_eq!(
+            rig.server().pushes.borrow().len(),
+            1,
+            "the cycle ends there"
+        );
+        assert!(rig.server().pulls.borrow().is_empty());
+        assert!(
+            rig.events()
+                .iter()
+                .all(|e| e.tries == 0 && e.is_pending() && e.last_attempted_at.is_none()),
+            "no event was charged a try for {error:?}"
+        );
+        let last = rig.statuses().last().cloned().unwrap();
+        assert_eq!(
+            last,
+            ("Stopped".to_string(), false, true),
+            "lastError is set"
+        );
+        // The next cycle sends them at once: no per-event backoff was earned.
+        assert_eq!(rig.cycle(false), CycleOutcome::Synced);
+        assert_eq!(rig.store().outbox_stats().synced, 15);
+    }
+}
+
+#[test]
+fn a_413_halves_the_batch_down_to_one_event_which_is_then_refused() {
+    let rig = Rig::new(replica(4), config(4));
+    let too_large = || {
+        PushAnswer::Error(TransportError::Http {
+            status: 413,
+            message: "too large".into(),
+        })
     };
-    assert_eq!(error.kind, SyncErrorKind::Server);
-    assert_eq!(
-        rig.server().pushes.borrow().len(),
-        1,
-        "the cycle ends at the failure"
-    );
-    assert!(rig.server().pulls.borrow().is_empty());
-    let events = rig.store().events.borrow();
-    assert!(events[..10].iter().all(|e| e.tries == 1 && e.retryable));
-    assert!(events[..10].iter().all(|e| e
-        .last_error
-        .as_deref()
-        .unwrap()
-        .starts_with("UNKNOWN_ERROR: the server answered 503")));
-    assert!(events[10..].iter().all(|e| e.tries == 0));
-    drop(events);
-    let last = rig.statuses().last().cloned().unwrap();
-    assert_eq!(
-        last,
-        ("Stopped".to_string(), false, true),
-        "lastError is set"
-    );
+    // 4 → 413, 2 → 413, 1 → 413 (e0 alone is too large), then the rest go through.
+    for _ in 0..3 {
+        rig.server().answer_push(too_large());
+    }
+    assert_eq!(rig.cycle(false), CycleOutcome::Synced);
+    let sizes: Vec<usize> = rig.server().pushes.borrow().iter().map(Vec::len).collect();
+    assert_eq!(sizes, [4, 2, 1, 1, 1, 1]);
+    let refused = rig.event(&e(0));
+    assert!(!refused.retryable && !refused.synced);
+    assert!(refused.last_error.unwrap().contains("too large"));
+    assert!((1..4).all(|n| rig.event(&e(n)).synced));
+}
+
+#[test]
+fn a_cycle_of_an_old_term_writes_nothing() {
+    let rig = Rig::new(replica(2), config(10));
+    // Another worker takes the lead before this one's cycle.
+    futures::executor::block_on(rig.store().claim_term()).unwrap();
+    assert_eq!(rig.cycle(false), CycleOutcome::Superseded);
+    assert!(rig.server().pushes.borrow().is_empty(), "nothing is pushed");
+    assert_eq!(rig.store().outbox_stats().pending, 2);
+}
+
+#[test]
+fn a_late_answer_after_sign_out_writes_nothing() {
+    let rig = Rig::new(replica(0), config(10));
+    rig.server().answer_pull(Ok(page(3, 3)));
+    // The page arrives after local data was cleared: the session is gone.
+    futures::executor::block_on(rig.store().clear_local_data()).unwrap();
+    assert_eq!(rig.cycle(false), CycleOutcome::Superseded);
+    assert!(rig.store().state().records.is_empty());
+    assert_eq!(rig.cursor(), None);
 }
 
 #[test]
 fn a_401_stops_the_cycle_without_counting_a_try() {
-    let rig = Rig::new(MemoryStore::with_events(3), config(10));
+    let rig = Rig::new(replica(3), config(10));
     rig.server()
         .answer_push(PushAnswer::Error(TransportError::Unauthorized));
     assert_eq!(rig.cycle(false), CycleOutcome::Unauthorized);
-    assert!(rig
-        .store()
-        .events
-        .borrow()
-        .iter()
-        .all(|e| e.tries == 0 && e.is_pending()));
+    assert!(rig.events().iter().all(|e| e.tries == 0 && e.is_pending()));
     assert!(rig.server().pulls.borrow().is_empty());
     let status = match rig.reports.borrow().iter().rev().find_map(|o| match o {
         WorkerOutput::Status(s) => Some(s.clone()),
@@ -243,14 +350,14 @@ fn a_401_stops_the_cycle_without_counting_a_try() {
 
 #[test]
 fn a_401_on_pull_also_stops() {
-    let rig = Rig::new(MemoryStore::default(), config(10));
+    let rig = Rig::new(replica(0), config(10));
     rig.server().answer_pull(Err(TransportError::Unauthorized));
     assert_eq!(rig.cycle(false), CycleOutcome::Unauthorized);
 }
 
 #[test]
 fn pulls_page_after_page_until_an_empty_one() {
-    let rig = Rig::new(MemoryStore::default(), config(10));
+    let rig = Rig::new(replica(0), config(10));
     rig.server().answer_pull(Ok(page(3, 3)));
     rig.server().answer_pull(Ok(page(5, 2)));
     assert_eq!(rig.cycle(false), CycleOutcome::Synced);
@@ -263,11 +370,12 @@ fn pulls_page_after_page_until_an_empty_one() {
             Some("00000000000000000005".to_string())
         ]
     );
-    assert_eq!(rig.store().applied_pages.borrow().len(), 2);
     assert_eq!(
-        rig.store().cursor.borrow().as_deref(),
-        Some("00000000000000000005")
+        rig.store().state().records.len(),
+        1 + 5,
+        "the user and five boards"
     );
+    assert_eq!(rig.cursor().as_deref(), Some("00000000000000000005"));
     let completed = rig.reports.borrow().iter().find_map(|o| match o {
         WorkerOutput::PullCompleted(stats) => Some(stats.clone()),
         _ => None,
@@ -278,17 +386,17 @@ fn pulls_page_after_page_until_an_empty_one() {
 
 #[test]
 fn the_cursor_advances_only_with_an_applied_page() {
-    let rig = Rig::new(MemoryStore::default(), config(10));
+    let rig = Rig::new(replica(0), config(10));
     rig.server().answer_pull(Ok(page(3, 3)));
     rig.server().answer_pull(Ok(page(6, 3)));
     // The first page applies; the second page's transaction aborts.
-    rig.store().fail_apply_after.set(Some(1));
+    rig.store().fail_page_after(1);
     let CycleOutcome::Failed(error) = rig.cycle(false) else {
         panic!("the cycle fails when a page cannot be applied");
     };
     assert_eq!(error.kind, SyncErrorKind::Storage);
     assert_eq!(
-        rig.store().cursor.borrow().as_deref(),
+        rig.cursor().as_deref(),
         Some("00000000000000000003"),
         "the failed page's cursor is not stored"
     );
@@ -306,7 +414,7 @@ fn the_cursor_advances_only_with_an_applied_page() {
 
 #[test]
 fn a_cycle_reports_pushing_pulling_then_rest_with_the_sync_time() {
-    let rig = Rig::new(MemoryStore::with_events(2), config(10));
+    let rig = Rig::new(replica(2), config(10));
     rig.engine.status().set_looping(true);
     rig.cycle(false);
     assert_eq!(
@@ -343,7 +451,7 @@ fn a_cycle_reports_pushing_pulling_then_rest_with_the_sync_time() {
 
 #[test]
 fn with_nothing_to_push_the_cycle_only_pulls() {
-    let rig = Rig::new(MemoryStore::default(), config(10));
+    let rig = Rig::new(replica(0), config(10));
     rig.cycle(false);
     assert!(rig.server().pushes.borrow().is_empty());
     assert_eq!(

@@ -6,8 +6,9 @@ use sync_protocol::push::ServerState;
 use sync_protocol::{
     LogWithRecord, Model, Operation, PullResponse, PushError, PushErrorKind, Timestamp, User,
 };
+use sync_worker::engine::{Epoch, Verdict};
 use sync_worker::store::notify::{ChangeListener, ChangeOrigin, CHANGES_CHANNEL};
-use sync_worker::store::{schema, Account, LocalStore, PushFailure, StoreError, TodoEdit};
+use sync_worker::store::{schema, Account, LocalStore, StoreError, TodoEdit};
 use uuid::Uuid;
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -16,6 +17,8 @@ struct TestDb {
     name: String,
     store: LocalStore,
     user: User,
+    /// The epoch of a sync cycle of this session, leading.
+    epoch: Epoch,
 }
 
 impl TestDb {
@@ -30,7 +33,18 @@ impl TestDb {
             })
             .await
             .expect("signs in");
-        TestDb { name, store, user }
+        let term = store.claim_term().await.expect("leads");
+        let epoch = Epoch {
+            user_id: user.id,
+            token: "token".into(),
+            term,
+        };
+        TestDb {
+            name,
+            store,
+            user,
+            epoch,
+        }
     }
 
     async fn finish(self) {
@@ -228,11 +242,20 @@ async fn push_results_are_booked_and_a_rejection_rolls_back() {
             .unwrap()
     };
     let t = now();
+    let applied = |id: String, changelog_id: &str| {
+        (
+            id,
+            Verdict::Applied {
+                changelog_id: changelog_id.into(),
+            },
+        )
+    };
     db.store
-        .mark_synced(
+        .book_verdicts(
+            &db.epoch,
             &[
-                (id_of("Kept"), "00000000000000000005".into()),
-                (id_of("Original name"), "00000000000000000006".into()),
+                applied(id_of("Kept"), "00000000000000000005"),
+                applied(id_of("Original name"), "00000000000000000006"),
             ],
             t,
         )
@@ -242,25 +265,29 @@ async fn push_results_are_booked_and_a_rejection_rolls_back() {
     server_copy["name"] = "Server name".into();
     let changed = db
         .store
-        .mark_failed(
+        .book_verdicts(
+            &db.epoch,
             &[
-                PushFailure {
-                    event_id: id_of("Retried"),
-                    error: PushError::new(PushErrorKind::UnknownError, "busy"),
-                    server_state: None,
-                },
-                PushFailure {
-                    event_id: id_of("Rejected"),
-                    error: PushError::new(PushErrorKind::CustomValidationFailed, "taken"),
-                    server_state: Some(ServerState { record: None }),
-                },
-                PushFailure {
-                    event_id: id_of("Forbidden rename"),
-                    error: PushError::new(PushErrorKind::ScopeViolation, "no"),
-                    server_state: Some(ServerState {
-                        record: Some(server_copy),
-                    }),
-                },
+                (
+                    id_of("Retried"),
+                    Verdict::Retry(PushError::new(PushErrorKind::UnknownError, "busy")),
+                ),
+                (
+                    id_of("Rejected"),
+                    Verdict::Rejected {
+                        error: PushError::new(PushErrorKind::CustomValidationFailed, "taken"),
+                        server_state: Some(ServerState { record: None }),
+                    },
+                ),
+                (
+                    id_of("Forbidden rename"),
+                    Verdict::Rejected {
+                        error: PushError::new(PushErrorKind::ScopeViolation, "no"),
+                        server_state: Some(ServerState {
+                            record: Some(server_copy),
+                        }),
+                    },
+                ),
             ],
             t,
         )
@@ -310,6 +337,23 @@ async fn push_results_are_booked_and_a_rejection_rolls_back() {
     );
     assert!(names.contains(&"Kept") && names.contains(&"Retried"));
     let _ = (kept, retried, rejected);
+    let notices: Vec<String> = db
+        .store
+        .refusals()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|entry| entry.refusal_notice())
+        .collect();
+    assert_eq!(
+        notices,
+        [
+            "Creating board \"Rejected\" was refused: taken",
+            "Renaming board \"Original name\" to \"Forbidden rename\" was refused: no"
+        ]
+    );
+    db.store.dismiss_refusal(&id_of("Rejected")).await.unwrap();
+    assert_eq!(db.store.refusals().await.unwrap().len(), 1, "dismissed");
     db.finish().await;
 }
 
@@ -376,7 +420,7 @@ async fn a_pulled_page_applies_with_its_cursor_and_respects_local_changes() {
             ),
         ],
     };
-    let stats = db.store.apply_pull(&page).await.unwrap();
+    let stats = db.store.apply_pull(&db.epoch, &page).await.unwrap();
     assert_eq!(
         (
             stats.applied,
@@ -416,7 +460,10 @@ async fn a_pulled_page_applies_with_its_cursor_and_respects_local_changes() {
             Some(remote("Remote v1")),
         )],
     };
-    assert_eq!(db.store.apply_pull(&older).await.unwrap().stale, 1);
+    assert_eq!(
+        db.store.apply_pull(&db.epoch, &older).await.unwrap().stale,
+        1
+    );
     let delete = PullResponse {
         cursor: Some(format!("{:020}", 7)),
         logs_with_records: vec![entry(
@@ -427,7 +474,14 @@ async fn a_pulled_page_applies_with_its_cursor_and_respects_local_changes() {
             None,
         )],
     };
-    assert_eq!(db.store.apply_pull(&delete).await.unwrap().applied, 1);
+    assert_eq!(
+        db.store
+            .apply_pull(&db.epoch, &delete)
+            .await
+            .unwrap()
+            .applied,
+        1
+    );
     let boards = db.store.boards_with_todos().await.unwrap();
     assert!(boards.iter().all(|b| b.board.id != remote_id));
     db.finish().await;
@@ -449,10 +503,10 @@ async fn a_page_that_fails_to_apply_keeps_the_old_cursor_and_data() {
         )],
     };
     db.store.abort_next_write();
-    assert!(db.store.apply_pull(&page).await.is_err());
+    assert!(db.store.apply_pull(&db.epoch, &page).await.is_err());
     assert_eq!(db.store.cursor().await.unwrap(), None);
     assert!(db.store.boards_with_todos().await.unwrap().is_empty());
-    db.store.apply_pull(&page).await.unwrap();
+    db.store.apply_pull(&db.epoch, &page).await.unwrap();
     assert_eq!(
         db.store.cursor().await.unwrap().as_deref(),
         Some("00000000000000000009")
@@ -466,8 +520,11 @@ async fn acknowledged_changes_are_not_applied_again_when_pulled_back() {
     let db = TestDb::new().await;
     let board = db.store.create_board("Mine").await.unwrap();
     let event = db.store.next_batch(1, |_| true).await.unwrap().remove(0);
+    let verdict = Verdict::Applied {
+        changelog_id: "00000000000000000003".into(),
+    };
     db.store
-        .mark_synced(&[(event.id, "00000000000000000003".into())], now())
+        .book_verdicts(&db.epoch, &[(event.id, verdict)], now())
         .await
         .unwrap();
     let echo = PullResponse {
@@ -480,8 +537,72 @@ async fn acknowledged_changes_are_not_applied_again_when_pulled_back() {
             Some(sync_protocol::Record::Board(board).to_json()),
         )],
     };
-    let stats = db.store.apply_pull(&echo).await.unwrap();
+    let stats = db.store.apply_pull(&db.epoch, &echo).await.unwrap();
     assert_eq!((stats.applied, stats.stale), (0, 1));
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn no_write_lands_under_a_stale_epoch() {
+    let db = TestDb::new().await;
+    let id = Uuid::new_v4();
+    let board = serde_json::json!({"id": id, "name": "Remote", "createdAt": "2026-01-01T00:00:00.000Z", "userId": db.user.id});
+    let page = PullResponse {
+        cursor: Some(format!("{:020}", 4)),
+        logs_with_records: vec![entry(
+            4,
+            "Board",
+            &id.to_string(),
+            Operation::Create,
+            Some(board),
+        )],
+    };
+    // Another worker took the lead: this cycle's page must not land.
+    db.store.claim_term().await.unwrap();
+    assert_eq!(
+        db.store.apply_pull(&db.epoch, &page).await,
+        Err(StoreError::StaleEpoch)
+    );
+    assert_eq!(db.store.cursor().await.unwrap(), None);
+    // Signed out (and the term kept): a late page of the old session lands nowhere.
+    let current = Epoch {
+        term: db.epoch.term + 1,
+        ..db.epoch.clone()
+    };
+    db.store.clear_local_data().await.unwrap();
+    assert_eq!(
+        db.store.apply_pull(&current, &page).await,
+        Err(StoreError::StaleEpoch)
+    );
+    assert_eq!(db.store.cursor().await.unwrap(), None);
+    assert!(db.store.boards_with_todos().await.unwrap().is_empty());
+    assert_eq!(
+        db.store.claim_term().await.unwrap(),
+        current.term + 1,
+        "the term survives sign-out"
+    );
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn signing_in_again_keeps_an_unpushed_change_of_the_user() {
+    let db = TestDb::new().await;
+    db.store.update_profile("Ada Lovelace").await.unwrap();
+    db.store
+        .set_account(&Account {
+            user: db.user.clone(),
+            token: "new token".into(),
+        })
+        .await
+        .unwrap();
+    let db_handle = &db.store;
+    let stats = db_handle.outbox_stats().await.unwrap();
+    assert_eq!(stats.pending, 1);
+    let batch = db.store.next_batch(1, |_| true).await.unwrap();
+    assert_eq!(batch[0].payload["name"], "Ada Lovelace");
+    // The page reads the user from its store: still the local name.
+    let user = db.store.user(db.user.id).await.unwrap().unwrap();
+    assert_eq!(user.name, "Ada Lovelace");
     db.finish().await;
 }
 
@@ -492,8 +613,11 @@ async fn old_synced_events_are_cleared() {
     db.store.create_board("Unsynced").await.unwrap();
     let old = db.store.next_batch(1, |_| true).await.unwrap().remove(0);
     let ten_days_ago = Timestamp::from_millis(now().as_millis() - 10 * 86_400_000);
+    let verdict = Verdict::Applied {
+        changelog_id: "00000000000000000001".into(),
+    };
     db.store
-        .mark_synced(&[(old.id, "00000000000000000001".into())], ten_days_ago)
+        .book_verdicts(&db.epoch, &[(old.id, verdict)], ten_days_ago)
         .await
         .unwrap();
     assert_eq!(db.store.clear_synced_older_than(7, now()).await.unwrap(), 1);

@@ -1,0 +1,77 @@
+//! The local replica's rules, in plain Rust: what a local write, a push verdict and a
+//! pulled changelog entry do to a record, its sync metadata and the outbox.
+//!
+//! The rules are written once, over [`ReplicaTx`] (one atomic transaction on the local
+//! data). The IndexedDB store ([`crate::store`]) implements it over a readwrite
+//! transaction; [`memory::MemoryReplica`] implements it over maps, for the engine's
+//! native tests and the simulator. Neither can drift from the other: there is one copy
+//! of every decision.
+
+pub mod local;
+pub mod memory;
+pub mod meta;
+pub mod outbox;
+pub mod rules;
+
+pub use local::TodoEdit;
+pub use meta::{version_key, Account, VersionMeta};
+pub use outbox::{OutboxEntry, OutboxStats};
+
+use sync_protocol::{Model, Record};
+use uuid::Uuid;
+
+/// Why a rule refused to go on. Each store's error type converts from it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    /// The transaction belongs to a sync cycle of another account, session or leadership
+    /// term than the current one: a late answer that must not be written.
+    #[error("this sync cycle was superseded (another account, session or tab took over)")]
+    StaleEpoch,
+    #[error("sign in before making changes")]
+    SignedOut,
+    #[error("{0} no longer exists (it may have been deleted on another device).")]
+    NotFound(String),
+    #[error("Invalid data: {0}")]
+    Invalid(String),
+}
+
+/// One atomic transaction over the local data: the records, their sync metadata, the
+/// outbox and the small key-value metadata (account, cursor, leadership term).
+///
+/// Everything written through one value commits together or not at all.
+#[allow(async_fn_in_trait)]
+pub trait ReplicaTx {
+    type Error: From<RuleError>;
+
+    /// The signed-in account.
+    async fn account(&self) -> Result<Option<Account>, Self::Error>;
+    async fn set_account(&self, account: Option<&Account>) -> Result<(), Self::Error>;
+    /// The current leadership term (0 before any worker led).
+    async fn term(&self) -> Result<u64, Self::Error>;
+    async fn set_term(&self, term: u64) -> Result<(), Self::Error>;
+    async fn set_cursor(&self, cursor: &str) -> Result<(), Self::Error>;
+    /// Forgets the records, their metadata, the outbox, the cursor and the account
+    /// (sign-out), but not the term: a cycle of the old session stays fenced.
+    async fn clear_data(&self) -> Result<(), Self::Error>;
+
+    async fn entry(&self, event_id: &str) -> Result<Option<OutboxEntry>, Self::Error>;
+    async fn put_entry(&self, entry: &OutboxEntry) -> Result<(), Self::Error>;
+    /// Whether an event for the record still waits to be pushed.
+    async fn has_pending(&self, model: Model, id: &str) -> Result<bool, Self::Error>;
+    /// The highest outbox sequence number in use (0 when the outbox is empty).
+    async fn last_seq(&self) -> Result<u32, Self::Error>;
+
+    /// The metadata of several records, in the order asked (issued together where the
+    /// store can, so a page of pulled entries costs one round of reads).
+    async fn metas(
+        &self,
+        keys: &[(Model, String)],
+    ) -> Result<Vec<Option<VersionMeta>>, Self::Error>;
+    async fn put_meta(&self, meta: &VersionMeta) -> Result<(), Self::Error>;
+
+    async fn record(&self, model: Model, id: &str) -> Result<Option<Record>, Self::Error>;
+    async fn put_record(&self, record: &Record) -> Result<(), Self::Error>;
+    async fn remove_record(&self, model: Model, id: &str) -> Result<(), Self::Error>;
+    /// The ids of a board's todos.
+    async fn todo_ids_of_board(&self, board: Uuid) -> Result<Vec<String>, Self::Error>;
+}

@@ -1,0 +1,214 @@
+//! What sync does to the replica: booking the server's verdicts on pushed events, and
+//! applying pulled changelog pages. Both run inside one [`ReplicaTx`] that first checks
+//! the cycle's [`Epoch`], so a late answer never writes under another account, session
+//! or leadership term.
+
+use super::meta::VersionMeta;
+use super::{ReplicaTx, RuleError};
+use crate::engine::{Epoch, Verdict};
+use crate::messages::PullStats;
+use sync_protocol::push::ServerState;
+use sync_protocol::{LogWithRecord, Model, Operation, PullResponse, Record, Timestamp};
+
+/// Fails with [`RuleError::StaleEpoch`] unless `epoch` is the current one: the same
+/// account and session are signed in and no other worker took the lead since.
+pub async fn check_epoch<T: ReplicaTx>(tx: &T, epoch: &Epoch) -> Result<(), T::Error> {
+    let account = tx.account().await?;
+    let same_session = account
+        .as_ref()
+        .is_some_and(|a| a.user.id == epoch.user_id && a.token == epoch.token);
+    if same_session && tx.term().await? == epoch.term {
+        Ok(())
+    } else {
+        Err(RuleError::StaleEpoch.into())
+    }
+}
+
+/// Books the server's verdicts, in the order the events were made.
+///
+/// Order matters: a refused change is undone only when no later change of the same
+/// record is still waiting or was accepted after it (booked in this same pass), so the
+/// record ends in the server's state after the last accepted change. Returns the models
+/// whose records changed (rolled back).
+pub async fn book_verdicts<T: ReplicaTx>(
+    tx: &T,
+    epoch: &Epoch,
+    verdicts: &[(String, Verdict)],
+    now: Timestamp,
+) -> Result<Vec<Model>, T::Error> {
+    check_epoch(tx, epoch).await?;
+    let mut changed = Vec::new();
+    for (event_id, verdict) in verdicts {
+        let Some(mut entry) = tx.entry(event_id).await? else {
+            continue;
+        };
+        // An answer for an event booked already (a replayed request) changes nothing.
+        if !entry.event.is_pending() {
+            continue;
+        }
+        entry.book(verdict, now);
+        tx.put_entry(&entry).await?;
+        let Some((model, id)) = entry.record_key() else {
+            continue;
+        };
+        match verdict {
+            Verdict::Applied { changelog_id } => {
+                settle(tx, model, &id, Some(changelog_id)).await?;
+            }
+            Verdict::Retry(_) => {}
+            Verdict::Rejected { server_state, .. } => {
+                if !tx.has_pending(model, &id).await? {
+                    // Without the server's state the change cannot be undone: keep it
+                    // (the person sees the refusal).
+                    if let Some(state) = server_state {
+                        roll_back(tx, model, &id, state).await?;
+                        if !changed.contains(&model) {
+                            changed.push(model);
+                        }
+                    }
+                }
+                settle(tx, model, &id, None).await?;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// Clears a record's pending mark unless another of its events still waits, and records
+/// the changelog entry that applied it, if any.
+async fn settle<T: ReplicaTx>(
+    tx: &T,
+    model: Model,
+    id: &str,
+    applied: Option<&str>,
+) -> Result<(), T::Error> {
+    let mut meta = tx
+        .metas(&[(model, id.to_string())])
+        .await?
+        .pop()
+        .flatten()
+        .unwrap_or_else(|| VersionMeta::new(model, id));
+    if let Some(changelog_id) = applied {
+        meta.applied(changelog_id);
+    }
+    meta.local_change_pending = tx.has_pending(model, id).await?;
+    tx.put_meta(&meta).await
+}
+
+/// Puts the server's state of a record back, or removes the record when it has none.
+async fn roll_back<T: ReplicaTx>(
+    tx: &T,
+    model: Model,
+    id: &str,
+    state: &ServerState,
+) -> Result<(), T::Error> {
+    match &state.record {
+        Some(value) => match Record::from_json(model, value.clone()) {
+            Ok(record) => tx.put_record(&record).await,
+            // A server state we cannot read is no better than ours: keep ours.
+            Err(_) => Ok(()),
+        },
+        None => tx.remove_record(model, id).await,
+    }
+}
+
+/// What a pulled entry does to its record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pulled {
+    /// The record has this change or a newer one, or a local change that waits to be
+    /// pushed (newer to this device; a refusal brings the server's state back).
+    Stale,
+    Put(Record),
+    Remove,
+    /// Not a delete, yet no record: it was deleted since, and that follows in the log.
+    Missing,
+    /// An entry this client cannot read.
+    Invalid,
+}
+
+/// Decides what `entry` does, given its record's metadata.
+pub fn decide_pulled(meta: Option<&VersionMeta>, model: Model, entry: &LogWithRecord) -> Pulled {
+    if meta.is_some_and(|m| m.is_stale(&entry.changelog_id) || m.local_change_pending) {
+        return Pulled::Stale;
+    }
+    let Some(id) = entry.record_id() else {
+        return Pulled::Invalid;
+    };
+    match (&entry.record, entry.operation) {
+        (None, Operation::Delete) => Pulled::Remove,
+        (None, _) => Pulled::Missing,
+        (Some(value), _) => match Record::from_json(model, value.clone()) {
+            Ok(record) if record.id().to_string() == id => Pulled::Put(record),
+            _ => Pulled::Invalid,
+        },
+    }
+}
+
+/// Applies a page of the server's changelog and stores its cursor. Returns the stats
+/// and the models whose records changed.
+pub async fn apply_page<T: ReplicaTx>(
+    tx: &T,
+    epoch: &Epoch,
+    page: &PullResponse,
+) -> Result<(PullStats, Vec<Model>), T::Error> {
+    check_epoch(tx, epoch).await?;
+    let mut stats = PullStats {
+        pages: 1,
+        ..PullStats::default()
+    };
+    let mut affected: Vec<Model> = Vec::new();
+    let readable: Vec<(Model, String, &LogWithRecord)> = page
+        .logs_with_records
+        .iter()
+        .filter_map(|entry| {
+            let model = Model::parse(&entry.model)?;
+            Some((model, entry.record_id()?.to_string(), entry))
+        })
+        .collect();
+    stats.validation_errors += (page.logs_with_records.len() - readable.len()) as u32;
+    let keys: Vec<(Model, String)> = readable
+        .iter()
+        .map(|(model, id, _)| (*model, id.clone()))
+        .collect();
+    let mut metas = tx.metas(&keys).await?;
+    for (index, (model, id, entry)) in readable.iter().enumerate() {
+        // A page may name one record twice: the second entry sees the first's metadata.
+        let earlier = readable[..index]
+            .iter()
+            .rposition(|(m, i, _)| m == model && i == id);
+        let meta = match earlier {
+            Some(position) => metas[position].clone(),
+            None => metas[index].clone(),
+        };
+        metas[index] = meta.clone();
+        match decide_pulled(meta.as_ref(), *model, entry) {
+            Pulled::Stale => {
+                stats.stale += 1;
+                continue;
+            }
+            Pulled::Missing => {
+                stats.missing += 1;
+                continue;
+            }
+            Pulled::Invalid => {
+                stats.validation_errors += 1;
+                continue;
+            }
+            Pulled::Put(record) => tx.put_record(&record).await?,
+            Pulled::Remove => tx.remove_record(*model, id).await?,
+        }
+        let mut meta = meta.unwrap_or_else(|| VersionMeta::new(*model, id));
+        meta.applied(&entry.changelog_id);
+        tx.put_meta(&meta).await?;
+        metas[index] = Some(meta);
+        stats.applied += 1;
+        if !affected.contains(model) {
+            affected.push(*model);
+        }
+    }
+    if let Some(cursor) = &page.cursor {
+        tx.set_cursor(cursor).await?;
+    }
+    stats.affected_models = affected.iter().map(|m| m.name().to_string()).collect();
+    Ok((stats, affected))
+}

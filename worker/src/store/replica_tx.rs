@@ -1,0 +1,158 @@
+//! The replica's rules over IndexedDB: [`ReplicaTx`] for one readwrite transaction.
+
+use super::records::{get_record, put_record};
+use super::schema::{
+    META, OUTBOX, OUTBOX_BY_SEQ, OUTBOX_PENDING_RECORD, TODO, TODO_BY_BOARD, VERSION_META,
+};
+use super::{delete, get, put, StoreError};
+use crate::replica::meta::keys;
+use crate::replica::{version_key, Account, OutboxEntry, ReplicaTx, VersionMeta};
+use indexed_db_futures::cursor::CursorDirection;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::Transaction;
+use indexed_db_futures::KeyRange;
+use sync_protocol::{Model, Record};
+use uuid::Uuid;
+
+/// One IndexedDB transaction seen as the replica's. The transaction must span the
+/// stores the rules it runs touch.
+pub(crate) struct IdbTx<'a, 'db> {
+    pub tx: &'a Transaction<'db>,
+}
+
+impl IdbTx<'_, '_> {
+    async fn meta_value<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        get(&self.tx.object_store(META)?, key).await
+    }
+
+    async fn put_meta_value<T: serde::Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .object_store(META)?
+            .put(value)
+            .with_key(key.to_string())
+            .serde()?
+            .await?;
+        Ok(())
+    }
+}
+
+impl ReplicaTx for IdbTx<'_, '_> {
+    type Error = StoreError;
+
+    async fn account(&self) -> Result<Option<Account>, StoreError> {
+        self.meta_value(keys::ACCOUNT).await
+    }
+
+    async fn set_account(&self, account: Option<&Account>) -> Result<(), StoreError> {
+        match account {
+            Some(account) => self.put_meta_value(keys::ACCOUNT, account).await,
+            None => delete(&self.tx.object_store(META)?, keys::ACCOUNT).await,
+        }
+    }
+
+    async fn term(&self) -> Result<u64, StoreError> {
+        Ok(self.meta_value::<u64>(keys::TERM).await?.unwrap_or(0))
+    }
+
+    async fn set_term(&self, term: u64) -> Result<(), StoreError> {
+        self.put_meta_value(keys::TERM, &term).await
+    }
+
+    async fn set_cursor(&self, cursor: &str) -> Result<(), StoreError> {
+        self.put_meta_value(keys::CURSOR, &cursor).await
+    }
+
+    async fn clear_data(&self) -> Result<(), StoreError> {
+        let term = self.term().await?;
+        for store in [OUTBOX, VERSION_META, META]
+            .into_iter()
+            .chain(super::schema::RECORD_STORES)
+        {
+            self.tx.object_store(store)?.clear()?.await?;
+        }
+        self.set_term(term).await
+    }
+
+    async fn entry(&self, event_id: &str) -> Result<Option<OutboxEntry>, StoreError> {
+        get(&self.tx.object_store(OUTBOX)?, event_id).await
+    }
+
+    async fn put_entry(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
+        put(&self.tx.object_store(OUTBOX)?, entry).await
+    }
+
+    async fn has_pending(&self, model: Model, id: &str) -> Result<bool, StoreError> {
+        let count = self
+            .tx
+            .object_store(OUTBOX)?
+            .index(OUTBOX_PENDING_RECORD)?
+            .count()
+            .with_query(KeyRange::Only(version_key(model, id)))
+            .serde()?
+            .await?;
+        Ok(count > 0)
+    }
+
+    async fn last_seq(&self) -> Result<u32, StoreError> {
+        let store = self.tx.object_store(OUTBOX)?;
+        let index = store.index(OUTBOX_BY_SEQ)?;
+        let cursor = index
+            .open_cursor()
+            .with_direction(CursorDirection::Prev)
+            .serde()?
+            .await?;
+        let last: Option<OutboxEntry> = match cursor {
+            Some(mut cursor) => cursor.next_record_ser().await?,
+            None => None,
+        };
+        Ok(last.map_or(0, |entry| entry.seq))
+    }
+
+    async fn metas(
+        &self,
+        keys: &[(Model, String)],
+    ) -> Result<Vec<Option<VersionMeta>>, StoreError> {
+        let store = self.tx.object_store(VERSION_META)?;
+        // Every read is issued before the first is awaited: one round trip for the lot.
+        let reads = keys
+            .iter()
+            .map(|(model, id)| get::<VersionMeta, _>(&store, version_key(*model, id)));
+        futures::future::try_join_all(reads).await
+    }
+
+    async fn put_meta(&self, meta: &VersionMeta) -> Result<(), StoreError> {
+        put(&self.tx.object_store(VERSION_META)?, meta).await
+    }
+
+    async fn record(&self, model: Model, id: &str) -> Result<Option<Record>, StoreError> {
+        get_record(&self.tx.object_store(model.name())?, model, id).await
+    }
+
+    async fn put_record(&self, record: &Record) -> Result<(), StoreError> {
+        put_record(&self.tx.object_store(record.model().name())?, record).await
+    }
+
+    async fn remove_record(&self, model: Model, id: &str) -> Result<(), StoreError> {
+        delete(&self.tx.object_store(model.name())?, id.to_string()).await
+    }
+
+    async fn todo_ids_of_board(&self, board: Uuid) -> Result<Vec<String>, StoreError> {
+        let ids = self
+            .tx
+            .object_store(TODO)?
+            .index(TODO_BY_BOARD)?
+            .get_all_keys::<String>()
+            .with_query(super::queries::board_range(board))
+            .serde()?
+            .await?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+}
