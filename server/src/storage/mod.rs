@@ -220,3 +220,9 @@ pub async fn connect(config: &Config, hub: Arc<Hub>) -> Result<Arc<dyn Storage>,
     };
     Ok(Arc::new(sql::SqlStore::new(pool, hub).await?))
 }
+
+/// Opens the database like [`connect`], with no process of its own to poke: for tools
+/// and the simulator, which call the sync service directly.
+pub async fn open(config: &Config) -> Result<Arc<dyn Storage>, Error> {
+    connect(config, Arc::new(Hub::default())).await
+}
