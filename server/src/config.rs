@@ -1,7 +1,7 @@
 //! Configuration, from flags or the environment (`sync-server --help` lists both).
 
 use clap::Parser;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Parser)]
@@ -36,14 +36,47 @@ pub struct Config {
     #[arg(long, env = "SYNC_MAX_TRIES", default_value_t = 10)]
     pub max_tries: u32,
 
-    /// Failed logins (per email, and per client address) allowed within the window
-    /// before further attempts are refused with 429.
+    /// Login attempts allowed per (email, client address) within the window before
+    /// further ones are refused with 429; they come back evenly over the window, and a
+    /// successful login gives them all back.
     #[arg(long, env = "SYNC_LOGIN_MAX_FAILURES", default_value_t = 5)]
     pub login_max_failures: u32,
 
-    /// The window over which failed logins are counted, in seconds.
+    /// Login attempts allowed per email from all addresses together within the window:
+    /// a slower limit that bounds guessing from many addresses, while an attacker who
+    /// empties it locks the owner out for one refill step (window / limit), not longer.
+    #[arg(long, env = "SYNC_LOGIN_EMAIL_MAX_FAILURES", default_value_t = 20)]
+    pub login_email_max_failures: u32,
+
+    /// The window over which login attempts are counted, in seconds.
     #[arg(long, env = "SYNC_LOGIN_WINDOW_SECS", default_value_t = 15 * 60)]
     pub login_window_secs: u64,
+
+    /// Sign-ups allowed per client address within the sign-up window.
+    #[arg(long, env = "SYNC_SIGNUP_MAX_PER_WINDOW", default_value_t = 10)]
+    pub signup_max_per_window: u32,
+
+    /// The window over which sign-ups are counted, in seconds.
+    #[arg(long, env = "SYNC_SIGNUP_WINDOW_SECS", default_value_t = 60 * 60)]
+    pub signup_window_secs: u64,
+
+    /// A reverse proxy whose `X-Forwarded-For` header is believed (repeatable). Without
+    /// one, the client address is the connection's peer: anyone can write that header.
+    #[arg(
+        long = "trusted-proxy",
+        env = "SYNC_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+
+    /// Password hashes computed at once (each takes about 19 MiB); 0 means one per CPU.
+    #[arg(long, env = "SYNC_HASH_CONCURRENCY", default_value_t = 0)]
+    pub hash_concurrency: usize,
+
+    /// How long a login or sign-up waits for a hashing slot before it is answered 503
+    /// with Retry-After, in milliseconds.
+    #[arg(long, env = "SYNC_HASH_WAIT_MS", default_value_t = 2_000)]
+    pub hash_wait_ms: u64,
 
     /// How long a session lasts, in days.
     #[arg(long, env = "SYNC_SESSION_DAYS", default_value_t = 30)]
@@ -60,8 +93,8 @@ pub struct Config {
 
 impl Config {
     /// A configuration for tests and embedding: an ephemeral port on loopback, any CORS
-    /// origin (test pages and apps hosted elsewhere call it), the other settings at their
-    /// defaults.
+    /// origin (test pages and apps hosted elsewhere call it), sign-ups hardly limited
+    /// (tests sign up many accounts from loopback), the other settings at their defaults.
     pub fn local(database_url: impl Into<String>, app_dir: impl Into<PathBuf>) -> Config {
         Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -71,7 +104,13 @@ impl Config {
             max_body_bytes: 1024 * 1024,
             max_tries: 10,
             login_max_failures: 5,
+            login_email_max_failures: 20,
             login_window_secs: 15 * 60,
+            signup_max_per_window: 100_000,
+            signup_window_secs: 60 * 60,
+            trusted_proxies: Vec::new(),
+            hash_concurrency: 0,
+            hash_wait_ms: 2_000,
             session_days: 30,
             heartbeat_secs: 15,
             db_max_connections: 10,
@@ -108,14 +147,24 @@ mod tests {
     }
 
     #[test]
-    fn local_matches_the_flag_defaults_but_allows_any_origin() {
+    fn local_matches_the_flag_defaults_but_allows_any_origin_and_many_signups() {
         let flags = Config::parse_from(["sync-server"]);
         let local = Config::local("sqlite://x.db", "dist");
         assert_eq!(local.cors_origins, ["*"]);
+        assert_eq!(flags.signup_max_per_window, 10);
+        assert!(local.signup_max_per_window > 1_000);
         assert_eq!(local.max_body_bytes, flags.max_body_bytes);
         assert_eq!(local.max_tries, flags.max_tries);
         assert_eq!(local.login_max_failures, flags.login_max_failures);
         assert_eq!(local.login_window_secs, flags.login_window_secs);
+        assert_eq!(
+            local.login_email_max_failures,
+            flags.login_email_max_failures
+        );
+        assert_eq!(local.signup_window_secs, flags.signup_window_secs);
+        assert_eq!(local.trusted_proxies, flags.trusted_proxies);
+        assert_eq!(local.hash_concurrency, flags.hash_concurrency);
+        assert_eq!(local.hash_wait_ms, flags.hash_wait_ms);
         assert_eq!(local.session_days, flags.session_days);
         assert_eq!(local.heartbeat_secs, flags.heartbeat_secs);
         assert_eq!(local.db_max_connections, flags.db_max_connections);

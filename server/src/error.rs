@@ -44,6 +44,12 @@ pub enum Error {
     /// Too many failed logins from this address or for this account.
     #[error("Too many failed attempts; try again later")]
     TooManyAttempts { retry_after: Duration },
+    /// Too many sign-ups from this address.
+    #[error("Too many sign-ups from this address; try again later")]
+    TooManySignups { retry_after: Duration },
+    /// Every password-hashing slot stayed busy while the request waited.
+    #[error("Server busy; try again shortly")]
+    Busy { retry_after: Duration },
     /// A body over the size limit, or a push over the batch limit; the text says which.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -76,7 +82,10 @@ impl Error {
             Error::MalformedJson | Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Error::Unauthorized | Error::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Error::EmailTaken => StatusCode::CONFLICT,
-            Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::TooManyAttempts { .. } | Error::TooManySignups { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Bind { .. }
@@ -107,6 +116,11 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
         let body = match &self {
+            // Not a fault: the client is told plainly to come back shortly.
+            Error::Busy { .. } => ErrorBody {
+                error: self.to_string(),
+                details: None,
+            },
             _ if status.is_server_error() => {
                 // Internals stay in the log; the client learns only that it may retry.
                 tracing::error!("request failed: {self}");
@@ -135,7 +149,10 @@ impl IntoResponse for Error {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if let Error::TooManyAttempts { retry_after } = self {
+        if let Error::TooManyAttempts { retry_after }
+        | Error::TooManySignups { retry_after }
+        | Error::Busy { retry_after } = self
+        {
             // Whole seconds, rounded up so a client that waits that long is let in.
             let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
             response

@@ -6,6 +6,7 @@ use crate::storage::{self, Storage};
 use crate::sync::custom::CustomValidator;
 use crate::sync::SyncService;
 use crate::{Config, Error};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ pub struct AppState {
     pub sync: Arc<SyncService>,
     pub hub: Arc<Hub>,
     pub limits: Limits,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<[IpAddr]>,
 }
 
 /// Request limits and stream timing, from the configuration.
@@ -49,6 +52,7 @@ impl AppState {
                 max_body_bytes: config.max_body_bytes,
                 heartbeat: Duration::from_secs(config.heartbeat_secs.max(1)),
             },
+            trusted_proxies: config.trusted_proxies.clone().into(),
         })
     }
 }

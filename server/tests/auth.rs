@@ -21,6 +21,11 @@ on_both_backends!(
     login_works_with_the_email_in_any_case,
     logout_ends_the_session,
     repeated_failures_are_refused_with_429,
+    parallel_guesses_cannot_outrun_the_throttle,
+    neither_a_shared_address_nor_an_attacker_locks_the_owner_out,
+    forwarded_addresses_count_only_behind_a_trusted_proxy,
+    signups_are_throttled_per_address,
+    hashing_waits_for_a_slot_then_answers_503,
     cors_allows_the_configured_origins,
 );
 
@@ -240,9 +245,193 @@ async fn repeated_failures_are_refused_with_429(backend: Backend) {
     assert!(retry_after > 0);
     let body: Value = response.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("Too many"));
-    // The same client address guessing another account is refused too.
+    // Another account from the same address is another bucket: behind a shared
+    // address, one person's typos lock no one else out.
     let response = client.login("someone@example.com", "guess").await;
+    assert_eq!(response.status(), 401);
+}
+
+/// Logs in with `X-Forwarded-For: from`.
+async fn login_from(client: &Client, from: &str, email: &str, password: &str) -> u16 {
+    client
+        .http
+        .post(client.url("/api/auth/login"))
+        .header("x-forwarded-for", from)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn parallel_guesses_cannot_outrun_the_throttle(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
+    let client = server.anonymous();
+    client.signup("gina@example.com", PASSWORD, "Gina").await;
+    let guesses: Vec<_> = (0..30)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                client
+                    .login("gina@example.com", &format!("guess {i}"))
+                    .await
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        statuses.push(guess.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    // Exactly the limit (5) had their password checked; all others were refused.
+    assert_eq!((checked, refused), (5, 25), "{statuses:?}");
+}
+
+async fn neither_a_shared_address_nor_an_attacker_locks_the_owner_out(backend: Backend) {
+    let Some(server) = TestServer::start_with(backend, |c| {
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.login_max_failures = 3;
+        c.login_email_max_failures = 8;
+    })
+    .await
+    else {
+        return;
+    };
+    let client = server.anonymous();
+    let email = "hana@example.com";
+    client.signup(email, PASSWORD, "Hana").await;
+    let (owner, attacker) = ("203.0.113.5", "198.51.100.9");
+
+    // The attacker exhausts their own bucket for this account...
+    for _ in 0..3 {
+        assert_eq!(login_from(&client, attacker, email, "guess").await, 401);
+    }
+    assert_eq!(login_from(&client, attacker, email, PASSWORD).await, 429);
+    // ...which is not the owner's, who still gets in.
+    assert_eq!(login_from(&client, owner, email, PASSWORD).await, 200);
+
+    // A successful login clears its own key: typos before it do not add up with
+    // typos after it.
+    for _ in 0..2 {
+        assert_eq!(login_from(&client, owner, email, "typo").await, 401);
+    }
+    assert_eq!(login_from(&client, owner, email, PASSWORD).await, 200);
+    for _ in 0..2 {
+        assert_eq!(login_from(&client, owner, email, "typo").await, 401);
+    }
+    assert_eq!(login_from(&client, owner, email, PASSWORD).await, 200);
+
+    // Guesses from many addresses meet the slower per-email limit (8 per 15 minutes;
+    // 3 of the attacker's and 4 typos of the owner's have been counted, and each
+    // success gave its own token back)...
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        statuses.push(login_from(&client, &format!("192.0.2.{i}"), email, "guess").await);
+    }
+    assert_eq!(statuses, [401, 429, 429]);
+    // ...and it refuses for one refill step (15 min / 8), not for the whole window.
+    let response = client
+        .http
+        .post(client.url("/api/auth/login"))
+        .header("x-forwarded-for", "192.0.2.200")
+        .json(&json!({"email": email, "password": "guess"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()[RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=113).contains(&retry_after), "{retry_after}");
+}
+
+async fn forwarded_addresses_count_only_behind_a_trusted_proxy(backend: Backend) {
+    let Some(server) = TestServer::start_with(backend, |c| c.login_max_failures = 3).await else {
+        return;
+    };
+    let client = server.anonymous();
+    client.signup("ivy@example.com", PASSWORD, "Ivy").await;
+    // Without a trusted proxy, a forged header does not make a new bucket.
+    for i in 0..3 {
+        let from = format!("198.51.100.{i}");
+        assert_eq!(
+            login_from(&client, &from, "ivy@example.com", "guess").await,
+            401
+        );
+    }
+    assert_eq!(
+        login_from(&client, "198.51.100.99", "ivy@example.com", "guess").await,
+        429
+    );
+}
+
+async fn signups_are_throttled_per_address(backend: Backend) {
+    let Some(server) = TestServer::start_with(backend, |c| c.signup_max_per_window = 2).await
+    else {
+        return;
+    };
+    let client = server.anonymous();
+    for name in ["a", "b"] {
+        let response = client
+            .signup(&format!("{name}@example.com"), PASSWORD, name)
+            .await;
+        assert_eq!(response.status(), 201);
+    }
+    let before = server.db.snapshot().await;
+    let response = client.signup("c@example.com", PASSWORD, "c").await;
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key(RETRY_AFTER));
+    assert_eq!(server.db.snapshot().await, before);
+}
+
+async fn hashing_waits_for_a_slot_then_answers_503(backend: Backend) {
+    let Some(server) = TestServer::start_with(backend, |c| {
+        c.hash_concurrency = 1;
+        c.hash_wait_ms = 1;
+        c.signup_max_per_window = 12;
+    })
+    .await
+    else {
+        return;
+    };
+    let client = server.anonymous();
+    let signups: Vec<_> = (0..12)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let response = client
+                    .signup(&format!("n{i}@example.com"), PASSWORD, "N")
+                    .await;
+                let retry_after = response.headers().get(RETRY_AFTER).cloned();
+                (response.status().as_u16(), retry_after)
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for signup in signups {
+        let (status, retry_after) = signup.await.unwrap();
+        if status == 503 {
+            assert!(retry_after.is_some(), "503 without Retry-After");
+        }
+        statuses.push(status);
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 503),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&201), "{statuses:?}");
+    assert!(statuses.contains(&503), "{statuses:?}");
+    // Refused sign-ups cost no sign-up token: the address may try again at once.
+    let response = client.signup("later@example.com", PASSWORD, "L").await;
+    assert_eq!(response.status(), 201);
 }
 
 async fn cors_allows_the_configured_origins(backend: Backend) {

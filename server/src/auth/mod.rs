@@ -3,7 +3,11 @@
 //! Sessions are bearer tokens rather than cookies: they work from a Web Worker and from
 //! an app hosted on another origin, and they make CSRF moot. An unknown email and a
 //! wrong password get the same answer after the same work (a dummy hash is verified),
-//! and repeated failures are refused for a while ([`throttle`]).
+//! and repeated attempts are refused for a while ([`throttle`]).
+//!
+//! Hashing is slow and takes 19 MiB on purpose, so it runs on a fixed number of slots
+//! (one per CPU unless configured): excess requests wait briefly, then get 503 with
+//! Retry-After, instead of piling up gigabytes and starving every other request.
 
 pub mod extractor;
 pub mod password;
@@ -19,6 +23,7 @@ use sync_protocol::auth::{LoginRequest, Session, SignupRequest, MIN_PASSWORD_LEN
 use sync_protocol::validation::{check_text, is_plausible_email, is_storable_text, MAX_USER_NAME};
 use sync_protocol::{Timestamp, User};
 use throttle::Throttle;
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 /// The longest password accepted: hashing cost grows with length, and no one types more.
@@ -27,7 +32,14 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// The account service.
 pub struct Accounts {
     store: Arc<dyn Storage>,
-    throttle: Throttle,
+    /// Login attempts per (email, client address).
+    login_pairs: Throttle,
+    /// Login attempts per email, from every address.
+    login_emails: Throttle,
+    /// Sign-ups per client address.
+    signups: Throttle,
+    hashing: Arc<Semaphore>,
+    hash_wait: Duration,
     /// Verified when the email is unknown, so that answer takes as long as a wrong
     /// password does.
     dummy_hash: String,
@@ -38,19 +50,29 @@ impl Accounts {
     /// Builds the service (hashing the dummy password once, on the blocking pool).
     pub async fn new(store: Arc<dyn Storage>, config: &Config) -> Result<Accounts, Error> {
         let dummy_hash = blocking(|| password::hash("not anyone's password")).await??;
+        let window = Duration::from_secs(config.login_window_secs);
+        let slots = match config.hash_concurrency {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
         Ok(Accounts {
             store,
-            throttle: Throttle::new(
-                config.login_max_failures,
-                Duration::from_secs(config.login_window_secs),
+            login_pairs: Throttle::new(config.login_max_failures, window),
+            login_emails: Throttle::new(config.login_email_max_failures, window),
+            signups: Throttle::new(
+                config.signup_max_per_window,
+                Duration::from_secs(config.signup_window_secs),
             ),
+            hashing: Arc::new(Semaphore::new(slots)),
+            hash_wait: Duration::from_millis(config.hash_wait_ms),
             dummy_hash,
             session_ttl: chrono::Duration::days(i64::from(config.session_days.max(1))),
         })
     }
 
-    /// Creates an account (and its first session).
-    pub async fn signup(&self, request: SignupRequest) -> Result<Session, Error> {
+    /// Creates an account (and its first session); `client` is the caller's address,
+    /// for throttling.
+    pub async fn signup(&self, request: SignupRequest, client: IpAddr) -> Result<Session, Error> {
         let email = normalise_email(&request.email);
         if !is_plausible_email(&email) {
             return Err(Error::InvalidRequest(format!(
@@ -66,8 +88,20 @@ impl Accounts {
                 "the password must have {MIN_PASSWORD_LEN} to {MAX_PASSWORD_BYTES} characters"
             )));
         }
+        // Counted before the hash, so parallel requests cannot all slip through.
+        let address = client.to_string();
+        self.signups
+            .acquire(&address)
+            .map_err(|retry_after| Error::TooManySignups { retry_after })?;
         let password = request.password;
-        let password_hash = blocking(move || password::hash(&password)).await??;
+        let password_hash = match self.hash(move || password::hash(&password)).await {
+            Ok(hash) => hash?,
+            Err(error) => {
+                // Turned away before any work: no sign-up happened.
+                self.signups.refund(&address);
+                return Err(error);
+            }
+        };
         let now = now();
         let user = User {
             id: Uuid::new_v4(),
@@ -90,36 +124,81 @@ impl Accounts {
     }
 
     /// Logs in; `client` is the caller's address, for throttling.
+    ///
+    /// The attempt takes a token of its (email, address) bucket and of its email's
+    /// bucket before the password is checked. A successful login refills the first and
+    /// gives the second its token back, so the owner of an account is never locked out
+    /// by their own successes, and another address's failures cost them little.
     pub async fn login(&self, request: LoginRequest, client: IpAddr) -> Result<Session, Error> {
         let email = normalise_email(&request.email);
-        let email_key = format!("email:{email}");
-        let keys = [email_key.as_str(), &format!("ip:{client}")];
-        if let Some(retry_after) = self.throttle.blocked_for(&keys) {
+        let pair_key = format!("{email}|{client}");
+        self.login_pairs
+            .acquire(&pair_key)
+            .map_err(|retry_after| Error::TooManyAttempts { retry_after })?;
+        if let Err(retry_after) = self.login_emails.acquire(&email) {
+            // Not an attempt at this password: it costs this address nothing.
+            self.login_pairs.refund(&pair_key);
             return Err(Error::TooManyAttempts { retry_after });
         }
+        let outcome = self.check_password(&email, request.password).await;
+        match outcome {
+            Ok(Some(user)) => {
+                self.login_pairs.clear(&pair_key);
+                self.login_emails.refund(&email);
+                self.open_session(user).await
+            }
+            Ok(None) => Err(Error::InvalidCredentials),
+            Err(error) => {
+                // Busy or a fault: the password was not judged, so it was no attempt.
+                self.login_pairs.refund(&pair_key);
+                self.login_emails.refund(&email);
+                Err(error)
+            }
+        }
+    }
+
+    /// The user whose password this is; None for a wrong password or an unknown email
+    /// (which costs the same hash check).
+    async fn check_password(&self, email: &str, password: String) -> Result<Option<User>, Error> {
         // No account has an email a database cannot store (PostgreSQL refuses NUL), so
         // such an email is answered like any unknown one, without asking the database.
-        let credentials = if is_storable_text(&email) {
-            self.store.credentials(&email).await?
+        let credentials = if is_storable_text(email) {
+            self.store.credentials(email).await?
         } else {
             None
         };
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Ok(None);
+        }
         let stored = credentials
             .as_ref()
             .map_or(self.dummy_hash.clone(), |c| c.password_hash.clone());
-        let password = request.password;
-        let matches = password.len() <= MAX_PASSWORD_BYTES
-            && blocking(move || password::verify(&password, &stored)).await?;
-        match credentials {
-            Some(credentials) if matches => {
-                self.throttle.clear(&email_key);
-                self.open_session(credentials.user).await
-            }
-            _ => {
-                self.throttle.fail(&keys);
-                Err(Error::InvalidCredentials)
-            }
-        }
+        let matches = self
+            .hash(move || password::verify(&password, &stored))
+            .await?;
+        Ok(credentials.filter(|_| matches).map(|c| c.user))
+    }
+
+    /// Runs password hashing on a free slot of the blocking pool; [`Error::Busy`] when
+    /// no slot frees up in time.
+    async fn hash<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        let busy = || Error::Busy {
+            retry_after: Duration::from_secs(1),
+        };
+        let permit = tokio::time::timeout(self.hash_wait, self.hashing.clone().acquire_owned())
+            .await
+            .map_err(|_| busy())?
+            // The semaphore is never closed; treat it as busy if it were.
+            .map_err(|_| busy())?;
+        blocking(move || {
+            let result = work();
+            drop(permit);
+            result
+        })
+        .await
     }
 
     /// Ends the session of `token`.

@@ -160,6 +160,8 @@ impl TestServer {
             .args(["run", "--quiet", "--package", "sync-server", "--"])
             .args(["--addr", "127.0.0.1:0", "--database-url", database_url])
             .args(["--cors-origin", "*", "--app-dir", "dist"])
+            // The browser tests sign up many accounts from loopback.
+            .env("SYNC_SIGNUP_MAX_PER_WINDOW", "100000")
             .current_dir(root())
             .stdout(Stdio::piped())
             .spawn()
