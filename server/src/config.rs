@@ -86,6 +86,24 @@ pub struct Config {
     #[arg(long, env = "SYNC_HEARTBEAT_SECS", default_value_t = 15)]
     pub heartbeat_secs: u64,
 
+    /// The most client connections open at once; more wait to be accepted. Keep it
+    /// well below the process's file descriptor limit (`ulimit -n`).
+    #[arg(long, env = "SYNC_MAX_CONNECTIONS", default_value_t = 512)]
+    pub max_connections: usize,
+
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, env = "SYNC_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a client has to send a request's whole body.
+    #[arg(long, env = "SYNC_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+
+    /// Seconds without a byte either way after which a connection is closed (at least
+    /// twice the heartbeat, so open event streams are never idle).
+    #[arg(long, env = "SYNC_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+
     /// The most database connections this process opens.
     #[arg(long, env = "SYNC_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
@@ -113,6 +131,10 @@ impl Config {
             hash_wait_ms: 2_000,
             session_days: 30,
             heartbeat_secs: 15,
+            max_connections: 512,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            idle_timeout_secs: 60,
             db_max_connections: 10,
         }
     }
@@ -168,5 +190,9 @@ mod tests {
         assert_eq!(local.session_days, flags.session_days);
         assert_eq!(local.heartbeat_secs, flags.heartbeat_secs);
         assert_eq!(local.db_max_connections, flags.db_max_connections);
+        assert_eq!(local.max_connections, flags.max_connections);
+        assert_eq!(local.header_timeout_secs, flags.header_timeout_secs);
+        assert_eq!(local.body_timeout_secs, flags.body_timeout_secs);
+        assert_eq!(local.idle_timeout_secs, flags.idle_timeout_secs);
     }
 }

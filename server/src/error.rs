@@ -44,6 +44,9 @@ pub enum Error {
     /// Too many failed logins from this address or for this account.
     #[error("Too many failed attempts; try again later")]
     TooManyAttempts { retry_after: Duration },
+    /// The body did not arrive in time.
+    #[error("Request body not received in time")]
+    RequestTimeout,
     /// Too many sign-ups from this address.
     #[error("Too many sign-ups from this address; try again later")]
     TooManySignups { retry_after: Duration },
@@ -86,6 +89,7 @@ impl Error {
                 StatusCode::TOO_MANY_REQUESTS
             }
             Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Bind { .. }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 mod realtime;
 mod routes;
+mod serve;
 mod state;
 pub mod storage;
 pub mod sync;
@@ -23,12 +24,13 @@ pub use config::Config;
 pub use error::Error;
 pub use sync::custom::{CustomValidator, UniqueBoardNames, Verdict};
 
-use axum::serve::ListenerExt;
 use realtime::Hub;
+use serve::ConnectionLimits;
 use state::AppState;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -39,6 +41,7 @@ pub struct Server {
     addr: SocketAddr,
     router: axum::Router,
     hub: Arc<Hub>,
+    limits: ConnectionLimits,
 }
 
 impl Server {
@@ -63,11 +66,23 @@ impl Server {
             })?;
         let addr = listener.local_addr()?;
         let router = routes::router(state, &config)?;
+        let limits = ConnectionLimits {
+            max_connections: config.max_connections,
+            header_read_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+            // Event streams write a heartbeat at least this often, so they never go idle.
+            idle_timeout: Duration::from_secs(
+                config
+                    .idle_timeout_secs
+                    .max(config.heartbeat_secs.max(1) * 2),
+            ),
+            grace: Duration::from_secs(10),
+        };
         Ok(Server {
             listener,
             addr,
             router,
             hub,
+            limits,
         })
     }
 
@@ -89,23 +104,7 @@ impl Server {
             // Event streams never end by themselves; graceful shutdown waits for them.
             hub.close();
         };
-        // Connection info gives login throttling the client's address.
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        // Without TCP_NODELAY a response written in several pieces (a pull page of a few
-        // hundred kilobytes) waits on the client's delayed ACK: 40 ms per page.
-        let listener = self.listener.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!("cannot set TCP_NODELAY: {error}");
-            }
-        });
-        let result = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
-        if let Err(error) = result {
-            tracing::error!("server stopped: {error}");
-        }
+        serve::serve(self.listener, self.router, self.limits, shutdown).await;
     }
 
     /// Serves on a runtime of its own (for tests and tools), so that

@@ -26,6 +26,8 @@ pub struct AppState {
 #[derive(Clone, Copy)]
 pub struct Limits {
     pub max_body_bytes: usize,
+    /// How long a client may take to send a whole body.
+    pub body_timeout: Duration,
     pub heartbeat: Duration,
 }
 
@@ -50,6 +52,7 @@ impl AppState {
             hub,
             limits: Limits {
                 max_body_bytes: config.max_body_bytes,
+                body_timeout: Duration::from_secs(config.body_timeout_secs.max(1)),
                 heartbeat: Duration::from_secs(config.heartbeat_secs.max(1)),
             },
             trusted_proxies: config.trusted_proxies.clone().into(),

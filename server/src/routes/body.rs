@@ -26,17 +26,25 @@ impl FromRequest<AppState> for JsonBody {
         if declared.is_some_and(|length| length > limit as u64) {
             return Err(too_large());
         }
-        // Count as we read: a chunked body declares nothing.
-        let mut chunks = request.into_body().into_data_stream();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = chunks.next().await {
-            let chunk = chunk
-                .map_err(|_| Error::InvalidRequest("the request body could not be read".into()))?;
-            if bytes.len() + chunk.len() > limit {
-                return Err(too_large());
+        // Count as we read: a chunked body declares nothing. The whole body has a
+        // deadline, so a client trickling bytes cannot hold the connection for long.
+        let read = async {
+            let mut chunks = request.into_body().into_data_stream();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.map_err(|_| {
+                    Error::InvalidRequest("the request body could not be read".into())
+                })?;
+                if bytes.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&chunk);
             }
-            bytes.extend_from_slice(&chunk);
-        }
+            Ok(bytes)
+        };
+        let bytes = tokio::time::timeout(state.limits.body_timeout, read)
+            .await
+            .map_err(|_| Error::RequestTimeout)??;
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|_| Error::MalformedJson)
