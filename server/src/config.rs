@@ -86,6 +86,11 @@ pub struct Config {
     #[arg(long, env = "SYNC_HEARTBEAT_SECS", default_value_t = 15)]
     pub heartbeat_secs: u64,
 
+    /// Seconds between an event stream's checks that its session still lives: a stream
+    /// ends at most this long after logout or expiry.
+    #[arg(long, env = "SYNC_STREAM_SESSION_CHECK_SECS", default_value_t = 5)]
+    pub stream_session_check_secs: u64,
+
     /// The most client connections open at once; more wait to be accepted. Keep it
     /// well below the process's file descriptor limit (`ulimit -n`).
     #[arg(long, env = "SYNC_MAX_CONNECTIONS", default_value_t = 512)]
@@ -131,6 +136,7 @@ impl Config {
             hash_wait_ms: 2_000,
             session_days: 30,
             heartbeat_secs: 15,
+            stream_session_check_secs: 5,
             max_connections: 512,
             header_timeout_secs: 10,
             body_timeout_secs: 30,
@@ -191,6 +197,10 @@ mod tests {
         assert_eq!(local.heartbeat_secs, flags.heartbeat_secs);
         assert_eq!(local.db_max_connections, flags.db_max_connections);
         assert_eq!(local.max_connections, flags.max_connections);
+        assert_eq!(
+            local.stream_session_check_secs,
+            flags.stream_session_check_secs
+        );
         assert_eq!(local.header_timeout_secs, flags.header_timeout_secs);
         assert_eq!(local.body_timeout_secs, flags.body_timeout_secs);
         assert_eq!(local.idle_timeout_secs, flags.idle_timeout_secs);

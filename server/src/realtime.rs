@@ -6,6 +6,7 @@
 //! (PostgreSQL LISTEN/NOTIFY) into each process's hub.
 
 use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::future::BoxFuture;
 use futures_util::stream::{self, Stream};
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -125,19 +126,43 @@ impl Drop for Unsubscribe {
     }
 }
 
+/// Whether the session a stream was opened with still lives; asked every so often, so
+/// that a stream ends within seconds of a logout or an expiry, in whichever process the
+/// session ended.
+pub type SessionCheck = Box<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
+
 /// The SSE response for one subscription: a `: connected` comment at once (so the
 /// client knows the stream is live), then an event `poke` per poke, and a `: ping`
 /// comment after `heartbeat` of silence (which keeps proxies from closing the stream).
+/// It ends when the server shuts down, or when `alive` (asked every `check_every`)
+/// says the session ended.
 ///
 /// The poke's data is `{}`: browsers drop events without a data line.
 pub fn event_stream(
     subscription: Subscription,
     heartbeat: Duration,
+    check_every: Duration,
+    alive: SessionCheck,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let hello = stream::once(async { Ok(Event::default().comment("connected")) });
-    let pokes = stream::unfold(subscription, |mut subscription| async move {
-        subscription.next().await?;
-        Some((Ok(Event::default().event("poke").data("{}")), subscription))
+    let mut checks = tokio::time::interval(check_every);
+    checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let state = (subscription, checks, alive);
+    let pokes = stream::unfold(state, |(mut subscription, mut checks, alive)| async move {
+        loop {
+            tokio::select! {
+                poke = subscription.next() => {
+                    poke?;
+                    let event = Ok(Event::default().event("poke").data("{}"));
+                    return Some((event, (subscription, checks, alive)));
+                }
+                _ = checks.tick() => {
+                    if !alive().await {
+                        return None;
+                    }
+                }
+            }
+        }
     });
     Sse::new(stream::StreamExt::chain(hello, pokes))
         .keep_alive(KeepAlive::new().interval(heartbeat).text("ping"))

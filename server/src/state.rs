@@ -29,6 +29,8 @@ pub struct Limits {
     /// How long a client may take to send a whole body.
     pub body_timeout: Duration,
     pub heartbeat: Duration,
+    /// How often an event stream checks that its session still lives.
+    pub stream_session_check: Duration,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
                 max_body_bytes: config.max_body_bytes,
                 body_timeout: Duration::from_secs(config.body_timeout_secs.max(1)),
                 heartbeat: Duration::from_secs(config.heartbeat_secs.max(1)),
+                stream_session_check: Duration::from_secs(config.stream_session_check_secs.max(1)),
             },
             trusted_proxies: config.trusted_proxies.clone().into(),
         })

@@ -110,7 +110,7 @@ async fn no_valid_session_is_401(backend: Backend) {
         .await
         .unwrap();
     expect_error(response, 401, "Unauthorized").await;
-    // `?token=` is for the event stream only.
+    // A token in the URL is never accepted.
     let alice = server.user("alice").await;
     let response = client
         .http

@@ -1,7 +1,8 @@
 //! `GET /api/sync/events` over real HTTP, on SQLite and PostgreSQL: a push pokes the
-//! pusher's open streams (and only theirs), the token may come as `?token=`, a poke
-//! crosses server processes that share a PostgreSQL database, and a server with open
-//! streams still stops gracefully.
+//! pusher's open streams (and only theirs), a stream opens with the Authorization header
+//! or a single-use ticket (never a token in the URL), a stream ends within seconds of
+//! its session ending, a poke crosses server processes that share a PostgreSQL
+//! database, and a server with open streams still stops gracefully.
 
 mod support;
 
@@ -13,6 +14,8 @@ on_both_backends!(
     a_push_pokes_the_users_streams_only,
     streams_need_a_session,
     a_server_with_open_streams_stops_gracefully,
+    the_token_never_travels_in_the_url_and_tickets_work_once,
+    a_stream_ends_within_seconds_when_its_session_ends,
 );
 
 /// Reads server-sent events from a streaming response (`axum::body::Bytes` is the
@@ -23,11 +26,15 @@ struct Events {
 }
 
 impl Events {
-    async fn open(client: &Client, query_token: bool) -> reqwest::Response {
-        let mut request = client.http.get(client.url("/api/sync/events"));
+    /// Opens a stream with the bearer header, or with a ticket fetched first.
+    async fn open(client: &Client, with_ticket: bool) -> reqwest::Response {
+        let request = client.http.get(client.url("/api/sync/events"));
         let token = client.token.clone().unwrap_or_default();
-        request = if query_token {
-            request.query(&[("token", token)])
+        let request = if with_ticket {
+            match ticket(client).await {
+                Some(ticket) => request.query(&[("ticket", ticket)]),
+                None => request,
+            }
         } else {
             request.bearer_auth(token)
         };
@@ -35,8 +42,8 @@ impl Events {
     }
 
     /// Opens a stream and waits until it is live (its first comment arrived).
-    async fn connect(client: &Client, query_token: bool) -> Events {
-        let response = Events::open(client, query_token).await;
+    async fn connect(client: &Client, with_ticket: bool) -> Events {
+        let response = Events::open(client, with_ticket).await;
         assert_eq!(response.status(), 200);
         let content_type = response.headers()["content-type"]
             .to_str()
@@ -85,6 +92,38 @@ impl Events {
     }
 }
 
+/// A stream ticket of the client's session (None when it is refused).
+async fn ticket(client: &Client) -> Option<String> {
+    let response = client
+        .post_json("/api/sync/events/ticket", &serde_json::json!({}))
+        .await;
+    if response.status() != 200 {
+        return None;
+    }
+    let body: serde_json::Value = response.json().await.unwrap();
+    Some(body["ticket"].as_str()?.to_string())
+}
+
+/// Whether the stream ends (the body closes) within `wait`, skipping heartbeats.
+async fn ends_within(events: &mut Events, wait: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        if let Some(end) = events.buffer.find("\n\n") {
+            events.buffer.drain(..end + 2);
+            continue;
+        }
+        match tokio::time::timeout(left, events.body.next()).await {
+            Ok(None) | Ok(Some(Err(_))) => return true,
+            Ok(Some(Ok(chunk))) => events.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+            Err(_) => return false,
+        }
+    }
+}
+
 async fn a_push_pokes_the_users_streams_only(backend: Backend) {
     let Some(server) = TestServer::start(backend).await else {
         return;
@@ -92,12 +131,12 @@ async fn a_push_pokes_the_users_streams_only(backend: Backend) {
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
     let mut alice_header = Events::connect(&alice, false).await;
-    let mut alice_query = Events::connect(&alice, true).await;
+    let mut alice_ticket = Events::connect(&alice, true).await;
     let mut bobs = Events::connect(&bob, false).await;
 
     alice.apply(&create(board(alice.user_id(), "Home"))).await;
     assert!(alice_header.poked(Duration::from_secs(10)).await);
-    assert!(alice_query.poked(Duration::from_secs(10)).await);
+    assert!(alice_ticket.poked(Duration::from_secs(10)).await);
     assert!(
         !bobs.poked(Duration::from_millis(500)).await,
         "Bob's stream stays quiet"
@@ -121,6 +160,81 @@ async fn streams_need_a_session(backend: Backend) {
     let mut forged = anonymous.clone();
     forged.token = Some("forged".into());
     expect_error(Events::open(&forged, true).await, 401, "Unauthorized").await;
+    expect_error(
+        forged
+            .post_json("/api/sync/events/ticket", &serde_json::json!({}))
+            .await,
+        401,
+        "Unauthorized",
+    )
+    .await;
+}
+
+async fn the_token_never_travels_in_the_url_and_tickets_work_once(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
+    let alice = server.user("alice").await;
+    let events = |query: (&'static str, String)| {
+        alice
+            .http
+            .get(alice.url("/api/sync/events"))
+            .query(&[query])
+            .send()
+    };
+    // A session token in the URL is not accepted (it would end up in logs).
+    let token = alice.token.clone().unwrap();
+    expect_error(events(("token", token)).await.unwrap(), 401, "Unauthorized").await;
+    // A ticket opens one stream, once.
+    let once = ticket(&alice).await.expect("a ticket");
+    let opened = events(("ticket", once.clone())).await.unwrap();
+    assert_eq!(opened.status(), 200);
+    expect_error(events(("ticket", once)).await.unwrap(), 401, "Unauthorized").await;
+    expect_error(
+        events(("ticket", "made-up".into())).await.unwrap(),
+        401,
+        "Unauthorized",
+    )
+    .await;
+    // An expired ticket is refused.
+    let stale = ticket(&alice).await.expect("a ticket");
+    server
+        .db
+        .execute("UPDATE stream_tickets SET expires_at = 0")
+        .await;
+    expect_error(
+        events(("ticket", stale)).await.unwrap(),
+        401,
+        "Unauthorized",
+    )
+    .await;
+}
+
+async fn a_stream_ends_within_seconds_when_its_session_ends(backend: Backend) {
+    let Some(server) = TestServer::start_with(backend, |c| c.stream_session_check_secs = 1).await
+    else {
+        return;
+    };
+    // Logout, on a stream opened with the header and one opened with a ticket.
+    let alice = server.user("alice").await;
+    let mut by_header = Events::connect(&alice, false).await;
+    let mut by_ticket = Events::connect(&alice, true).await;
+    let response = alice
+        .post_json("/api/auth/logout", &serde_json::json!({}))
+        .await;
+    assert_eq!(response.status(), 204);
+    assert!(ends_within(&mut by_header, Duration::from_secs(5)).await);
+    assert!(ends_within(&mut by_ticket, Duration::from_secs(5)).await);
+
+    // Expiry.
+    let bob = server.user("bob").await;
+    let mut bobs = Events::connect(&bob, true).await;
+    assert!(!ends_within(&mut bobs, Duration::from_millis(1500)).await);
+    server
+        .db
+        .execute("UPDATE sessions SET expires_at = 0")
+        .await;
+    assert!(ends_within(&mut bobs, Duration::from_secs(5)).await);
 }
 
 async fn a_server_with_open_streams_stops_gracefully(backend: Backend) {

@@ -26,6 +26,10 @@ use throttle::Throttle;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
+/// How long a stream ticket may wait to be used: the client asks for one right before
+/// it opens the stream.
+pub const STREAM_TICKET_TTL: Duration = Duration::from_secs(30);
+
 /// The longest password accepted: hashing cost grows with length, and no one types more.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
@@ -218,6 +222,63 @@ impl Accounts {
             .session_user(&hash, now())
             .await?
             .ok_or(Error::Unauthorized)
+    }
+
+    /// The user of a live session and the session's hash (which a stream keeps, to see
+    /// later whether the session still lives).
+    pub async fn authenticate_session(&self, token: &str) -> Result<(User, String), Error> {
+        let hash = session::token_hash(token).ok_or(Error::Unauthorized)?;
+        let user = self
+            .store
+            .session_user(&hash, now())
+            .await?
+            .ok_or(Error::Unauthorized)?;
+        Ok((user, hash))
+    }
+
+    /// A single-use ticket, valid for [`STREAM_TICKET_TTL`], that opens one event stream
+    /// of the session of `token`.
+    pub async fn issue_stream_ticket(&self, token: &str) -> Result<String, Error> {
+        let session_hash = session::token_hash(token).ok_or(Error::Unauthorized)?;
+        let ticket = session::new_token();
+        let ticket_hash = session::token_hash(&ticket)
+            .ok_or_else(|| Error::Internal("a new ticket has no hash".into()))?;
+        let now = now();
+        let ttl = chrono::Duration::from_std(STREAM_TICKET_TTL)
+            .map_err(|e| Error::Internal(format!("ticket lifetime: {e}")))?;
+        let expires_at = Timestamp::from_datetime(now.to_datetime() + ttl);
+        self.store
+            .create_stream_ticket(&ticket_hash, &session_hash, now, expires_at)
+            .await?;
+        Ok(ticket)
+    }
+
+    /// Uses up a stream ticket: its session's user and the session's hash;
+    /// [`Error::Unauthorized`] for a ticket unknown, used, expired, or whose session
+    /// ended.
+    pub async fn redeem_stream_ticket(&self, ticket: &str) -> Result<(User, String), Error> {
+        let ticket_hash = session::token_hash(ticket).ok_or(Error::Unauthorized)?;
+        let now = now();
+        let session_hash = self
+            .store
+            .redeem_stream_ticket(&ticket_hash, now)
+            .await?
+            .ok_or(Error::Unauthorized)?;
+        let user = self
+            .store
+            .session_user(&session_hash, now)
+            .await?
+            .ok_or(Error::Unauthorized)?;
+        Ok((user, session_hash))
+    }
+
+    /// Whether the session with this hash is still live (not logged out, not expired).
+    pub async fn session_alive(&self, session_hash: &str) -> Result<bool, Error> {
+        Ok(self
+            .store
+            .session_user(session_hash, now())
+            .await?
+            .is_some())
     }
 
     async fn open_session(&self, user: User) -> Result<Session, Error> {

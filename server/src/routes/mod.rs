@@ -29,6 +29,7 @@ pub fn router(state: AppState, config: &Config) -> Result<Router, Error> {
         .route("/sync/push", post(sync::push))
         .route("/sync/pull", post(sync::pull))
         .route("/sync/events", get(sync::events))
+        .route("/sync/events/ticket", post(sync::events_ticket))
         // An unknown API path is a JSON 404, never the app's index.html.
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })

@@ -2,6 +2,7 @@
 
 use super::body::{shape, JsonBody};
 use crate::auth::extractor::{bearer_token, CurrentUser};
+use crate::auth::STREAM_TICKET_TTL;
 use crate::realtime;
 use crate::state::AppState;
 use crate::Error;
@@ -11,7 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use sync_protocol::{OutboxEvent, PullResponse, PushResult, MAX_PUSH_BATCH};
 
 /// The longest outbox event id accepted (clients use UUIDs).
@@ -41,25 +42,66 @@ pub async fn pull(
     Ok(Json(state.sync.pull(&current.user, shape(body)?).await?))
 }
 
+/// `POST /api/sync/events/ticket` → `{"ticket", "expiresInSecs"}`: a single-use ticket
+/// that opens one event stream of this session (`EventSource` cannot send headers, and a
+/// session token in a URL ends up in logs and browser history).
+pub async fn events_ticket(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> Result<Json<Value>, Error> {
+    let ticket = state.accounts.issue_stream_ticket(&current.token).await?;
+    Ok(Json(json!({
+        "ticket": ticket,
+        "expiresInSecs": STREAM_TICKET_TTL.as_secs(),
+    })))
+}
+
 #[derive(Deserialize)]
 pub struct EventsQuery {
-    token: Option<String>,
+    ticket: Option<String>,
 }
 
 /// `GET /api/sync/events`: server-sent events, a `poke` whenever the user's changelog
-/// grows. The token comes in the Authorization header or, since `EventSource` cannot
-/// set headers, as `?token=`.
+/// grows. Authorised by `Authorization: Bearer` or by `?ticket=` from
+/// [`events_ticket`]; the stream ends within seconds of its session ending.
 pub async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<impl IntoResponse, Error> {
-    let token = bearer_token(&headers)
-        .or_else(|| query.ok().and_then(|Query(query)| query.token))
-        .ok_or(Error::Unauthorized)?;
-    let user = state.accounts.authenticate(&token).await?;
+    let (user, session_hash) = match bearer_token(&headers) {
+        Some(token) => state.accounts.authenticate_session(&token).await?,
+        None => {
+            let ticket = query
+                .ok()
+                .and_then(|Query(query)| query.ticket)
+                .ok_or(Error::Unauthorized)?;
+            state.accounts.redeem_stream_ticket(&ticket).await?
+        }
+    };
     let subscription = state.hub.subscribe(user.id);
-    Ok(realtime::event_stream(subscription, state.limits.heartbeat))
+    let accounts = state.accounts.clone();
+    let alive: realtime::SessionCheck = Box::new(move || {
+        let accounts = accounts.clone();
+        let session_hash = session_hash.clone();
+        Box::pin(async move {
+            match accounts.session_alive(&session_hash).await {
+                Ok(alive) => alive,
+                // A database hiccup is no reason to cut every stream; the next check
+                // decides.
+                Err(error) => {
+                    tracing::warn!("cannot check a stream's session: {error}");
+                    true
+                }
+            }
+        })
+    });
+    Ok(realtime::event_stream(
+        subscription,
+        state.limits.heartbeat,
+        state.limits.stream_session_check,
+        alive,
+    ))
 }
 
 /// The events of a push body, checked for shape: 400 for anything but

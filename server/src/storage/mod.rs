@@ -120,6 +120,22 @@ pub trait Storage: Send + Sync {
 
     /// Ends a session; false when there was none.
     async fn delete_session(&self, token_hash: &str) -> Result<bool, Error>;
+
+    /// Stores a stream ticket of a session (and forgets expired tickets).
+    async fn create_stream_ticket(
+        &self,
+        ticket_hash: &str,
+        session_hash: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), Error>;
+
+    /// Uses up an unexpired ticket, once: the hash of its session, or None.
+    async fn redeem_stream_ticket(
+        &self,
+        ticket_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, Error>;
 }
 
 /// Reads inside a scope's write transaction: they see everything committed before the

@@ -368,6 +368,64 @@ impl Storage for SqlStore {
         .rows_affected());
         Ok(deleted > 0)
     }
+
+    async fn create_stream_ticket(
+        &self,
+        ticket_hash: &str,
+        session_hash: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), Error> {
+        self.insert_stream_ticket(ticket_hash, session_hash, now, expires_at)
+            .await
+    }
+
+    async fn redeem_stream_ticket(
+        &self,
+        ticket_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, Error> {
+        // One statement takes the ticket away and reads it: two streams racing with one
+        // ticket cannot both get it.
+        let session: Option<(String, i64)> = on_backend!(&self.pool, |pool| sqlx::query_as(
+            "DELETE FROM stream_tickets WHERE ticket_hash = $1 \
+             RETURNING session_hash, expires_at"
+        )
+        .bind(ticket_hash)
+        .fetch_optional(pool)
+        .await?);
+        Ok(session
+            .filter(|(_, expires_at)| *expires_at > now.as_millis())
+            .map(|(session, _)| session))
+    }
+}
+
+impl SqlStore {
+    /// See [`Storage::create_stream_ticket`].
+    async fn insert_stream_ticket(
+        &self,
+        ticket_hash: &str,
+        session_hash: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), Error> {
+        on_backend!(&self.pool, |pool| {
+            sqlx::query("DELETE FROM stream_tickets WHERE expires_at <= $1")
+                .bind(now.as_millis())
+                .execute(pool)
+                .await?;
+            sqlx::query(
+                "INSERT INTO stream_tickets (ticket_hash, session_hash, expires_at) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(ticket_hash)
+            .bind(session_hash)
+            .bind(expires_at.as_millis())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
 }
 
 /// A write transaction on one scope. The scope's lock was taken by its first statement;
