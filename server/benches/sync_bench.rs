@@ -1,13 +1,17 @@
-//! Sync server benchmark (a program, not a test):
-//! `cargo bench -p sync-server --bench sync_bench`.
+//! Sync server benchmark (a program, not a test): `cargo bench -p sync-server --bench
+//! sync_bench --profile server` (what `cargo xtask bench` runs).
 //!
 //! For SQLite, then PostgreSQL (skipped with a note when unreachable; `TEST_POSTGRES_URL`
 //! names the admin URL), over real HTTP against an in-process server on a fresh database
 //! (the tests' support module makes both):
 //! - push throughput in events per second, batches of 100 new todos, from one client and
 //!   from four clients of four users at once;
+//! - the batching ratio: the time of 100 one-event pushes over that of one 100-event push;
+//! - push latency with 50 clients (50 users) pushing batches of 10 at once, p50 and p95;
 //! - pull latency of one page (100 entries, and 1000) at random cursors in a scope
-//!   whose changelog holds 100,000 entries (seeded directly with SQL), p50 and p95.
+//!   whose changelog holds 1,000,000 entries (seeded directly with SQL), p50 and p95.
+//!
+//! `SYNC_BENCH_ENTRIES` overrides the changelog size (e.g. 100000 for a quick run).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -22,26 +26,42 @@ const BATCH: usize = 100;
 const SOLO_BATCHES: usize = 30;
 const CROWD_CLIENTS: usize = 4;
 const CROWD_BATCHES: usize = 10;
-const ENTRIES: i64 = 100_000;
+const RATIO_ROUNDS: usize = 3;
+const MANY_CLIENTS: usize = 50;
+const MANY_BATCH: usize = 10;
+const MANY_PUSHES: usize = 10;
+const DEFAULT_ENTRIES: i64 = 1_000_000;
 const PULLS: usize = 300;
 
 #[tokio::main]
 async fn main() {
+    let entries = std::env::var("SYNC_BENCH_ENTRIES")
+        .ok()
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n > 2_000)
+        .unwrap_or(DEFAULT_ENTRIES);
     println!(
-        "sync-server benchmark (push: batches of {BATCH}; pull: {ENTRIES} entries in the scope)"
+        "sync-server benchmark (push: batches of {BATCH}; pull: {entries} entries in the scope)"
     );
     for (label, backend) in [
         ("SQLite", Backend::Sqlite),
         ("PostgreSQL", Backend::Postgres),
     ] {
-        match TestServer::start(backend).await {
-            Some(server) => run(label, server).await,
+        // The benchmark signs up dozens of users from one address, and its pool serves
+        // 50 clients at once.
+        let server = TestServer::start_with(backend, |config| {
+            config.signup_max_per_window = 1_000;
+            config.db_max_connections = 20;
+        })
+        .await;
+        match server {
+            Some(server) => run(label, server, entries).await,
             None => println!("\n{label}: SKIPPED (see the note above)"),
         }
     }
 }
 
-async fn run(label: &str, mut server: TestServer) {
+async fn run(label: &str, mut server: TestServer, entries: i64) {
     println!("\n{label}");
 
     // Push, one client.
@@ -49,12 +69,36 @@ async fn run(label: &str, mut server: TestServer) {
     let board = new_board(&solo).await;
     let started = Instant::now();
     for _ in 0..SOLO_BATCHES {
-        push_todos(&solo, board).await;
+        push_todos(&solo, board, BATCH).await;
     }
     let rate = (SOLO_BATCHES * BATCH) as f64 / started.elapsed().as_secs_f64();
     println!(
         "  push, 1 client:   {rate:>8.0} events/s ({} events)",
         SOLO_BATCHES * BATCH
+    );
+
+    // What batching buys: 100 pushes of one event against one push of 100.
+    let mut ratios = Vec::new();
+    let (mut singles, mut batches) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..RATIO_ROUNDS {
+        let started = Instant::now();
+        for _ in 0..BATCH {
+            push_todos(&solo, board, 1).await;
+        }
+        let single = started.elapsed();
+        let started = Instant::now();
+        push_todos(&solo, board, BATCH).await;
+        let batch = started.elapsed();
+        singles += single;
+        batches += batch;
+        ratios.push(single.as_secs_f64() / batch.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "  batching ratio:   {:>8.1}x  (100 one-event pushes {:.1} ms / one 100-event push {:.1} ms; median of {RATIO_ROUNDS})",
+        ratios[RATIO_ROUNDS / 2],
+        ms(singles) / RATIO_ROUNDS as f64,
+        ms(batches) / RATIO_ROUNDS as f64
     );
 
     // Push, several users at once.
@@ -70,7 +114,7 @@ async fn run(label: &str, mut server: TestServer) {
         .map(|(client, board)| {
             tokio::spawn(async move {
                 for _ in 0..CROWD_BATCHES {
-                    push_todos(&client, board).await;
+                    push_todos(&client, board, BATCH).await;
                 }
             })
         })
@@ -82,14 +126,49 @@ async fn run(label: &str, mut server: TestServer) {
     let rate = total as f64 / started.elapsed().as_secs_f64();
     println!("  push, {CROWD_CLIENTS} clients:  {rate:>8.0} events/s ({total} events, {CROWD_CLIENTS} users)");
 
-    // Pull at 100,000 entries.
+    // Push latency, many users at once.
+    let mut many = Vec::new();
+    for i in 0..MANY_CLIENTS {
+        let client = server.user(&format!("many{i}")).await;
+        let board = new_board(&client).await;
+        many.push((client, board));
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = many
+        .into_iter()
+        .map(|(client, board)| {
+            tokio::spawn(async move {
+                let mut times = Vec::with_capacity(MANY_PUSHES);
+                for _ in 0..MANY_PUSHES {
+                    let started = Instant::now();
+                    push_todos(&client, board, MANY_BATCH).await;
+                    times.push(started.elapsed());
+                }
+                times
+            })
+        })
+        .collect();
+    let mut times = Vec::new();
+    for task in tasks {
+        times.extend(task.await.expect("pusher"));
+    }
+    let rate = (times.len() * MANY_BATCH) as f64 / started.elapsed().as_secs_f64();
+    times.sort();
+    println!(
+        "  push, {MANY_CLIENTS} clients: p50 {:>6.1} ms, p95 {:>6.1} ms per push of {MANY_BATCH} ({} pushes, {rate:.0} events/s)",
+        ms(times[times.len() / 2]),
+        ms(times[times.len() * 95 / 100]),
+        times.len()
+    );
+
+    // Pull at scale.
     let reader = server.user("reader").await;
     let board = new_board(&reader).await;
     let started = Instant::now();
-    seed(&server, reader.user_id(), board, ENTRIES - 2).await;
+    seed(&server, reader.user_id(), board, entries - 2).await;
     println!(
         "  seeded {} entries with SQL in {:.1} s",
-        ENTRIES - 2,
+        entries - 2,
         started.elapsed().as_secs_f64()
     );
     let last = reader.pull(None, Some(1)).await.cursor;
@@ -102,7 +181,7 @@ async fn run(label: &str, mut server: TestServer) {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            let after = state % (ENTRIES as u64 - u64::from(limit));
+            let after = state % (entries as u64 - u64::from(limit));
             let cursor = format!("{after:020}");
             let started = Instant::now();
             let page = reader.pull(Some(&cursor), Some(limit)).await;
@@ -225,9 +304,9 @@ async fn new_board(client: &Client) -> Uuid {
     board.id
 }
 
-/// One batch of new todos on `board`.
-async fn push_todos(client: &Client, board: Uuid) {
-    let events: Vec<_> = (0..BATCH)
+/// One batch of `count` new todos on `board`.
+async fn push_todos(client: &Client, board: Uuid, count: usize) {
+    let events: Vec<_> = (0..count)
         .map(|i| create(todo(board, &format!("todo {i}"))))
         .collect();
     applied(client, &events).await;

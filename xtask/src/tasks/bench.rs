@@ -1,6 +1,8 @@
 //! `cargo xtask bench`: the benchmark programs, which print their own figures: the
-//! server's push throughput and pull latency (SQLite and PostgreSQL), then the time from
-//! a write on one device to its render on another (realtime on and off).
+//! server's push throughput, batching ratio, latency under 50 clients and pull latency
+//! at 1,000,000 entries (SQLite and PostgreSQL), built with the `server` profile it runs
+//! with in production; then the time from a write on one device to its render on
+//! another (realtime on and off).
 
 use crate::cmd::{cmd, run as run_cmd};
 use crate::tasks::{build_app_with, root};
@@ -11,7 +13,15 @@ pub fn run(_args: &[String]) -> Result<(), String> {
     let root = root();
     let mut server = cmd(
         "cargo",
-        &["bench", "-p", "sync-server", "--bench", "sync_bench"],
+        &[
+            "bench",
+            "-p",
+            "sync-server",
+            "--bench",
+            "sync_bench",
+            "--profile",
+            "server",
+        ],
     );
     server.current_dir(&root).env("PATH", &tools.path);
     if let Some(url) = &tools.postgres_admin_url {
