@@ -5,6 +5,7 @@
 //! - `cargo xtask test`: install what is missing (browser and database too), then run
 //!   every check and every test suite; exit non-zero when any fails or cannot run.
 //! - `cargo xtask bench`: run the benchmark programs and print their figures.
+//! - `cargo xtask sim`: run the deterministic sync simulation over many seeds.
 //!
 //! Plain `std` only: this crate must build before anything else is installed.
 
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         "run" => tasks::run::run(rest),
         "test" => tasks::test::run(rest),
         "bench" => tasks::bench::run(rest),
+        "sim" => tasks::sim::run(rest),
         "build" => tasks::build_app().map(|_| ()),
         "setup" => tools::Toolchain::ensure(tools::Needs::All).map(|_| ()),
         "help" | "-h" | "--help" => {
@@ -50,6 +52,8 @@ tasks:
   test    install what is missing and run every check and test suite
           options: --skip-e2e  --skip-wasm  --long (the long convergence run)
   bench   run the benchmark programs (server throughput, pull latency, realtime)
+  sim     the deterministic sync simulation over many seeds
+          options: --seeds <n> (default 10000)  --first <seed>  --seed <seed> (one, printed)
   build   build the app for release into ./dist
   setup   install the tools (wasm target, trunk, wasm-bindgen, wasm-opt, chromium)
 ";

@@ -93,6 +93,11 @@ pub struct Controller {
     backoff_until: Option<u64>,
     /// Jitter source (xorshift), seeded by the host.
     rng: u64,
+    /// Counts new tokens, so a 401 of a cycle that started under an older one does not
+    /// expire the session that replaced it.
+    session: u64,
+    /// The `session` the running cycle started under.
+    cycle_session: u64,
 }
 
 impl Controller {
@@ -102,6 +107,8 @@ impl Controller {
             failures: 0,
             backoff_until: None,
             rng: seed | 1,
+            session: 0,
+            cycle_session: 0,
             interval_ms,
             looping: false,
             running: false,
@@ -173,6 +180,12 @@ impl Controller {
                 self.running = false;
                 let kicked = std::mem::take(&mut self.kicked);
                 match outcome {
+                    CycleOutcome::Unauthorized if self.cycle_session != self.session => {
+                        // The 401 was for a session already replaced: go on with the new one.
+                        if self.looping {
+                            self.arm(KICK_DEBOUNCE_MS, now, &mut commands);
+                        }
+                    }
                     CycleOutcome::Unauthorized => {
                         self.expired = true;
                         if self.looping {
@@ -211,6 +224,7 @@ impl Controller {
                 if has_token {
                     // A new session: requests may go out again once started.
                     self.expired = false;
+                    self.session += 1;
                 } else {
                     if self.looping {
                         self.looping = false;
@@ -268,6 +282,7 @@ impl Controller {
     fn run_now(&mut self, override_backoff: bool, commands: &mut Vec<Command>) {
         self.cancel_timer(commands);
         self.running = true;
+        self.cycle_session = self.session;
         commands.push(Command::RunCycle { override_backoff });
     }
 
@@ -536,6 +551,23 @@ mod tests {
         };
         let delays: std::collections::HashSet<u64> = (1..20).map(delay).collect();
         assert!(delays.len() > 5, "{delays:?}");
+    }
+
+    #[test]
+    fn a_401_of_a_replaced_session_does_not_expire_the_new_one() {
+        let mut controller = started();
+        // Signed in again (a new token) while the old session's cycle was under way.
+        controller.handle(Event::Auth { has_token: true }, 10);
+        let after = controller.handle(Event::CycleDone(CycleOutcome::Unauthorized), 20);
+        assert_eq!(
+            after,
+            [Command::ArmTimer {
+                ms: KICK_DEBOUNCE_MS
+            }],
+            "the loop goes on under the new session"
+        );
+        assert!(controller.is_looping());
+        assert_eq!(runs(&controller.handle(Event::TimerFired, 70)), 1);
     }
 
     #[test]

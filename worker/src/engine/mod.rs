@@ -426,3 +426,47 @@ fn transport_failure(error: &TransportError) -> SyncError {
         message: error.to_string(),
     }
 }
+
+/// A shared store (the simulator keeps one replica under successive engines).
+impl<S: SyncStore> SyncStore for std::rc::Rc<S> {
+    async fn session(&self) -> Result<Option<(Uuid, String)>, StoreFailure> {
+        S::session(self).await
+    }
+
+    async fn check_epoch(&self, epoch: &Epoch) -> Result<(), StoreFailure> {
+        S::check_epoch(self, epoch).await
+    }
+
+    async fn next_batch(
+        &self,
+        limit: u32,
+        ready: &dyn Fn(&OutboxEvent) -> bool,
+    ) -> Result<Vec<OutboxEvent>, StoreFailure> {
+        S::next_batch(self, limit, ready).await
+    }
+
+    async fn pending_count(&self) -> Result<u32, StoreFailure> {
+        S::pending_count(self).await
+    }
+
+    async fn book_verdicts(
+        &self,
+        epoch: &Epoch,
+        verdicts: &[(String, Verdict)],
+        now: Timestamp,
+    ) -> Result<Vec<Model>, StoreFailure> {
+        S::book_verdicts(self, epoch, verdicts, now).await
+    }
+
+    async fn cursor(&self) -> Result<Option<String>, StoreFailure> {
+        S::cursor(self).await
+    }
+
+    async fn apply_pull(
+        &self,
+        epoch: &Epoch,
+        page: &PullResponse,
+    ) -> Result<PullStats, StoreFailure> {
+        S::apply_pull(self, epoch, page).await
+    }
+}

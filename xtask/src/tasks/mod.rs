@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod run;
+pub mod sim;
 pub mod test;
 
 use crate::cmd::{cmd, run as run_cmd};

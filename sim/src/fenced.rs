@@ -1,0 +1,108 @@
+//! An independent check on epoch fencing: before each write a cycle asks of the replica,
+//! the simulator works out on its own whether the cycle's epoch is still current. A
+//! write that lands under a stale epoch, or a cursor that moves back, is a violation,
+//! whatever the replica's rules decided.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use sync_protocol::{Model, OutboxEvent, PullResponse, Timestamp};
+use sync_worker::engine::{Epoch, StoreFailure, SyncStore, Verdict};
+use sync_worker::messages::PullStats;
+use sync_worker::replica::memory::MemoryReplica;
+use uuid::Uuid;
+
+pub struct FencedStore {
+    replica: Rc<MemoryReplica>,
+    violations: Rc<RefCell<Vec<String>>>,
+    device: usize,
+}
+
+impl FencedStore {
+    pub fn new(
+        replica: Rc<MemoryReplica>,
+        violations: Rc<RefCell<Vec<String>>>,
+        device: usize,
+    ) -> FencedStore {
+        FencedStore {
+            replica,
+            violations,
+            device,
+        }
+    }
+
+    fn is_current(&self, epoch: &Epoch) -> bool {
+        let state = self.replica.state();
+        state.term == epoch.term
+            && state
+                .account
+                .is_some_and(|a| a.user.id == epoch.user_id && a.token == epoch.token)
+    }
+
+    fn after_write<T>(&self, stale: bool, result: &Result<T, StoreFailure>, what: &str) {
+        if stale && result.is_ok() {
+            self.violations.borrow_mut().push(format!(
+                "device {}: {what} was written under a stale epoch",
+                self.device
+            ));
+        }
+    }
+}
+
+impl SyncStore for FencedStore {
+    async fn session(&self) -> Result<Option<(Uuid, String)>, StoreFailure> {
+        self.replica.session().await
+    }
+
+    async fn check_epoch(&self, epoch: &Epoch) -> Result<(), StoreFailure> {
+        self.replica.check_epoch(epoch).await
+    }
+
+    async fn next_batch(
+        &self,
+        limit: u32,
+        ready: &dyn Fn(&OutboxEvent) -> bool,
+    ) -> Result<Vec<OutboxEvent>, StoreFailure> {
+        self.replica.next_batch(limit, ready).await
+    }
+
+    async fn pending_count(&self) -> Result<u32, StoreFailure> {
+        self.replica.pending_count().await
+    }
+
+    async fn book_verdicts(
+        &self,
+        epoch: &Epoch,
+        verdicts: &[(String, Verdict)],
+        now: Timestamp,
+    ) -> Result<Vec<Model>, StoreFailure> {
+        let stale = !self.is_current(epoch);
+        let result = self.replica.book_verdicts(epoch, verdicts, now).await;
+        self.after_write(stale, &result, "a push verdict");
+        result
+    }
+
+    async fn cursor(&self) -> Result<Option<String>, StoreFailure> {
+        self.replica.cursor().await
+    }
+
+    async fn apply_pull(
+        &self,
+        epoch: &Epoch,
+        page: &PullResponse,
+    ) -> Result<PullStats, StoreFailure> {
+        let stale = !self.is_current(epoch);
+        let before = self.replica.state().cursor;
+        let result = self.replica.apply_pull(epoch, page).await;
+        self.after_write(stale, &result, "a pulled page");
+        let after = self.replica.state().cursor;
+        if let (Some(before), Some(after)) = (&before, &after) {
+            if after < before {
+                self.violations.borrow_mut().push(format!(
+                    "device {}: the cursor moved back from {before} to {after}",
+                    self.device
+                ));
+            }
+        }
+        result
+    }
+}

@@ -1,0 +1,75 @@
+//! Runs the simulation over many seeds: `SIM_SEEDS` (default 2000) histories from
+//! `SIM_FIRST_SEED` (default 1), or exactly one with `SIM_SEED` (which also prints its
+//! history). Seeds are shared out over the machine's cores; each history is
+//! deterministic on its own.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use sync_sim::{run, Options, Summary};
+
+fn env(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn no_change_is_ever_lost() {
+    if let Some(seed) = env("SIM_SEED") {
+        match run(seed, Options::default()) {
+            Ok(summary) => {
+                for line in &summary.history {
+                    println!("{line}");
+                }
+                println!("seed {seed} passed: {}", totals(&[summary]));
+            }
+            Err(failure) => panic!("{failure}"),
+        }
+        return;
+    }
+    let first = env("SIM_FIRST_SEED").unwrap_or(1);
+    let count = env("SIM_SEEDS").unwrap_or(2000);
+    let next = AtomicU64::new(first);
+    let passed: Mutex<Vec<Summary>> = Mutex::default();
+    let failures: Mutex<Vec<String>> = Mutex::default();
+    let started = std::time::Instant::now();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed >= first + count || !failures.lock().unwrap().is_empty() {
+                    return;
+                }
+                match run(seed, Options::default()) {
+                    Ok(mut summary) => {
+                        summary.history.clear();
+                        passed.lock().unwrap().push(summary);
+                    }
+                    Err(failure) => failures.lock().unwrap().push(failure.to_string()),
+                }
+            });
+        }
+    });
+    if let Some(failure) = failures.lock().unwrap().first() {
+        panic!("{failure}");
+    }
+    let passed = passed.into_inner().unwrap();
+    println!(
+        "{} seeds ({first}..{}) passed in {:.1} s: {}",
+        passed.len(),
+        first + count,
+        started.elapsed().as_secs_f64(),
+        totals(&passed)
+    );
+}
+
+fn totals(summaries: &[Summary]) -> String {
+    let sum = |f: fn(&Summary) -> usize| summaries.iter().map(f).sum::<usize>();
+    let days: i64 = summaries.iter().map(|s| s.simulated_ms).sum::<i64>() / 86_400_000;
+    format!(
+        "{} local changes ({} applied, {} refused), {} requests, {days} simulated days",
+        sum(|s| s.changes),
+        sum(|s| s.applied),
+        sum(|s| s.refused),
+        sum(|s| s.requests),
+    )
+}
