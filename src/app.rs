@@ -2,7 +2,9 @@
 //! session, and lays out the page.
 
 use crate::api;
-use crate::components::{AuthForm, BoardList, Inspector, SessionBanner, SyncBar, UserMenu};
+use crate::components::{
+    AuthForm, BoardList, Confirm, Inspector, RefusedChanges, SessionBanner, SyncBar, UserMenu,
+};
 use crate::config::AppConfig;
 use crate::hooks::data::{use_change_version, AppAction, AppContext};
 use crate::hooks::sync::{use_sync_worker, SyncHandle};
@@ -64,6 +66,9 @@ fn Session(props: &SessionProps) -> Html {
     let account = use_state(|| None::<Option<Account>>);
     let local_version = use_state(|| 0u32);
     let details_open = use_state(|| false);
+    // A sign-in as another account that waits for the person to confirm discarding the
+    // current account's unsynced changes: the new session and how many would be lost.
+    let switching = use_state(|| None::<(sync_protocol::auth::Session, u32)>);
     let change_version = use_change_version(Some(props.store.clone()));
 
     // Configure the worker and resume a stored session.
@@ -87,12 +92,13 @@ fn Session(props: &SessionProps) -> Html {
     }
 
     let actions = {
-        let (store, config, account, local_version, sync) = (
+        let (store, config, account, local_version, sync, switching) = (
             props.store.clone(),
             Rc::clone(&props.config),
             account.clone(),
             local_version.clone(),
             sync.clone(),
+            switching.clone(),
         );
         Callback::from(move |action: AppAction| match action {
             AppAction::DataChanged => {
@@ -100,27 +106,28 @@ fn Session(props: &SessionProps) -> Html {
                 sync.send(WorkerInput::Kick);
             }
             AppAction::SignedIn(session) => {
-                let (store, account, sync, local_version) = (
+                let (store, account, sync, local_version, switching) = (
                     store.clone(),
                     account.clone(),
                     sync.clone(),
                     local_version.clone(),
+                    switching.clone(),
                 );
                 wasm_bindgen_futures::spawn_local(async move {
                     let previous = store.account().await.ok().flatten();
-                    // Another person's data never mixes with this one's.
-                    if previous.is_some_and(|p| p.user.id != session.user.id) {
-                        let _ = store.clear_local_data().await;
+                    // Another person's data never mixes with this one's, and their
+                    // unsynced changes are not deleted without asking.
+                    let other = previous.is_some_and(|p| p.user.id != session.user.id);
+                    if other {
+                        let pending = store.pending_count().await.unwrap_or(1);
+                        if pending > 0 {
+                            switching.set(Some((session, pending)));
+                            return;
+                        }
                     }
-                    let signed_in = Account {
-                        user: session.user,
-                        token: session.token,
-                    };
-                    if store.set_account(&signed_in).await.is_ok() {
-                        start_sync(&sync, &signed_in.token);
-                        account.set(Some(Some(signed_in)));
-                        local_version.set(local_version.wrapping_add(1));
-                    }
+                    complete_sign_in(&store, &sync, session, other).await;
+                    account.set(Some(store.account().await.ok().flatten()));
+                    local_version.set(local_version.wrapping_add(1));
                 });
             }
             AppAction::SignOut => {
@@ -131,9 +138,8 @@ fn Session(props: &SessionProps) -> Html {
                     sync.clone(),
                 );
                 let token = (*account).clone().flatten().map(|a| a.token);
-                sync.send(WorkerInput::Stop);
-                sync.send(WorkerInput::SetAuth { token: None });
                 wasm_bindgen_futures::spawn_local(async move {
+                    stop_sync(&sync).await;
                     if let Some(token) = token {
                         api::logout(&config, &token).await;
                     }
@@ -201,6 +207,10 @@ fn Session(props: &SessionProps) -> Html {
                     if expired {
                         <SessionBanner email={account.user.email.clone()} />
                     }
+                    if !*details_open {
+                        // With the inspector open, the refusals are listed there.
+                        <RefusedChanges />
+                    }
                     <BoardList />
                     if *details_open {
                         <Inspector />
@@ -209,7 +219,84 @@ fn Session(props: &SessionProps) -> Html {
                     <AuthForm />
                 }
             </main>
+            if let Some((session, pending)) = (*switching).clone() {
+                <Confirm
+                    title={format!("Sign in as {}?", session.user.email)}
+                    message={format!(
+                        "{} on this device {} not reached the server yet. Signing in as another account deletes {}.",
+                        match pending { 1 => "1 change".to_string(), n => format!("{n} changes") },
+                        if pending == 1 { "has" } else { "have" },
+                        if pending == 1 { "it" } else { "them" },
+                    )}
+                    confirm_label="Discard and sign in"
+                    test_id="confirm-switch-account"
+                    on_confirm={
+                        let (store, sync, account, local_version, switching) = (
+                            props.store.clone(),
+                            sync.clone(),
+                            account.clone(),
+                            local_version.clone(),
+                            switching.clone(),
+                        );
+                        move |_| {
+                            let Some((session, _)) = (*switching).clone() else {
+                                return;
+                            };
+                            switching.set(None);
+                            let (store, sync, account, local_version) =
+                                (store.clone(), sync.clone(), account.clone(), local_version.clone());
+                            wasm_bindgen_futures::spawn_local(async move {
+                                complete_sign_in(&store, &sync, session, true).await;
+                                account.set(Some(store.account().await.ok().flatten()));
+                                local_version.set(local_version.wrapping_add(1));
+                            });
+                        }
+                    }
+                    on_cancel={
+                        let (config, switching) = (Rc::clone(&props.config), switching.clone());
+                        move |_| {
+                            // The new session is not used: end it on the server.
+                            if let Some((session, _)) = (*switching).clone() {
+                                let config = Rc::clone(&config);
+                                wasm_bindgen_futures::spawn_local(async move {
+                                    api::logout(&config, &session.token).await;
+                                });
+                            }
+                            switching.set(None);
+                        }
+                    }
+                />
+            }
         </ContextProvider<AppContext>>
+    }
+}
+
+/// Stops the loop and waits (a few seconds at most) for a running cycle to end, so
+/// that local data is cleared only after it; a late answer could not write anyway.
+async fn stop_sync(sync: &SyncHandle) {
+    sync.send(WorkerInput::Stop);
+    sync.send(WorkerInput::SetAuth { token: None });
+    sync.until_cycle_ends(10_000).await;
+}
+
+/// Keeps the new session and starts syncing it; with `replace`, first stops the old
+/// account's sync and clears its local data.
+async fn complete_sign_in(
+    store: &LocalStore,
+    sync: &SyncHandle,
+    session: sync_protocol::auth::Session,
+    replace: bool,
+) {
+    if replace {
+        stop_sync(sync).await;
+        let _ = store.clear_local_data().await;
+    }
+    let signed_in = Account {
+        user: session.user,
+        token: session.token,
+    };
+    if store.set_account(&signed_in).await.is_ok() {
+        start_sync(sync, &signed_in.token);
     }
 }
 

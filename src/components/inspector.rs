@@ -1,6 +1,7 @@
 //! The sync inspector: the outbox, the last push results and the last pull's figures,
 //! for the curious and for support.
 
+use super::RefusedChanges;
 use crate::hooks::data::{use_read, AppContext};
 use crate::hooks::sync::SyncHandle;
 use yew::prelude::*;
@@ -79,6 +80,7 @@ pub fn Inspector() -> Html {
     html! {
         <section class="inspector card" aria-labelledby="inspector-title">
             <h2 id="inspector-title">{ "Sync details" }</h2>
+            <RefusedChanges />
             <h3>{ "Outbox" }</h3>
             <div class="table-scroll">
                 <table data-testid="outbox-table">

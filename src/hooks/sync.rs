@@ -1,11 +1,12 @@
 //! The sync worker, spawned once per page, and the state it reports.
 
 use gloo_worker::{Spawnable, WorkerBridge};
+use std::cell::Cell;
 use std::rc::Rc;
 use sync_protocol::PushResult;
 use sync_worker::codec::JsonCodec;
 use sync_worker::host::SyncWorker;
-use sync_worker::messages::{PullStats, SyncStatus, WorkerInput, WorkerOutput};
+use sync_worker::messages::{Phase, PullStats, SyncStatus, WorkerInput, WorkerOutput};
 use yew::prelude::*;
 
 /// The worker script Trunk emits beside index.html (a module-worker loader shim).
@@ -22,6 +23,8 @@ pub struct SyncState {
     pub last_pull: Option<PullStats>,
     /// Bumped by every pull that changed data, so lists know to re-read.
     pub remote_changes: u32,
+    /// Bumped by every push result, so the outbox and refusal views re-read.
+    pub pushes: u32,
 }
 
 impl Reducible for SyncState {
@@ -33,7 +36,10 @@ impl Reducible for SyncState {
             WorkerOutput::Status(status) => next.status = Some(status),
             WorkerOutput::Pending { count } => next.pending = count,
             WorkerOutput::Realtime { connected } => next.realtime_connected = connected,
-            WorkerOutput::PushCompleted { results } => next.last_push = results,
+            WorkerOutput::PushCompleted { results } => {
+                next.pushes = next.pushes.wrapping_add(1);
+                next.last_push = results;
+            }
             WorkerOutput::PullCompleted(stats) => {
                 if stats.applied > 0 {
                     next.remote_changes += 1;
@@ -50,6 +56,8 @@ impl Reducible for SyncState {
 pub struct SyncHandle {
     pub state: UseReducerHandle<SyncState>,
     bridge: Rc<WorkerBridge<SyncWorker>>,
+    /// The latest phase, readable from async code (the reducer's value is a snapshot).
+    phase: Rc<Cell<Option<Phase>>>,
 }
 
 impl PartialEq for SyncHandle {
@@ -62,6 +70,19 @@ impl SyncHandle {
     pub fn send(&self, input: WorkerInput) {
         self.bridge.send(input);
     }
+
+    /// Waits until no sync cycle is under way (the worker reports a resting phase), or
+    /// `limit_ms` passed: sign-out stops the loop and lets the running cycle end before
+    /// it clears local data. (Writes of a late cycle are refused anyway: its epoch ends
+    /// with the session.)
+    pub async fn until_cycle_ends(&self, limit_ms: u32) {
+        let mut waited = 0;
+        while waited < limit_ms && matches!(self.phase.get(), Some(Phase::Pushing | Phase::Pulling))
+        {
+            gloo_timers::future::TimeoutFuture::new(50).await;
+            waited += 50;
+        }
+    }
 }
 
 /// Spawns the worker on first render and keeps it for the page's life (dropping the
@@ -70,12 +91,23 @@ impl SyncHandle {
 pub fn use_sync_worker() -> SyncHandle {
     let state = use_reducer(SyncState::default);
     let dispatcher = state.dispatcher();
+    let phase: Rc<Cell<Option<Phase>>> = (*use_memo((), |_| Rc::new(Cell::new(None)))).clone();
+    let latest = phase.clone();
     let bridge = use_memo((), move |_| {
         SyncWorker::spawner()
             .encoding::<JsonCodec>()
-            .callback(move |output| dispatcher.dispatch(output))
+            .callback(move |output| {
+                if let WorkerOutput::Status(status) = &output {
+                    latest.set(Some(status.status));
+                }
+                dispatcher.dispatch(output)
+            })
             .with_loader(true)
             .spawn(WORKER_SCRIPT)
     });
-    SyncHandle { state, bridge }
+    SyncHandle {
+        state,
+        bridge,
+        phase,
+    }
 }

@@ -348,6 +348,20 @@ request.onsuccess = () => {
 };
 "#;
 
+/// The keys of the `Meta` store (cursor, account, term) as a JSON array.
+const READ_META_KEYS: &str = r#"
+const done = arguments[arguments.length - 1];
+const request = indexedDB.open("boards-sync");
+request.onerror = () => done(JSON.stringify({error: String(request.error)}));
+request.onsuccess = () => {
+  const db = request.result;
+  const tx = db.transaction(["Meta"], "readonly");
+  const keys = tx.objectStore("Meta").getAllKeys();
+  tx.oncomplete = () => { db.close(); done(JSON.stringify(keys.result)); };
+  tx.onerror = () => done(JSON.stringify({error: String(tx.error)}));
+};
+"#;
+
 /// A headless Chromium with its own profile, driven by its own ChromeDriver.
 pub struct Browser {
     pub client: Client,
@@ -575,6 +589,17 @@ impl Browser {
             boards: by_id(&parsed["boards"]),
             todos: by_id(&parsed["todos"]),
         }
+    }
+
+    /// The keys this device keeps in its `Meta` store ("account", "cursor", "term").
+    pub async fn stored_meta_keys(&self) -> Vec<String> {
+        let value = self
+            .client
+            .execute_async(READ_META_KEYS, vec![])
+            .await
+            .expect("the script runs");
+        let text = value.as_str().unwrap_or("[]").to_string();
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("reading Meta failed: {text}"))
     }
 
     /// What this device shows and still has to sync, for a failure report.

@@ -7,5 +7,6 @@ mod harness;
 
 mod app;
 mod convergence;
+mod failure_paths;
 mod foundation;
 mod random;
