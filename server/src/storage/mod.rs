@@ -215,7 +215,8 @@ pub trait ScopeTx: ScopeView {
     /// at commit, like entries; a duplicate then fails the commit as a write conflict).
     async fn save_receipt(&mut self, outbox_event_id: &str, seq: u64) -> Result<(), Error>;
 
-    /// Commits, releasing the scope's lock.
+    /// Commits, releasing the scope's lock; when the changelog grew, the scope's streams
+    /// in every server process are poked (no separate [`Storage::notify`] needed).
     async fn commit(self: Box<Self>) -> Result<(), Error>;
 }
 

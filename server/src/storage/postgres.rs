@@ -55,6 +55,12 @@ pub async fn notify(pool: &PgPool, scope: Uuid) -> Result<(), Error> {
     Ok(())
 }
 
+/// The statement that pokes `scope` in every listening process when the transaction it
+/// runs in commits (a UUID needs no quoting beyond its quotes).
+pub fn notify_statement(scope: Uuid) -> String {
+    format!("NOTIFY {POKE_CHANNEL}, '{scope}'")
+}
+
 /// The task relaying notifications to this process's streams; stopped on drop.
 pub struct Relay(AbortHandle);
 

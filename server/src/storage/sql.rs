@@ -121,6 +121,8 @@ impl Storage for SqlStore {
             next_seq: last_seq,
             pending: Pending::default(),
             savepoint: None,
+            release_pending: false,
+            hub: self.hub.clone(),
             _writer: writer,
         }))
     }
@@ -444,6 +446,10 @@ struct SqlScopeTx {
     pending: Pending,
     /// What `pending` held, and `next_seq`, when the open savepoint was taken.
     savepoint: Option<(PendingMark, u64)>,
+    /// A savepoint released by the caller whose RELEASE has not been sent yet.
+    release_pending: bool,
+    /// This process's streams, poked after a commit on SQLite.
+    hub: Arc<Hub>,
     /// This process's SQLite writer slot, held until commit or drop.
     _writer: Option<OwnedMutexGuard<()>>,
 }
@@ -691,11 +697,14 @@ impl ScopeTx for SqlScopeTx {
         if self.savepoint.is_some() {
             return Err(Error::Internal("savepoints do not nest".into()));
         }
-        let sql = format!("SAVEPOINT {SAVEPOINT}");
-        on_backend!(&mut self.tx, |tx| sqlx::query(&sql)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected());
+        // The previous event's release goes in the same call: one round trip fewer per
+        // event (see `release_savepoint`).
+        let sql = if std::mem::take(&mut self.release_pending) {
+            format!("RELEASE SAVEPOINT {SAVEPOINT}; SAVEPOINT {SAVEPOINT}")
+        } else {
+            format!("SAVEPOINT {SAVEPOINT}")
+        };
+        execute_script(&mut self.tx, &sql).await?;
         self.savepoint = Some((self.pending.mark(), self.next_seq));
         Ok(())
     }
@@ -704,11 +713,9 @@ impl ScopeTx for SqlScopeTx {
         if self.savepoint.take().is_none() {
             return Err(Error::Internal("no savepoint to release".into()));
         }
-        let sql = format!("RELEASE SAVEPOINT {SAVEPOINT}");
-        on_backend!(&mut self.tx, |tx| sqlx::query(&sql)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected());
+        // Sent with the next savepoint, or ended by the commit, which releases every
+        // savepoint; until then this event's writes simply stay, as released ones do.
+        self.release_pending = true;
         Ok(())
     }
 
@@ -719,16 +726,11 @@ impl ScopeTx for SqlScopeTx {
         self.pending.truncate(mark);
         self.next_seq = next_seq;
         // ROLLBACK TO keeps the savepoint; release it so the next event can take its own.
-        for sql in [
-            format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"),
-            format!("RELEASE SAVEPOINT {SAVEPOINT}"),
-        ] {
-            on_backend!(&mut self.tx, |tx| sqlx::query(&sql)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected());
-        }
-        Ok(())
+        execute_script(
+            &mut self.tx,
+            &format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"),
+        )
+        .await
     }
 
     async fn put(&mut self, record: &Record) -> Result<(), Error> {
@@ -855,18 +857,28 @@ impl ScopeTx for SqlScopeTx {
         self.flush_claims().await?;
         self.flush_entries().await?;
         self.flush_receipts().await?;
-        if self.next_seq != self.last_seq {
-            let (scope, last) = (self.scope.to_string(), to_i64(self.next_seq)?);
-            on_backend!(&mut self.tx, |tx| sqlx::query(
-                "UPDATE scopes SET last_seq = $2 WHERE scope_key = $1"
-            )
-            .bind(scope)
-            .bind(last)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected());
+        let grew = self.next_seq != self.last_seq;
+        if grew {
+            // A number and a UUID: nothing here needs quoting. One round trip sets the
+            // scope's last number and, on PostgreSQL, queues the poke, which NOTIFY
+            // delivers to every process only if this transaction commits.
+            let last = to_i64(self.next_seq)?;
+            let mut script = format!(
+                "UPDATE scopes SET last_seq = {last} WHERE scope_key = '{}'",
+                self.scope
+            );
+            if let Either::Postgres(_) = self.tx {
+                script.push_str("; ");
+                script.push_str(&postgres::notify_statement(self.scope));
+            }
+            execute_script(&mut self.tx, &script).await?;
         }
+        let sqlite = matches!(self.tx, Either::Sqlite(_));
         on_backend!(self.tx, |tx| tx.commit().await?);
+        if grew && sqlite {
+            // One process per SQLite file: its own streams are all there are.
+            self.hub.poke(self.scope);
+        }
         Ok(())
     }
 }
@@ -962,6 +974,17 @@ impl SqlScopeTx {
         }
         Ok(())
     }
+}
+
+/// Runs statements without parameters in one round trip (PostgreSQL's simple protocol;
+/// SQLite runs each statement of the text in turn).
+async fn execute_script(tx: &mut Tx, sql: &str) -> Result<(), Error> {
+    // A bare string carries no arguments: PostgreSQL then takes the simple protocol,
+    // which allows several statements in one message.
+    on_backend!(tx, |tx| sqlx::Executor::execute(&mut **tx, sql)
+        .await?
+        .rows_affected());
+    Ok(())
 }
 
 /// The key path of a record: our models have a single-field key, the id.

@@ -28,7 +28,7 @@ use uuid::Uuid;
 const UNEXPECTED: &str = "An unexpected error occurred";
 
 impl SyncService {
-    /// Applies `events` for `user`, in order, and pokes the user's streams if the
+    /// Applies `events` for `user`, in order; the commit pokes the user's streams if the
     /// changelog grew.
     pub async fn push(&self, user: &User, events: &[OutboxEvent]) -> Vec<PushResult> {
         let mut outcome = self.push_batch(user.id, events).await;
@@ -39,15 +39,7 @@ impl SyncService {
             outcome = self.push_batch(user.id, events).await;
         }
         match outcome {
-            Ok((results, grew)) => {
-                if grew {
-                    if let Err(error) = self.store.notify(user.id).await {
-                        // The changes are committed; streams hear of them on the next poke.
-                        tracing::warn!("could not poke the streams of {}: {error}", user.id);
-                    }
-                }
-                results
-            }
+            Ok(results) => results,
             Err(error) => {
                 // Nothing of the batch committed: every event may be tried again.
                 tracing::error!("push of {} events failed: {error}", events.len());
@@ -61,7 +53,7 @@ impl SyncService {
         &self,
         scope: Uuid,
         events: &[OutboxEvent],
-    ) -> Result<(Vec<PushResult>, bool), Error> {
+    ) -> Result<Vec<PushResult>, Error> {
         let mut tx = self.store.begin_scope(scope).await?;
         let mut known = Known::prefetch(tx.as_mut(), events).await?;
         let mut results = Vec::with_capacity(events.len());
@@ -75,7 +67,7 @@ impl SyncService {
             tx.commit().await?;
         }
         // Otherwise dropping the transaction rolls back what was only read.
-        Ok((results, grew))
+        Ok(results)
     }
 
     /// One event's result and whether it appended to the changelog; an error only when
