@@ -166,6 +166,10 @@ type Step<V> = Result<V, CycleOutcome>;
 /// The message of a single event the server still finds too large.
 const TOO_LARGE: &str = "this change is too large for the server to accept";
 
+/// Events per push while a backlog drains (a full batch came back and more wait): fewer,
+/// larger requests. The configured batch size still starts every cycle.
+pub const BACKLOG_BATCH: u32 = 50;
+
 impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
     pub fn new(
         store: S,
@@ -254,6 +258,8 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
         };
         let mut attempted: HashSet<String> = HashSet::new();
         let mut results: Vec<PushResult> = Vec::new();
+        // Cleared by a 413: the server's size limit wins over draining fast.
+        let mut may_grow = true;
         loop {
             let now = self.clock.now();
             let ready = |event: &OutboxEvent| {
@@ -280,12 +286,18 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
                     let verdicts = verdicts(&batch, &answers);
                     self.book(epoch, &verdicts).await?;
                     results.extend(answers);
+                    if may_grow && batch.len() as u32 == batch_size {
+                        // A full batch: there may be a backlog; drain it in larger ones.
+                        batch_size = batch_size.max(BACKLOG_BATCH);
+                    }
                 }
                 Err(TransportError::Unauthorized) => return Err(CycleOutcome::Unauthorized),
                 Err(TransportError::Http { status: 413, .. }) if batch.len() > 1 => {
                     batch_size = (batch.len() / 2) as u32;
+                    may_grow = false;
                 }
                 Err(TransportError::Http { status: 413, .. }) => {
+                    may_grow = false;
                     attempted.insert(batch[0].id.clone());
                     let error = PushError {
                         kind: PushErrorKind::RecordValidationFailure,

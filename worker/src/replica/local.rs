@@ -76,28 +76,32 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
         validate_record(&record).map_err(|e| RuleError::Invalid(e.message))?;
         let model = record.model();
         let id = record.id().to_string();
-        match operation {
-            Operation::Delete => self.tx.remove_record(model, &id).await?,
-            Operation::Create | Operation::Update => self.tx.put_record(&record).await?,
-        }
-        let seq = match self.next_seq {
-            Some(seq) => seq,
-            None => self.tx.last_seq().await? + 1,
+        let tx = self.tx;
+        // The requests go out together: one round trip for the reads, one for the writes.
+        let change = async {
+            match operation {
+                Operation::Delete => tx.remove_record(model, &id).await,
+                Operation::Create | Operation::Update => tx.put_record(&record).await,
+            }
         };
+        let known_seq = self.next_seq;
+        let seq = async {
+            match known_seq {
+                Some(seq) => Ok(seq),
+                None => Ok(tx.last_seq().await? + 1),
+            }
+        };
+        let key = [(model, id.clone())];
+        let (_, seq, mut metas) = futures::try_join!(change, seq, tx.metas(&key))?;
         self.next_seq = Some(seq + 1);
         let event = OutboxEvent::new((self.new_id)(), operation, &record, self.now);
-        self.tx
-            .put_entry(&OutboxEntry::new(event, seq, Some(summary)))
-            .await?;
-        let mut meta = self
-            .tx
-            .metas(&[(model, id.clone())])
-            .await?
+        let entry = OutboxEntry::new(event, seq, Some(summary));
+        let mut meta = metas
             .pop()
             .flatten()
             .unwrap_or_else(|| VersionMeta::new(model, &id));
         meta.local_change_pending = true;
-        self.tx.put_meta(&meta).await?;
+        futures::try_join!(tx.put_entry(&entry), tx.put_meta(&meta))?;
         if !self.models.contains(&model) {
             self.models.push(model);
         }

@@ -74,4 +74,26 @@ pub trait ReplicaTx {
     async fn remove_record(&self, model: Model, id: &str) -> Result<(), Self::Error>;
     /// The ids of a board's todos.
     async fn todo_ids_of_board(&self, board: Uuid) -> Result<Vec<String>, Self::Error>;
+
+    /// Carries out several writes. A store that can issues them all before awaiting any
+    /// (IndexedDB: one round trip for a whole pulled page); the order of writes to one
+    /// key is kept.
+    async fn write_all(&self, writes: &[Write]) -> Result<(), Self::Error> {
+        for write in writes {
+            match write {
+                Write::PutRecord(record) => self.put_record(record).await?,
+                Write::RemoveRecord(model, id) => self.remove_record(*model, id).await?,
+                Write::PutMeta(meta) => self.put_meta(meta).await?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One write of [`ReplicaTx::write_all`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    PutRecord(Record),
+    RemoveRecord(Model, String),
+    PutMeta(VersionMeta),
 }

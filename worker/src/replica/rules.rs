@@ -4,7 +4,7 @@
 //! or leadership term.
 
 use super::meta::VersionMeta;
-use super::{ReplicaTx, RuleError};
+use super::{ReplicaTx, RuleError, Write};
 use crate::engine::{Epoch, Verdict};
 use crate::messages::PullStats;
 use sync_protocol::push::ServerState;
@@ -171,6 +171,7 @@ pub async fn apply_page<T: ReplicaTx>(
         .map(|(model, id, _)| (*model, id.clone()))
         .collect();
     let mut metas = tx.metas(&keys).await?;
+    let mut writes = Vec::with_capacity(readable.len() * 2);
     for (index, (model, id, entry)) in readable.iter().enumerate() {
         // A page may name one record twice: the second entry sees the first's metadata.
         let earlier = readable[..index]
@@ -194,18 +195,19 @@ pub async fn apply_page<T: ReplicaTx>(
                 stats.validation_errors += 1;
                 continue;
             }
-            Pulled::Put(record) => tx.put_record(&record).await?,
-            Pulled::Remove => tx.remove_record(*model, id).await?,
+            Pulled::Put(record) => writes.push(Write::PutRecord(record)),
+            Pulled::Remove => writes.push(Write::RemoveRecord(*model, id.clone())),
         }
         let mut meta = meta.unwrap_or_else(|| VersionMeta::new(*model, id));
         meta.applied(&entry.changelog_id);
-        tx.put_meta(&meta).await?;
+        writes.push(Write::PutMeta(meta.clone()));
         metas[index] = Some(meta);
         stats.applied += 1;
         if !affected.contains(model) {
             affected.push(*model);
         }
     }
+    tx.write_all(&writes).await?;
     if let Some(cursor) = &page.cursor {
         tx.set_cursor(cursor).await?;
     }

@@ -6,7 +6,7 @@ use super::schema::{
 };
 use super::{delete, get, put, StoreError};
 use crate::replica::meta::keys;
-use crate::replica::{version_key, Account, OutboxEntry, ReplicaTx, VersionMeta};
+use crate::replica::{version_key, Account, OutboxEntry, ReplicaTx, VersionMeta, Write};
 use indexed_db_futures::cursor::CursorDirection;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::Transaction;
@@ -141,6 +141,19 @@ impl ReplicaTx for IdbTx<'_, '_> {
 
     async fn remove_record(&self, model: Model, id: &str) -> Result<(), StoreError> {
         delete(&self.tx.object_store(model.name())?, id.to_string()).await
+    }
+
+    async fn write_all(&self, writes: &[Write]) -> Result<(), StoreError> {
+        // IndexedDB runs a transaction's requests in the order they were made, so issuing
+        // them all before awaiting keeps their order and costs one round trip.
+        let requests = writes.iter().map(|write| async move {
+            match write {
+                Write::PutRecord(record) => self.put_record(record).await,
+                Write::RemoveRecord(model, id) => self.remove_record(*model, id).await,
+                Write::PutMeta(meta) => self.put_meta(meta).await,
+            }
+        });
+        futures::future::try_join_all(requests).await.map(|_| ())
     }
 
     async fn todo_ids_of_board(&self, board: Uuid) -> Result<Vec<String>, StoreError> {

@@ -24,11 +24,28 @@ fn pushes_in_batches_of_the_configured_size_in_creation_order() {
     let rig = Rig::new(replica(25), config(10));
     assert_eq!(rig.cycle(false), CycleOutcome::Synced);
     let pushes = rig.server().pushes.borrow().clone();
-    assert_eq!(pushes.iter().map(Vec::len).collect::<Vec<_>>(), [10, 10, 5]);
+    assert_eq!(pushes.iter().map(Vec::len).collect::<Vec<_>>(), [10, 15]);
     let flat: Vec<String> = pushes.concat();
     let expected: Vec<String> = (0..25).map(e).collect();
     assert_eq!(flat, expected);
     assert!(rig.events().iter().all(|e| e.synced));
+}
+
+#[test]
+fn a_backlog_drains_in_larger_batches() {
+    let rig = Rig::new(replica(200), config(10));
+    assert_eq!(rig.cycle(false), CycleOutcome::Synced);
+    let sizes: Vec<usize> = rig.server().pushes.borrow().iter().map(Vec::len).collect();
+    assert_eq!(
+        sizes,
+        [10, 50, 50, 50, 40],
+        "10 first, then the backlog size"
+    );
+    // A small change later goes in a small batch again.
+    let rig = Rig::new(replica(3), config(10));
+    rig.cycle(false);
+    let sizes: Vec<usize> = rig.server().pushes.borrow().iter().map(Vec::len).collect();
+    assert_eq!(sizes, [3]);
 }
 
 #[test]
