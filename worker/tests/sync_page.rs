@@ -221,7 +221,14 @@ async fn an_expired_session_stops_the_cycle() {
     let session = sign_up(server).await;
     let a = Device::new(server, &session).await;
     a.store.create_board("Not sent").await.unwrap();
-    *a.connection.token.borrow_mut() = Some("not-a-valid-token".into());
+    // The session this device holds is no longer valid on the server.
+    a.store
+        .set_account(&Account {
+            user: session.user.clone(),
+            token: "not-a-valid-token".into(),
+        })
+        .await
+        .unwrap();
     assert_eq!(a.engine.run_cycle(false).await, CycleOutcome::Unauthorized);
     let event = a.store.outbox(1).await.unwrap().remove(0).event;
     assert_eq!(event.tries, 0, "a 401 does not count as a try");
