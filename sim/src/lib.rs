@@ -70,7 +70,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Options {
         Options {
-            actions: 50,
+            actions: 40,
             devices: 3,
         }
     }
