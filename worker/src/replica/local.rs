@@ -155,7 +155,12 @@ pub async fn delete_board<T: ReplicaTx>(
 ) -> Result<(), T::Error> {
     let board = write.record(Model::Board, id).await?;
     for todo_id in write.tx.todo_ids_of_board(id).await? {
-        write.tx.remove_record(Model::Todo, &todo_id).await?;
+        // Its metadata goes too: should the server refuse the delete, a resync brings
+        // the todo back (see `rules::book_verdicts`).
+        futures::try_join!(
+            write.tx.remove_record(Model::Todo, &todo_id),
+            write.tx.remove_meta(Model::Todo, &todo_id)
+        )?;
     }
     let summary = match &board {
         Record::Board(board) => format!("Deleting board \"{}\"", board.name),

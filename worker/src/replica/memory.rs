@@ -74,6 +74,11 @@ impl ReplicaTx for MemoryTx {
         Ok(())
     }
 
+    async fn clear_cursor(&self) -> Result<(), RuleError> {
+        self.state.borrow_mut().cursor = None;
+        Ok(())
+    }
+
     async fn clear_data(&self) -> Result<(), RuleError> {
         let mut state = self.state.borrow_mut();
         let term = state.term;
@@ -126,6 +131,11 @@ impl ReplicaTx for MemoryTx {
             .borrow_mut()
             .metas
             .insert(key(model, &meta.key), meta.clone());
+        Ok(())
+    }
+
+    async fn remove_meta(&self, model: Model, id: &str) -> Result<(), RuleError> {
+        self.state.borrow_mut().metas.remove(&key(model, id));
         Ok(())
     }
 

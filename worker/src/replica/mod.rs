@@ -50,6 +50,8 @@ pub trait ReplicaTx {
     async fn term(&self) -> Result<u64, Self::Error>;
     async fn set_term(&self, term: u64) -> Result<(), Self::Error>;
     async fn set_cursor(&self, cursor: &str) -> Result<(), Self::Error>;
+    /// Forgets the cursor: the next pull reads the changelog from its start.
+    async fn clear_cursor(&self) -> Result<(), Self::Error>;
     /// Forgets the records, their metadata, the outbox, the cursor and the account
     /// (sign-out), but not the term: a cycle of the old session stays fenced.
     async fn clear_data(&self) -> Result<(), Self::Error>;
@@ -68,6 +70,7 @@ pub trait ReplicaTx {
         keys: &[(Model, String)],
     ) -> Result<Vec<Option<VersionMeta>>, Self::Error>;
     async fn put_meta(&self, meta: &VersionMeta) -> Result<(), Self::Error>;
+    async fn remove_meta(&self, model: Model, id: &str) -> Result<(), Self::Error>;
 
     async fn record(&self, model: Model, id: &str) -> Result<Option<Record>, Self::Error>;
     async fn put_record(&self, record: &Record) -> Result<(), Self::Error>;

@@ -65,6 +65,17 @@ pub async fn book_verdicts<T: ReplicaTx>(
                         if !changed.contains(&model) {
                             changed.push(model);
                         }
+                        let board_restored = model == Model::Board
+                            && entry.event.op() == Some(Operation::Delete)
+                            && state.record.is_some();
+                        if board_restored {
+                            // Its todos went locally with it: read the changelog again
+                            // from the start to bring them back.
+                            tx.clear_cursor().await?;
+                            if !changed.contains(&Model::Todo) {
+                                changed.push(Model::Todo);
+                            }
+                        }
                     }
                 }
                 settle(tx, model, &id, None).await?;

@@ -69,6 +69,10 @@ impl ReplicaTx for IdbTx<'_, '_> {
         self.put_meta_value(keys::CURSOR, &cursor).await
     }
 
+    async fn clear_cursor(&self) -> Result<(), StoreError> {
+        delete(&self.tx.object_store(META)?, keys::CURSOR).await
+    }
+
     async fn clear_data(&self) -> Result<(), StoreError> {
         let term = self.term().await?;
         for store in [OUTBOX, VERSION_META, META]
@@ -129,6 +133,10 @@ impl ReplicaTx for IdbTx<'_, '_> {
 
     async fn put_meta(&self, meta: &VersionMeta) -> Result<(), StoreError> {
         put(&self.tx.object_store(VERSION_META)?, meta).await
+    }
+
+    async fn remove_meta(&self, model: Model, id: &str) -> Result<(), StoreError> {
+        delete(&self.tx.object_store(VERSION_META)?, version_key(model, id)).await
     }
 
     async fn record(&self, model: Model, id: &str) -> Result<Option<Record>, StoreError> {

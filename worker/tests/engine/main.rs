@@ -479,3 +479,98 @@ fn with_nothing_to_push_the_cycle_only_pulls() {
         ["Pulling", "Stopped"]
     );
 }
+
+#[test]
+fn a_refused_board_delete_brings_the_board_and_its_todos_back() {
+    let rig = Rig::new(replica(1), config(10));
+    let todo = futures::executor::block_on(rig.store().local_change(
+        Timestamp::from_millis(0),
+        &mut uuid::Uuid::new_v4,
+        async |write| {
+            local::create_todo(
+                write,
+                board_id(0),
+                local::TodoEdit::normalized("Milk", None),
+            )
+            .await
+        },
+    ))
+    .unwrap();
+    let todo_entry = sync_protocol::LogWithRecord {
+        id: format!("{:020}", 2),
+        model: "Todo".into(),
+        key_path: vec![serde_json::json!(todo.id.to_string())],
+        operation: sync_protocol::Operation::Create,
+        scope_key: fakes::user().id.to_string(),
+        outbox_event_id: "remote".into(),
+        record: Some(Record::Todo(todo.clone()).to_json()),
+        changelog_id: format!("{:020}", 2),
+    };
+    // The first sync pulls the todo's own entry back (stale: it is the one pushed).
+    rig.server().answer_pull(Ok(sync_protocol::PullResponse {
+        cursor: Some(format!("{:020}", 2)),
+        logs_with_records: vec![todo_entry.clone()],
+    }));
+    assert_eq!(rig.cycle(false), CycleOutcome::Synced);
+    assert_eq!(rig.cursor(), Some(format!("{:020}", 2)));
+    futures::executor::block_on(rig.store().local_change(
+        Timestamp::from_millis(0),
+        &mut uuid::Uuid::new_v4,
+        async |write| local::delete_board(write, board_id(0)).await,
+    ))
+    .unwrap();
+    let board = rig
+        .store()
+        .state()
+        .records
+        .get(&(Model::Board, board_id(0).to_string()))
+        .cloned();
+    assert!(board.is_none(), "deleted locally");
+    let delete = rig.events().last().unwrap().id.clone();
+    // The server refuses the delete and still has the board (and its todo).
+    let server_board = sync_protocol::Board {
+        id: board_id(0),
+        name: "B000".into(),
+        created_at: Timestamp::from_millis(0),
+        user_id: fakes::user().id,
+    };
+    let mut refused = PushResult::failed(
+        delete,
+        PushError::new(PushErrorKind::CustomValidationFailed, "this board is kept"),
+    );
+    refused.server_state = Some(ServerState {
+        record: Some(Record::Board(server_board).to_json()),
+    });
+    rig.server().answer_push(PushAnswer::Results(vec![refused]));
+    rig.server().answer_pull(Ok(sync_protocol::PullResponse {
+        cursor: Some(format!("{:020}", 9)),
+        logs_with_records: vec![todo_entry],
+    }));
+    assert_eq!(rig.cycle(false), CycleOutcome::Synced);
+    assert_eq!(
+        rig.server()
+            .pulls
+            .borrow()
+            .last()
+            .cloned()
+            .flatten()
+            .as_deref(),
+        Some(format!("{:020}", 9).as_str()),
+        "after the resync page, the pull goes on from its cursor"
+    );
+    let pulls = rig.server().pulls.borrow().clone();
+    assert_eq!(
+        pulls[pulls.len() - 2],
+        None,
+        "the resync starts from the beginning"
+    );
+    let state = rig.store().state();
+    assert!(state
+        .records
+        .contains_key(&(Model::Board, board_id(0).to_string())));
+    assert_eq!(
+        state.records.get(&(Model::Todo, todo.id.to_string())),
+        Some(&Record::Todo(todo)),
+        "the todo is back"
+    );
+}
