@@ -121,6 +121,7 @@ impl Storage for SqlStore {
             pending: Pending::default(),
             savepoint: None,
             release_pending: false,
+            savepoint_unsent: false,
             hub: self.hub.clone(),
             _writer: writer,
         }))
@@ -431,6 +432,8 @@ struct SqlScopeTx {
     savepoint: Option<(PendingMark, u64)>,
     /// A savepoint released by the caller whose RELEASE has not been sent yet.
     release_pending: bool,
+    /// The open savepoint was taken by the caller but not sent yet.
+    savepoint_unsent: bool,
     /// This process's streams, poked after a commit on SQLite.
     hub: Arc<Hub>,
     /// This process's SQLite writer slot, held until commit or drop.
@@ -680,14 +683,9 @@ impl ScopeTx for SqlScopeTx {
         if self.savepoint.is_some() {
             return Err(Error::Internal("savepoints do not nest".into()));
         }
-        // The previous event's release goes in the same call: one round trip fewer per
-        // event (see `release_savepoint`).
-        let sql = if std::mem::take(&mut self.release_pending) {
-            format!("RELEASE SAVEPOINT {SAVEPOINT}; SAVEPOINT {SAVEPOINT}")
-        } else {
-            format!("SAVEPOINT {SAVEPOINT}")
-        };
-        execute_script(&mut self.tx, &sql).await?;
+        // Sent with the event's first write (see `savepoint_prefix`): one round trip
+        // fewer per event, none for an event that writes nothing.
+        self.savepoint_unsent = true;
         self.savepoint = Some((self.pending.mark(), self.next_seq));
         Ok(())
     }
@@ -696,9 +694,12 @@ impl ScopeTx for SqlScopeTx {
         if self.savepoint.take().is_none() {
             return Err(Error::Internal("no savepoint to release".into()));
         }
-        // Sent with the next savepoint, or ended by the commit, which releases every
-        // savepoint; until then this event's writes simply stay, as released ones do.
-        self.release_pending = true;
+        // Never sent: nothing was written under it, nothing to release. Otherwise the
+        // RELEASE goes with the next savepoint, or the commit releases it; until then
+        // this event's writes simply stay, as released ones do.
+        if !std::mem::take(&mut self.savepoint_unsent) {
+            self.release_pending = true;
+        }
         Ok(())
     }
 
@@ -708,12 +709,17 @@ impl ScopeTx for SqlScopeTx {
         };
         self.pending.truncate(mark);
         self.next_seq = next_seq;
+        if std::mem::take(&mut self.savepoint_unsent) {
+            // Nothing was written under it.
+            return Ok(());
+        }
         // ROLLBACK TO keeps the savepoint; release it so the next event can take its own.
         execute_script(
             &mut self.tx,
             &format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"),
         )
         .await
+        .map(|_| ())
     }
 
     async fn put(&mut self, record: &Record) -> Result<(), Error> {
@@ -729,30 +735,48 @@ impl ScopeTx for SqlScopeTx {
         // transaction's checks and its write, another scope may commit a record with
         // the same new id (PostgreSQL then applies `DO UPDATE` to that row). Zero rows
         // written means exactly that race, and the push tries again.
-        let written = match record {
-            Record::User(user) => on_backend!(&mut self.tx, |tx| sqlx::query(
-                "UPDATE users SET name = $2, image = $3, updated_at = $4 WHERE id = $1"
-            )
-            .bind(user.id.to_string())
-            .bind(&user.name)
-            .bind(&user.image)
-            .bind(user.updated_at.as_millis())
-            .execute(&mut **tx)
-            .await?
-            .rows_affected()),
-            Record::Board(board) => on_backend!(&mut self.tx, |tx| sqlx::query(
-                "INSERT INTO boards (id, name, created_at, user_id) VALUES ($1, $2, $3, $4) \
+        //
+        // On PostgreSQL a board or todo travels with the event's savepoint, in one
+        // round trip (the hot path of a push); everything else sends the savepoint first.
+        let written = match (&self.tx, record) {
+            (Either::Postgres(_), Record::Board(board)) => {
+                let script = self.savepoint_prefix() + &postgres::upsert_board(board)?;
+                execute_script(&mut self.tx, &script).await?
+            }
+            (Either::Postgres(_), Record::Todo(todo)) => {
+                let script = self.savepoint_prefix() + &postgres::upsert_todo(todo, self.scope)?;
+                execute_script(&mut self.tx, &script).await?
+            }
+            (_, Record::User(user)) => {
+                self.send_savepoint().await?;
+                on_backend!(&mut self.tx, |tx| sqlx::query(
+                    "UPDATE users SET name = $2, image = $3, updated_at = $4 WHERE id = $1"
+                )
+                .bind(user.id.to_string())
+                .bind(&user.name)
+                .bind(&user.image)
+                .bind(user.updated_at.as_millis())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected())
+            }
+            (_, Record::Board(board)) => {
+                self.send_savepoint().await?;
+                on_backend!(&mut self.tx, |tx| sqlx::query(
+                    "INSERT INTO boards (id, name, created_at, user_id) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
                  created_at = excluded.created_at WHERE boards.user_id = excluded.user_id"
-            )
-            .bind(board.id.to_string())
-            .bind(&board.name)
-            .bind(board.created_at.as_millis())
-            .bind(board.user_id.to_string())
-            .execute(&mut **tx)
-            .await?
-            .rows_affected()),
-            Record::Todo(todo) => {
+                )
+                .bind(board.id.to_string())
+                .bind(&board.name)
+                .bind(board.created_at.as_millis())
+                .bind(board.user_id.to_string())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected())
+            }
+            (_, Record::Todo(todo)) => {
+                self.send_savepoint().await?;
                 on_backend!(&mut self.tx, |tx| {
                     sqlx::query(
                 "INSERT INTO todos (id, title, description, is_completed, created_at, board_id) \
@@ -797,6 +821,7 @@ impl ScopeTx for SqlScopeTx {
             // Accounts are not deleted through sync; the sync logic never asks.
             Model::User => return Err(Error::Internal("users are not removed by sync".into())),
         };
+        self.send_savepoint().await?;
         on_backend!(&mut self.tx, |tx| sqlx::query(sql)
             .bind(id.to_string())
             .bind(self.scope.to_string())
@@ -867,6 +892,28 @@ impl ScopeTx for SqlScopeTx {
 }
 
 impl SqlScopeTx {
+    /// The savepoint statements not sent yet, to go before the event's first write (and
+    /// counted as sent). Reads need none: what they see is the same either way.
+    fn savepoint_prefix(&mut self) -> String {
+        let mut prefix = String::new();
+        if std::mem::take(&mut self.release_pending) {
+            prefix.push_str(&format!("RELEASE SAVEPOINT {SAVEPOINT}; "));
+        }
+        if std::mem::take(&mut self.savepoint_unsent) {
+            prefix.push_str(&format!("SAVEPOINT {SAVEPOINT}; "));
+        }
+        prefix
+    }
+
+    /// Sends the savepoint statements not sent yet, on their own.
+    async fn send_savepoint(&mut self) -> Result<(), Error> {
+        let prefix = self.savepoint_prefix();
+        if !prefix.is_empty() {
+            execute_script(&mut self.tx, &prefix).await?;
+        }
+        Ok(())
+    }
+
     fn pending_receipt(&self, outbox_event_id: &str) -> Option<Receipt> {
         self.pending
             .receipts
@@ -961,13 +1008,15 @@ impl SqlScopeTx {
 
 /// Runs statements without parameters in one round trip (PostgreSQL's simple protocol;
 /// SQLite runs each statement of the text in turn).
-async fn execute_script(tx: &mut Tx, sql: &str) -> Result<(), Error> {
+/// Returns the rows the statements changed, together.
+async fn execute_script(tx: &mut Tx, sql: &str) -> Result<u64, Error> {
     // A bare string carries no arguments: PostgreSQL then takes the simple protocol,
     // which allows several statements in one message.
-    on_backend!(tx, |tx| sqlx::Executor::execute(&mut **tx, sql)
-        .await?
-        .rows_affected());
-    Ok(())
+    Ok(on_backend!(tx, |tx| sqlx::Executor::execute(
+        &mut **tx, sql
+    )
+    .await?
+    .rows_affected()))
 }
 
 /// The key path of a record: our models have a single-field key, the id.
