@@ -20,10 +20,10 @@ const POKE_CHANNEL: &str = "sync_poke";
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, Error> {
     let options = PgConnectOptions::from_str(url)
         .map_err(|e| Error::Config(format!("invalid PostgreSQL URL: {e}")))?
-        // Prepared statements live as long as their connection. A generic plan made
-        // while a table was small keeps scanning it whole once it is large (seen: the
-        // push's `id IN (...)` lookups reading every receipt, slower with each batch);
-        // a plan per execution costs little for these short queries.
+        // Prepared statements live as long as their connection, and PostgreSQL may settle
+        // on one generic plan for them, chosen while a table was small (a full scan for
+        // the push's `id IN (...)` lookups); a plan per execution follows the tables as
+        // they grow, and costs little for these short queries.
         .options([
             ("plan_cache_mode", "force_custom_plan"),
             // What `literal` relies on: a backslash is an ordinary character.
