@@ -209,7 +209,7 @@ impl Runtime {
     fn pulse(&self) {
         if self.holds_lock.get() {
             self.post(&PeerMessage::Heartbeat);
-        } else if self.watch.borrow_mut().should_seize(now_ms()) {
+        } else if self.watch.borrow_mut().tick(now_ms()) {
             // The leader holds the lock but says nothing: its tab is frozen or hung.
             self.claim_leadership(Claim::Seize);
         }
