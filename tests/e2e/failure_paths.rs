@@ -138,9 +138,55 @@ async fn signing_out_during_a_slow_pull_leaves_nothing_of_the_account() {
 
     // Signing in again fetches everything from the start.
     a.sign_in(&email, PASSWORD).await;
+    let started = std::time::Instant::now();
+    let mut count = 0;
+    while started.elapsed() < Duration::from_secs(90) {
+        count = a.local_state().await.todos.len();
+        if count == 3000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(count, 3000, "a fresh pull brings every todo");
+    a.close().await;
+}
+
+#[tokio::test]
+async fn signing_in_as_someone_else_from_the_expired_banner_asks_first() {
+    let Some(stack) = Stack::start().await else {
+        return;
+    };
+    let (mine, theirs) = (unique_email("lin"), unique_email("mo"));
+    seed_account(&stack.url, &theirs, 0).await;
+    let a = Browser::open().await;
+    a.goto(&stack.url).await;
+    a.sign_up(&mine, PASSWORD, "Lin").await;
     a.wait_synced().await;
-    let local = a.local_state().await;
-    assert_eq!(local.todos.len(), 3000, "a fresh pull brings every todo");
+
+    // The session expires with a change still to push.
+    stack.execute_sql("DELETE FROM sessions").await;
+    a.create_board("Not yet on the server").await;
+    a.click("sync-now-button").await;
+    a.find("session-expired").await;
+    a.wait_for_text("pending-count", |t| t == "1").await;
+
+    // Signing in as another account from the banner asks before discarding it.
+    a.replace_text("auth-email", &theirs).await;
+    a.replace_text("auth-password", PASSWORD).await;
+    a.click("login-submit").await;
+    a.find("confirm-switch-account").await;
+    a.click("confirm-cancel").await;
+    a.wait_gone("confirm-switch-account").await;
+    assert_eq!(a.text("user-email").await, mine, "still the same account");
+    a.find("board-Not yet on the server").await;
+
+    // Confirmed: the other account, and none of the first one's data.
+    a.click("login-submit").await;
+    a.click("confirm-switch-account").await;
+    a.wait_for_text("user-email", |t| t == theirs).await;
+    a.wait_synced().await;
+    a.find("board-Big board").await;
+    assert!(!a.exists("board-Not yet on the server").await);
     a.close().await;
 }
 
