@@ -190,6 +190,27 @@ async fn signing_in_as_someone_else_from_the_expired_banner_asks_first() {
     a.close().await;
 }
 
+#[tokio::test]
+async fn the_event_stream_reopens_after_the_server_restarts() {
+    let Some(mut stack) = Stack::start().await else {
+        return;
+    };
+    let a = Browser::open().await;
+    a.goto(&stack.url).await;
+    a.sign_up(&unique_email("nell"), PASSWORD, "Nell").await;
+    a.wait_for_text("realtime-status", |t| t == "● Live").await;
+
+    // The server goes away long enough for the stream to fail for good, then returns.
+    stack.kill();
+    a.wait_for_text("realtime-status", |t| t == "○ Not live")
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stack.restart().await;
+    // No reload, no click: the worker reopens the stream by itself.
+    a.wait_for_text("realtime-status", |t| t == "● Live").await;
+    a.close().await;
+}
+
 /// Signs up `email` over HTTP and pushes one board with `todos` todos; returns the token.
 async fn seed_account(url: &str, email: &str, todos: usize) -> String {
     let http = reqwest::Client::new();
