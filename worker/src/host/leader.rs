@@ -1,8 +1,10 @@
 //! Leadership among the workers of one origin (one per open tab): the worker that holds
 //! a Web Lock syncs, the others stand by. The browser releases a lock when its holder's
 //! context goes away, so a standby worker takes over as soon as the leader's tab closes;
-//! for a frozen leader a standby takes the lock by force (see `engine::leadership`).
+//! for a frozen leader a standby takes the lock by force. When to ask, and what a grant or
+//! a loss means, is decided by `engine::leadership`; this module only talks to the browser.
 
+pub use crate::engine::leadership::Claim;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -21,15 +23,6 @@ extern "C" {
         options: &JsValue,
         callback: &js_sys::Function,
     ) -> js_sys::Promise;
-}
-
-/// How to ask for the lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    /// Queue behind the current holder.
-    Wait,
-    /// Take it from the current holder now (which then learns it lost it).
-    Seize,
 }
 
 /// Asks for leadership: `on_granted` runs once the lock is ours, which is then held for

@@ -3,8 +3,11 @@
 //!
 //! Each tab spawns its own worker. One of them leads (holds the Web Lock) and syncs;
 //! the others stand by, forward their page's commands to the leader and relay the
-//! leader's reports to their page. Everything runs on the worker's one thread, so shared
-//! state is `Rc<RefCell<…>>`, and no borrow is held across a call back into the runtime.
+//! leader's reports to their page. Who leads, and what a worker does about it, is decided
+//! by `engine::leadership`, and when cycles run by `engine::controller`: this module feeds
+//! both what happens (lock answers, channel messages, timers, pages) and carries out their
+//! commands. Everything runs on the worker's one thread, so shared state is
+//! `Rc<RefCell<…>>`, and no borrow is held across a call back into the runtime.
 
 mod fetch;
 pub mod leader;
@@ -14,8 +17,10 @@ pub mod transport;
 
 pub use fetch::{get_json, navigator_online, post_json};
 
-use crate::engine::controller::{Command, Controller, Event};
-use crate::engine::leadership::{LeaderWatch, HEARTBEAT_MS};
+use crate::engine::controller::{Command as ControlCommand, Controller, Event as ControlEvent};
+use crate::engine::leadership::{
+    Claim, Command, Event, Fenced, Leadership, Lease, RequestId, HEARTBEAT_MS,
+};
 use crate::engine::status::StatusBoard;
 use crate::engine::{Clock, Engine};
 use crate::messages::{SyncConfig, WorkerInput, WorkerOutput};
@@ -23,10 +28,9 @@ use crate::store::notify::{ChangeListener, ChangeOrigin};
 use crate::store::LocalStore;
 use gloo_timers::callback::{Interval, Timeout};
 use gloo_worker::{HandlerId, Worker, WorkerScope};
-use leader::Claim;
-use peers::{PeerMessage, Peers};
+use peers::Peers;
 use realtime::Realtime;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use sync_protocol::Timestamp;
 use transport::{Connection, FetchTransport};
@@ -43,7 +47,8 @@ impl Clock for BrowserClock {
     }
 }
 
-type SyncEngine = Engine<LocalStore, FetchTransport, BrowserClock>;
+/// The leader's engine: over the store, fenced by its term's lease.
+type SyncEngine = Engine<Fenced<LocalStore>, FetchTransport, BrowserClock>;
 
 /// How long synced events stay in the outbox (for the inspector) before the leader
 /// clears them.
@@ -79,46 +84,36 @@ impl Worker for SyncWorker {
     }
 
     fn received(&mut self, _scope: &WorkerScope<Self>, input: WorkerInput, _id: HandlerId) {
-        self.runtime.input(input, false);
+        self.runtime.decide(Event::PageInput(input));
     }
 }
 
-/// The latest report of each kind, for a page that connects later.
-#[derive(Default)]
-struct Latest {
-    status: Option<WorkerOutput>,
-    pending: Option<WorkerOutput>,
-    realtime: Option<WorkerOutput>,
+/// What this worker runs while it leads.
+struct Leader {
+    /// The term of leadership the engine works under (its cycles' ends name it).
+    term: u64,
+    engine: Rc<SyncEngine>,
+    controller: Controller,
 }
 
 struct Runtime {
     me: Weak<Runtime>,
     scope: WorkerScope<SyncWorker>,
     handlers: RefCell<Vec<HandlerId>>,
-    latest: RefCell<Latest>,
     connection: Connection,
     status: StatusBoard,
-    controller: RefCell<Controller>,
-    /// Present once this worker leads.
-    engine: RefCell<Option<Rc<SyncEngine>>>,
+    /// Decides who leads; everything below carries out what it says.
+    leadership: RefCell<Leadership>,
+    /// Present while this worker leads.
+    leader: RefCell<Option<Leader>>,
+    /// The store opened for a term, until the state machine says to lead with it or close it.
+    opened: RefCell<Option<(u64, LocalStore)>>,
     timer: RefCell<Option<Timeout>>,
     realtime: RefCell<Option<Realtime>>,
     peers: RefCell<Option<Peers>>,
-    /// Whether the loop should run: followed from the pages' Start/Stop and the leader's
-    /// reports, so a worker that takes over continues what the leader was doing.
-    wants_loop: Cell<bool>,
     local_changes: RefCell<Option<ChangeListener>>,
     _network: RefCell<Vec<Listener>>,
-    /// This worker holds the leader lock (it may still be opening the store).
-    holds_lock: Cell<bool>,
-    /// Counts grants of the lock, so a takeover that finishes after the lock was lost
-    /// again does not install a second leader.
-    term: Cell<u64>,
-    /// A queued (not seizing) request for the lock is outstanding.
-    waiting_for_lock: Cell<bool>,
-    /// When the leader last spoke, for a standby.
-    watch: RefCell<LeaderWatch>,
-    /// The leader's heartbeat, or the standby's check on it.
+    /// The heartbeat timer.
     _pulse: RefCell<Option<Interval>>,
 }
 
@@ -130,333 +125,154 @@ impl Runtime {
                 me: me.clone(),
                 scope,
                 handlers: RefCell::default(),
-                latest: RefCell::default(),
                 connection: Connection::default(),
                 status: StatusBoard::new(Rc::new(move |output| {
                     if let Some(runtime) = reporter.upgrade() {
-                        runtime.emit(output, true);
+                        runtime.decide(Event::Report(output));
                     }
                 })),
-                controller: RefCell::new(Controller::new(
-                    u64::from(SyncConfig::default().interval_ms),
-                    jitter_seed(),
-                )),
-                engine: RefCell::default(),
+                leadership: RefCell::new(Leadership::new(now_ms())),
+                leader: RefCell::default(),
+                opened: RefCell::default(),
                 timer: RefCell::default(),
                 realtime: RefCell::default(),
                 peers: RefCell::default(),
-                wants_loop: Cell::new(false),
                 local_changes: RefCell::default(),
                 _network: RefCell::default(),
-                holds_lock: Cell::new(false),
-                term: Cell::new(0),
-                waiting_for_lock: Cell::new(false),
-                watch: RefCell::new(LeaderWatch::new(now_ms())),
                 _pulse: RefCell::default(),
             }
         });
         let me = runtime.me.clone();
         *runtime.peers.borrow_mut() = Some(Peers::open(move |message| {
             if let Some(runtime) = me.upgrade() {
-                runtime.peer_message(message);
+                runtime.decide(Event::Peer(message));
             }
         }));
-        runtime.post(&PeerMessage::Hello);
         runtime.listen_to_network();
-        runtime.claim_leadership(Claim::Wait);
+        let commands = runtime.leadership.borrow_mut().start();
+        runtime.carry_out(commands, None);
         let me = runtime.me.clone();
         *runtime._pulse.borrow_mut() = Some(Interval::new(HEARTBEAT_MS as u32, move || {
             if let Some(runtime) = me.upgrade() {
-                runtime.pulse();
+                runtime.decide(Event::Tick);
             }
         }));
         runtime
     }
 
-    /// Asks for the leader lock; leads when granted, stands down when it is seized.
-    fn claim_leadership(&self, claim: Claim) {
-        if claim == Claim::Wait {
-            self.waiting_for_lock.set(true);
+    /// Tells the leadership state machine what happened and carries out its answer.
+    fn decide(&self, event: Event) {
+        // The borrow ends with the statement: carrying out may feed it again.
+        let commands = self.leadership.borrow_mut().handle(event, now_ms());
+        self.carry_out(commands, None);
+    }
+
+    /// A page connected: tell it where sync stands before anything happens.
+    fn connect(&self, id: HandlerId) {
+        self.handlers.borrow_mut().push(id);
+        let status = self.status.current();
+        let commands = self
+            .leadership
+            .borrow_mut()
+            .handle(Event::PageConnected { status }, now_ms());
+        self.carry_out(commands, Some(id));
+    }
+
+    /// Carries out the leadership's commands; `page` is the page that just connected.
+    fn carry_out(&self, commands: Vec<Command>, page: Option<HandlerId>) {
+        for command in commands {
+            match command {
+                Command::AnswerPages(output) => {
+                    for id in self.handlers.borrow().iter() {
+                        self.scope.respond(*id, output.clone());
+                    }
+                }
+                Command::Greet(output) => {
+                    if let Some(id) = page {
+                        self.scope.respond(id, output);
+                    }
+                }
+                Command::Broadcast(message) => {
+                    if let Some(peers) = self.peers.borrow().as_ref() {
+                        peers.post(&message);
+                    }
+                }
+                Command::RequestLock { request, claim } => self.request_lock(request, claim),
+                Command::Apply(input) => self.apply(input),
+                Command::OpenStore { term } => {
+                    if let Some(runtime) = self.me.upgrade() {
+                        wasm_bindgen_futures::spawn_local(runtime.open_store(term));
+                    }
+                }
+                Command::CloseStore { term } => {
+                    let opened = self.opened.borrow_mut().take();
+                    if let Some((_, store)) = opened.filter(|(opened, _)| *opened == term) {
+                        store.close();
+                    }
+                }
+                Command::Lead {
+                    term,
+                    fencing_term,
+                    lease,
+                } => self.lead(term, fencing_term, lease),
+                Command::Control(event) => self.control(event),
+                Command::StandDown => self.stand_down(),
+            }
         }
+    }
+
+    /// Asks the browser for the lock; its answers go back to the state machine.
+    fn request_lock(&self, request: RequestId, claim: Claim) {
         let granted = self.me.clone();
         let lost = self.me.clone();
         leader::request_leadership(
             claim,
             move || {
                 if let Some(runtime) = granted.upgrade() {
-                    if claim == Claim::Wait {
-                        runtime.waiting_for_lock.set(false);
-                    }
-                    runtime.holds_lock.set(true);
-                    runtime.term.set(runtime.term.get() + 1);
-                    let term = runtime.term.get();
-                    wasm_bindgen_futures::spawn_local(async move { runtime.lead(term).await });
+                    runtime.decide(Event::LockGranted { request });
                 }
             },
             move || {
                 if let Some(runtime) = lost.upgrade() {
-                    runtime.stand_down();
-                    // Queue again, unless an earlier queued request is still waiting.
-                    if !runtime.waiting_for_lock.get() {
-                        runtime.claim_leadership(Claim::Wait);
-                    }
+                    runtime.decide(Event::LockLost { request });
                 }
             },
         );
     }
 
-    /// Every heartbeat: the leader says it is alive; a standby checks that it heard one.
-    fn pulse(&self) {
-        if self.holds_lock.get() {
-            self.post(&PeerMessage::Heartbeat);
-        } else if self.watch.borrow_mut().tick(now_ms()) {
-            // The leader holds the lock but says nothing: its tab is frozen or hung.
-            self.claim_leadership(Claim::Seize);
-        }
-    }
-
-    /// Another worker took the lock: stop syncing and follow it as a standby. A cycle
-    /// already under way finishes (its pushes are idempotent on the server) but starts
-    /// nothing more.
-    fn stand_down(&self) {
-        self.holds_lock.set(false);
-        self.engine.borrow_mut().take();
-        self.timer.borrow_mut().take();
-        self.local_changes.borrow_mut().take();
-        self.realtime.borrow_mut().take();
-        let interval = u64::from(self.connection.config.borrow().interval_ms);
-        *self.controller.borrow_mut() = Controller::new(interval, jitter_seed());
-        self.watch.borrow_mut().restart(now_ms());
-    }
-
-    fn is_leader(&self) -> bool {
-        self.engine.borrow().is_some()
-    }
-
-    /// A page connected: tell it where sync stands before anything happens.
-    fn connect(&self, id: HandlerId) {
-        self.handlers.borrow_mut().push(id);
-        let latest = self.latest.borrow();
-        let status = latest
-            .status
-            .clone()
-            .unwrap_or_else(|| WorkerOutput::Status(self.status.current()));
-        self.scope.respond(id, status);
-        for output in [&latest.pending, &latest.realtime].into_iter().flatten() {
-            self.scope.respond(id, output.clone());
-        }
-    }
-
-    /// Sends a report to this worker's pages and, from the leader, to the other workers.
-    fn emit(&self, output: WorkerOutput, broadcast: bool) {
-        {
-            let mut latest = self.latest.borrow_mut();
-            match &output {
-                WorkerOutput::Status(_) => latest.status = Some(output.clone()),
-                WorkerOutput::Pending { .. } => latest.pending = Some(output.clone()),
-                WorkerOutput::Realtime { .. } => latest.realtime = Some(output.clone()),
-                _ => {}
-            }
-        }
-        for id in self.handlers.borrow().iter() {
-            self.scope.respond(*id, output.clone());
-        }
-        if broadcast && self.is_leader() {
-            self.post(&PeerMessage::Output(output));
-        }
-    }
-
-    fn post(&self, message: &PeerMessage) {
-        if let Some(peers) = self.peers.borrow().as_ref() {
-            peers.post(message);
-        }
-    }
-
-    /// A command from this worker's page (`from_peer` false) or forwarded by another
-    /// worker for the leader.
-    fn input(&self, input: WorkerInput, from_peer: bool) {
-        match &input {
-            WorkerInput::Configure(config) => self.configure(config.clone()),
-            WorkerInput::SetAuth { token } => self.set_token(token.clone()),
-            WorkerInput::SimulateOffline { offline } => self.simulate_offline(*offline),
-            WorkerInput::Start => self.wants_loop.set(true),
-            WorkerInput::Stop => self.wants_loop.set(false),
-            _ => {}
-        }
-        if !self.is_leader() {
-            if !from_peer {
-                self.post(&PeerMessage::Input(input));
-            }
-            return;
-        }
-        let event = match input {
-            WorkerInput::Start => Event::Start,
-            WorkerInput::Stop => Event::Stop,
-            WorkerInput::SyncNow { override_backoff } => Event::SyncNow { override_backoff },
-            WorkerInput::ForceSync { override_backoff } => Event::ForceSync { override_backoff },
-            WorkerInput::Kick => Event::Kick,
-            WorkerInput::Configure(_)
-            | WorkerInput::SetAuth { .. }
-            | WorkerInput::SimulateOffline { .. } => return,
-        };
-        self.handle(event);
-    }
-
-    fn peer_message(&self, message: PeerMessage) {
-        match message {
-            PeerMessage::Input(input) => {
-                if self.is_leader() {
-                    self.input(input, true);
-                } else {
-                    // Keep following the pages' intent, for a takeover.
-                    match input {
-                        WorkerInput::Start => self.wants_loop.set(true),
-                        WorkerInput::Stop => self.wants_loop.set(false),
-                        _ => {}
-                    }
-                }
-            }
-            PeerMessage::Heartbeat => {
-                if !self.holds_lock.get() {
-                    self.watch.borrow_mut().heard(now_ms());
-                }
-            }
-            PeerMessage::Output(output) => {
-                if !self.holds_lock.get() {
-                    self.watch.borrow_mut().heard(now_ms());
-                }
-                if !self.is_leader() {
-                    if let WorkerOutput::Status(status) = &output {
-                        self.wants_loop.set(status.is_looping);
-                    }
-                    self.emit(output, false);
-                }
-            }
-            PeerMessage::Hello => {
-                if self.is_leader() {
-                    let latest = self.latest.borrow();
-                    for output in [&latest.status, &latest.pending, &latest.realtime]
-                        .into_iter()
-                        .flatten()
-                    {
-                        self.post(&PeerMessage::Output(output.clone()));
-                    }
-                }
-            }
-        }
-    }
-
-    fn configure(&self, config: SyncConfig) {
-        let config = config.sanitized();
-        let interval = u64::from(config.interval_ms);
-        *self.connection.config.borrow_mut() = config.clone();
-        if let Some(engine) = self.engine.borrow().clone() {
-            engine.configure(config);
-        }
-        self.handle(Event::Interval { ms: interval });
-        self.refresh_realtime();
-    }
-
-    fn set_token(&self, token: Option<String>) {
-        let changed = *self.connection.token.borrow() != token;
-        let has_token = token.is_some();
-        *self.connection.token.borrow_mut() = token;
-        if changed && has_token {
-            // A new session clears a "session expired" error.
-            self.status.set_error(None);
-        }
-        self.handle(Event::Auth { has_token });
-        self.refresh_realtime();
-    }
-
-    fn simulate_offline(&self, offline: bool) {
-        self.connection.simulate_offline.set(offline);
-        self.handle(Event::Network {
-            online: !offline && navigator_online(),
-        });
-        self.refresh_realtime();
-    }
-
-    /// Feeds the controller (leader only) and carries out what it says.
-    fn handle(&self, event: Event) {
-        if !self.is_leader() {
-            return;
-        }
-        let now = now_ms();
-        let commands = self.controller.borrow_mut().handle(event, now);
-        for command in commands {
-            self.execute(command);
-        }
-    }
-
-    fn execute(&self, command: Command) {
-        match command {
-            Command::RunCycle { override_backoff } => {
-                let Some(engine) = self.engine.borrow().clone() else {
-                    return;
-                };
-                let me = self.me.clone();
-                wasm_bindgen_futures::spawn_local(async move {
-                    let outcome = engine.run_cycle(override_backoff).await;
-                    if let Some(runtime) = me.upgrade() {
-                        runtime.handle(Event::CycleDone(outcome));
-                    }
-                });
-            }
-            Command::ArmTimer { ms } => {
-                let me = self.me.clone();
-                let timeout = Timeout::new(ms.min(u64::from(u32::MAX)) as u32, move || {
-                    if let Some(runtime) = me.upgrade() {
-                        runtime.handle(Event::TimerFired);
-                    }
-                });
-                // Replacing the old Timeout drops it, which cancels it.
-                *self.timer.borrow_mut() = Some(timeout);
-            }
-            Command::CancelTimer => {
-                self.timer.borrow_mut().take();
-            }
-            Command::SetLooping(looping) => {
-                self.wants_loop.set(looping);
-                self.status.set_looping(looping);
-            }
-            Command::SessionExpired => {
-                self.realtime.borrow_mut().take();
-            }
-        }
-    }
-
-    /// This worker won the lock: open the store, take over the loop.
-    async fn lead(self: Rc<Self>, term: u64) {
+    /// Opens the store for a term of leadership and raises its fencing term.
+    async fn open_store(self: Rc<Self>, term: u64) {
         let store = match LocalStore::open().await {
-            Ok(store) if self.term.get() != term || !self.holds_lock.get() => {
-                // The lock was lost again while the store opened.
-                store.close();
-                return;
-            }
             Ok(store) => store,
-            Err(error) => {
-                self.status.set_error(Some(crate::messages::SyncError {
-                    kind: crate::messages::SyncErrorKind::Storage,
-                    message: error.to_string(),
-                }));
-                return;
-            }
+            Err(error) => return self.store_failed(term, error.to_string()),
         };
-        // Raise the stored term: any cycle an earlier leader still runs can write nothing.
+        // Raising the stored term fences every other worker's cycles, so a worker that
+        // lost the lock while the store opened must not do it: it would fence its successor.
+        if !self.leadership.borrow().is_opening(term) {
+            store.close();
+            return;
+        }
         let fencing_term = match store.claim_term().await {
-            Ok(fencing_term) if self.term.get() == term && self.holds_lock.get() => fencing_term,
-            Ok(_) => {
-                store.close();
-                return;
-            }
-            Err(error) => {
-                self.status.set_error(Some(crate::messages::SyncError {
-                    kind: crate::messages::SyncErrorKind::Storage,
-                    message: error.to_string(),
-                }));
-                return;
-            }
+            Ok(fencing_term) => fencing_term,
+            Err(error) => return self.store_failed(term, error.to_string()),
+        };
+        *self.opened.borrow_mut() = Some((term, store));
+        self.decide(Event::StoreOpened { term, fencing_term });
+    }
+
+    fn store_failed(&self, term: u64, message: String) {
+        self.status.set_error(Some(crate::messages::SyncError {
+            kind: crate::messages::SyncErrorKind::Storage,
+            message,
+        }));
+        self.decide(Event::StoreFailed { term });
+    }
+
+    /// This worker leads: run the engine over the opened store, fenced by the term's lease.
+    fn lead(&self, term: u64, fencing_term: u64, lease: Lease) {
+        let opened = self.opened.borrow_mut().take();
+        let Some((_, store)) = opened.filter(|(opened, _)| *opened == term) else {
+            return;
         };
         let config = self.connection.config.borrow().clone();
         let transport = FetchTransport {
@@ -470,35 +286,148 @@ impl Runtime {
                 .await;
         });
         let engine = Engine::new(
-            store,
+            Fenced::new(store, lease),
             transport,
             BrowserClock,
             config.clone(),
             self.status.clone(),
             fencing_term,
         );
-        *self.engine.borrow_mut() = Some(Rc::new(engine));
+        let interval = u64::from(config.interval_ms);
+        *self.leader.borrow_mut() = Some(Leader {
+            term,
+            engine: Rc::new(engine),
+            controller: Controller::new(interval, jitter_seed()),
+        });
         let me = self.me.clone();
         *self.local_changes.borrow_mut() = ChangeListener::new(move |change| {
             if change.origin == ChangeOrigin::Local {
                 if let Some(runtime) = me.upgrade() {
-                    runtime.handle(Event::Kick);
+                    runtime.control(ControlEvent::Kick);
                 }
             }
         });
         let has_token = self.connection.token.borrow().is_some();
-        self.handle(Event::Interval {
-            ms: u64::from(config.interval_ms),
-        });
-        self.handle(Event::Auth { has_token });
-        self.handle(Event::Network {
+        self.control(ControlEvent::Interval { ms: interval });
+        self.control(ControlEvent::Auth { has_token });
+        self.control(ControlEvent::Network {
             online: navigator_online() && !self.connection.simulate_offline.get(),
         });
-        self.emit(WorkerOutput::Status(self.status.current()), true);
-        if self.wants_loop.get() {
-            self.handle(Event::Start);
-        }
+        self.decide(Event::Report(WorkerOutput::Status(self.status.current())));
         self.refresh_realtime();
+    }
+
+    /// Another worker took the lock: stop syncing and follow it as a standby. A cycle
+    /// under way can write and send nothing more (its lease was revoked); it just ends.
+    fn stand_down(&self) {
+        self.leader.borrow_mut().take();
+        self.timer.borrow_mut().take();
+        self.local_changes.borrow_mut().take();
+        self.realtime.borrow_mut().take();
+    }
+
+    /// A setting from a page (or, for the leader, from another worker's page).
+    fn apply(&self, input: WorkerInput) {
+        match input {
+            WorkerInput::Configure(config) => self.configure(config),
+            WorkerInput::SetAuth { token } => self.set_token(token),
+            WorkerInput::SimulateOffline { offline } => self.simulate_offline(offline),
+            WorkerInput::Start
+            | WorkerInput::Stop
+            | WorkerInput::SyncNow { .. }
+            | WorkerInput::ForceSync { .. }
+            | WorkerInput::Kick => {}
+        }
+    }
+
+    fn configure(&self, config: SyncConfig) {
+        let config = config.sanitized();
+        let interval = u64::from(config.interval_ms);
+        *self.connection.config.borrow_mut() = config.clone();
+        let engine = self.leader.borrow().as_ref().map(|l| l.engine.clone());
+        if let Some(engine) = engine {
+            engine.configure(config);
+        }
+        self.control(ControlEvent::Interval { ms: interval });
+        self.refresh_realtime();
+    }
+
+    fn set_token(&self, token: Option<String>) {
+        let changed = *self.connection.token.borrow() != token;
+        let has_token = token.is_some();
+        *self.connection.token.borrow_mut() = token;
+        if changed && has_token {
+            // A new session clears a "session expired" error.
+            self.status.set_error(None);
+        }
+        self.control(ControlEvent::Auth { has_token });
+        self.refresh_realtime();
+    }
+
+    fn simulate_offline(&self, offline: bool) {
+        self.connection.simulate_offline.set(offline);
+        self.control(ControlEvent::Network {
+            online: !offline && navigator_online(),
+        });
+        self.refresh_realtime();
+    }
+
+    /// Feeds the controller (there is one only while leading) and carries out what it says.
+    fn control(&self, event: ControlEvent) {
+        let now = now_ms();
+        let commands = match self.leader.borrow_mut().as_mut() {
+            Some(leader) => leader.controller.handle(event, now),
+            None => return,
+        };
+        for command in commands {
+            self.execute(command);
+        }
+    }
+
+    fn execute(&self, command: ControlCommand) {
+        match command {
+            ControlCommand::RunCycle { override_backoff } => {
+                let Some((term, engine)) = self
+                    .leader
+                    .borrow()
+                    .as_ref()
+                    .map(|leader| (leader.term, leader.engine.clone()))
+                else {
+                    return;
+                };
+                let me = self.me.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let outcome = engine.run_cycle(override_backoff).await;
+                    if let Some(runtime) = me.upgrade() {
+                        runtime.decide(Event::CycleDone { term, outcome });
+                    }
+                });
+            }
+            ControlCommand::ArmTimer { ms } => {
+                let me = self.me.clone();
+                let timeout = Timeout::new(ms.min(u64::from(u32::MAX)) as u32, move || {
+                    if let Some(runtime) = me.upgrade() {
+                        runtime.control(ControlEvent::TimerFired);
+                    }
+                });
+                // Replacing the old Timeout drops it, which cancels it.
+                *self.timer.borrow_mut() = Some(timeout);
+            }
+            ControlCommand::CancelTimer => {
+                self.timer.borrow_mut().take();
+            }
+            ControlCommand::SetLooping(looping) => {
+                self.decide(Event::Looping(looping));
+                self.status.set_looping(looping);
+            }
+            ControlCommand::SessionExpired => {
+                self.realtime.borrow_mut().take();
+            }
+        }
+    }
+
+    fn is_leader(&self) -> bool {
+        self.leader.borrow().is_some()
     }
 
     /// Opens or closes the event stream to match leadership, settings, token and network.
@@ -513,7 +442,7 @@ impl Runtime {
         if !wanted {
             // A standby worker relays the leader's stream state; only the leader reports its own.
             if was_open && self.is_leader() {
-                self.emit(WorkerOutput::Realtime { connected: false }, true);
+                self.decide(Event::Report(WorkerOutput::Realtime { connected: false }));
             }
             return;
         }
@@ -527,17 +456,14 @@ impl Runtime {
             &token,
             move || {
                 if let Some(runtime) = poke.upgrade() {
-                    runtime.handle(Event::Poke);
+                    runtime.control(ControlEvent::Poke);
                 }
             },
             move |is_connected| {
                 if let Some(runtime) = connected.upgrade() {
-                    runtime.emit(
-                        WorkerOutput::Realtime {
-                            connected: is_connected,
-                        },
-                        true,
-                    );
+                    runtime.decide(Event::Report(WorkerOutput::Realtime {
+                        connected: is_connected,
+                    }));
                 }
             },
         );
@@ -556,7 +482,7 @@ impl Runtime {
             let closure = Listener::new(move |_| {
                 if let Some(runtime) = me.upgrade() {
                     let simulated = runtime.connection.simulate_offline.get();
-                    runtime.handle(Event::Network {
+                    runtime.control(ControlEvent::Network {
                         online: online && !simulated,
                     });
                 }

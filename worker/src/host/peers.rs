@@ -1,25 +1,11 @@
 //! The workers of one origin talk over a BroadcastChannel: standby workers forward
-//! their page's commands to the leader, and the leader's reports reach every page.
+//! their page's commands to the leader, and the leader's reports reach every page. What
+//! is said when is decided by `engine::leadership`.
 
 use crate::channel::JsonChannel;
-use crate::messages::{WorkerInput, WorkerOutput};
-use serde::{Deserialize, Serialize};
+pub use crate::engine::leadership::PeerMessage;
 
 const CHANNEL: &str = "boards-sync:workers";
-
-/// What one worker tells the others.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "body", rename_all = "camelCase")]
-pub enum PeerMessage {
-    /// A page's command, for the leader.
-    Input(WorkerInput),
-    /// The leader's report, for every page.
-    Output(WorkerOutput),
-    /// A new worker asks the leader to repeat where sync stands.
-    Hello,
-    /// The leader is alive (see `engine::leadership`).
-    Heartbeat,
-}
 
 /// This worker's end of the channel.
 pub struct Peers {
@@ -27,12 +13,14 @@ pub struct Peers {
 }
 
 impl Peers {
+    /// Joins the channel; `on_message` gets what the other workers post.
     pub fn open(on_message: impl Fn(PeerMessage) + 'static) -> Peers {
         Peers {
             channel: JsonChannel::listener(CHANNEL, on_message),
         }
     }
 
+    /// Posts to every other worker of the origin.
     pub fn post(&self, message: &PeerMessage) {
         self.channel.post(message);
     }
