@@ -26,8 +26,8 @@ pub struct OutboxEntry {
     /// when the server refuses it. Local only: never sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
-    /// `seq` while the server's refusal has not been dismissed by the person (sparse, so
-    /// the notices are an index scan), else absent.
+    /// `seq` while the server's refusal has not been dismissed by the person, else
+    /// absent (sparse, so that an index can be put on it with a new store).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refused: Option<u32>,
 }

@@ -119,10 +119,22 @@ impl LocalStore {
     }
 
     /// The server's refusals the person has not dismissed, oldest first.
+    ///
+    /// The page asks after every push, so the common case (nothing refused) is answered
+    /// from the outbox's index counts; only when refused events exist is the outbox
+    /// walked. (A sparse index on `refused` would need a new store: see `schema`.)
     pub async fn refusals(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         let db = self.db().await?;
         let tx = readonly(&db, &[OUTBOX])?;
         let store = tx.object_store(OUTBOX)?;
+        let (total, pending, synced) = futures::try_join!(
+            async { Ok::<u32, StoreError>(store.count().await?) },
+            async { Ok(store.index(OUTBOX_QUEUE)?.count().await?) },
+            async { Ok(store.index(OUTBOX_SYNCED_AT)?.count().await?) },
+        )?;
+        if total.saturating_sub(pending + synced) == 0 {
+            return Ok(Vec::new());
+        }
         let index = store.index(OUTBOX_BY_SEQ)?;
         let mut refused = Vec::new();
         if let Some(mut cursor) = index.open_cursor().serde()?.await? {
