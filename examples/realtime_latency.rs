@@ -8,11 +8,6 @@
 //! Run with `cargo xtask bench` (which builds the app first), or
 //! `cargo run --example realtime_latency -- <dist dir> [changes]`.
 
-#[cfg(not(target_arch = "wasm32"))]
-#[path = "../tests/e2e/harness.rs"]
-#[allow(dead_code)]
-mod harness;
-
 #[cfg(target_arch = "wasm32")]
 fn main() {}
 
@@ -44,9 +39,9 @@ async fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod bench {
-    use crate::harness::{Browser, Stack};
     use std::path::Path;
     use std::time::Duration;
+    use sync_test_support::{copy_app, Browser, Stack};
 
     /// Records when each board first appears on the page.
     const OBSERVE: &str = r#"
@@ -61,7 +56,7 @@ new MutationObserver(mark).observe(document.body, { subtree: true, childList: tr
     pub async fn measure(dist: &Path, realtime: bool, changes: usize) -> Vec<f64> {
         let app = tempfile::tempdir().expect("temporary folder");
         let config = serde_json::json!({ "serverUrl": "", "realtime": realtime });
-        crate::harness::copy_app(dist, app.path(), &config.to_string());
+        copy_app(dist, app.path(), &config.to_string());
         let stack = Stack::start_with_app(app.path()).await;
         let email = format!("bench-{}-{}@example.com", realtime, std::process::id());
         let (a, b) = (Browser::open().await, Browser::open().await);

@@ -1,8 +1,8 @@
 //! The app as a person uses it: accounts, every board and todo action, the sync bar,
 //! the offline switch, reloads, and starting with the network cut.
 
-use crate::harness::{app_dir_for_tests, copy_app, Browser, Stack, StaticHost};
 use std::time::Duration;
+use sync_test_support::{app_dir_for_tests, copy_app, Browser, Stack, StaticHost};
 
 const PASSWORD: &str = "correct horse battery";
 

@@ -1,9 +1,9 @@
 //! Many devices, one truth: several browsers signed in as one person converge, whatever
 //! the order of their edits, their time offline, or a server crash in the middle.
 
-use crate::harness::{Browser, Stack};
-use fantoccini::wd::WindowHandle;
 use std::time::Duration;
+use sync_test_support::fantoccini::wd::WindowHandle;
+use sync_test_support::{app_dir_for_tests, copy_app, Browser, Stack};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -247,12 +247,12 @@ async fn two_tabs_of_one_device_share_one_sync_and_show_the_same() {
 
 #[tokio::test]
 async fn the_event_stream_brings_changes_without_waiting_for_the_interval() {
-    let Some(app) = crate::harness::app_dir_for_tests() else {
+    let Some(app) = app_dir_for_tests() else {
         return;
     };
     // A ten-minute interval: only the server's poke can bring a change over quickly.
     let custom = tempfile::tempdir().expect("temporary folder");
-    crate::harness::copy_app(
+    copy_app(
         &app,
         custom.path(),
         r#"{"serverUrl": "", "syncIntervalMs": 600000}"#,

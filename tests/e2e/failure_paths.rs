@@ -2,9 +2,9 @@
 //! refuses followed by one it accepts, and signing out while a pull is under way. A
 //! change may only be lost when the server refuses it, and then the person is told.
 
-use crate::harness::{Browser, Stack};
 use std::time::Duration;
 use sync_protocol::{Board, Operation, OutboxEvent, Record, Timestamp, Todo};
+use sync_test_support::{Browser, Stack};
 use uuid::Uuid;
 
 const PASSWORD: &str = "correct horse battery";

@@ -1,7 +1,7 @@
 //! The whole chain works: Trunk's output loads, the worker starts, its first status
 //! message reaches the page and is rendered.
 
-use crate::harness::{Browser, Stack};
+use sync_test_support::{Browser, Stack};
 
 #[tokio::test]
 async fn the_page_renders_the_workers_status() {

@@ -6,8 +6,8 @@
 //! (`SYNC_SEED=<seed>` replays a run). `cargo xtask test` runs a short version;
 //! `cargo xtask test --long` (SYNC_LONG_TESTS=1) a long one.
 
-use crate::harness::{DataSet, Stack};
 use std::time::{Duration, Instant};
+use sync_test_support::{DataSet, Stack};
 
 const PASSWORD: &str = "correct horse battery";
 const DEVICES: usize = 3;
