@@ -12,6 +12,7 @@
 mod cmd;
 mod tasks;
 mod tools;
+mod workspace;
 
 use std::process::ExitCode;
 

@@ -38,7 +38,7 @@ pub struct Toolchain {
 
 impl Toolchain {
     pub fn ensure(needs: Needs) -> Result<Toolchain, String> {
-        let root = crate::tasks::root();
+        let root = crate::workspace::root();
         ensure_wasm_target()?;
         ensure_cargo_tool("trunk", "trunk", TRUNK_VERSION, true)?;
         let bindgen = wasm_bindgen_version(&root)?;

@@ -5,8 +5,9 @@
 //! another (realtime on and off).
 
 use crate::cmd::{cmd, run as run_cmd};
-use crate::tasks::{build_app_with, root};
+use crate::tasks::build_app_with;
 use crate::tools::{Needs, Toolchain};
+use crate::workspace::root;
 
 pub fn run(_args: &[String]) -> Result<(), String> {
     let tools = Toolchain::ensure(Needs::All)?;

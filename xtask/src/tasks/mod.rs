@@ -1,4 +1,4 @@
-//! The tasks, and what they share: where the project is and how the app is built.
+//! The tasks, and what they share: how the app is built.
 
 pub mod bench;
 pub mod run;
@@ -7,13 +7,7 @@ pub mod test;
 
 use crate::cmd::{cmd, run as run_cmd};
 use crate::tools::{Needs, Toolchain};
-use std::path::PathBuf;
-
-/// The workspace root (xtask lives one folder below it).
-pub fn root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
-}
+use crate::workspace::root;
 
 /// Builds the app and its worker for release into `dist/`, installing tools first.
 pub fn build_app() -> Result<Toolchain, String> {

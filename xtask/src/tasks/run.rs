@@ -1,7 +1,8 @@
 //! `cargo xtask run`: build the app for release and serve it with the sync server.
 
 use crate::cmd::{cmd, run as run_cmd};
-use crate::tasks::{build_app, root};
+use crate::tasks::build_app;
+use crate::workspace::root;
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut server_args: Vec<String> = Vec::new();

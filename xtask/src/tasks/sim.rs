@@ -18,7 +18,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "--nocapture",
         ],
     );
-    command.current_dir(super::root());
+    command.current_dir(crate::workspace::root());
     command.env("SIM_SEEDS", "10000");
     let mut args = args.iter();
     while let Some(flag) = args.next() {

@@ -5,8 +5,9 @@
 //! a suite that cannot run (no browser, no database) is a failure, never a skip.
 
 use crate::cmd::{cmd, run as run_cmd};
-use crate::tasks::{build_app_with, root};
+use crate::tasks::build_app_with;
 use crate::tools::{is_ci, Needs, Toolchain};
+use crate::workspace::root;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
