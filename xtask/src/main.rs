@@ -7,7 +7,9 @@
 //! - `cargo xtask bench`: run the benchmark programs and print their figures.
 //! - `cargo xtask sim`: run the deterministic sync simulation over many seeds.
 //!
-//! Plain `std` only: this crate must build before anything else is installed.
+//! Plain `std` only: this crate must build before anything else is installed. (Its one
+//! dependency, `sync-test-support` without features, is `std` only: the conventions for
+//! CI and the PostgreSQL URL that every test suite follows.)
 
 mod cmd;
 mod tasks;

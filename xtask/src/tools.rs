@@ -8,14 +8,13 @@ use std::ffi::OsString;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use sync_test_support::{in_ci, postgres_admin_url};
 
 /// Trunk 0.22 needs a newer rustc than this project's; 0.21.14 is the verified one.
 const TRUNK_VERSION: &str = "0.21.14";
 /// The npm build of binaryen that reads current rustc output (Debian's 108 cannot).
 const BINARYEN_VERSION: &str = "132";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
-/// Where the test suites find PostgreSQL; each test run creates and drops its own database.
-pub const DEFAULT_POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// Which tools a task needs.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -64,11 +63,6 @@ impl Toolchain {
             postgres_admin_url,
         })
     }
-}
-
-/// Whether this run is CI's: there a suite that cannot run is a failure, not a skip.
-pub fn is_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
 fn ensure_wasm_target() -> Result<(), String> {
@@ -182,7 +176,7 @@ fn ensure_chromium() -> Result<Option<PathBuf>, String> {
     }
     match apt_install(&["chromium", "chromium-driver"]) {
         Ok(()) => Ok(Some(PathBuf::from("/usr/bin/chromedriver"))),
-        Err(e) if is_ci() => Err(e),
+        Err(e) if in_ci() => Err(e),
         Err(e) => {
             eprintln!("warning: {e}\nwarning: the browser suites will be skipped");
             Ok(None)
@@ -198,9 +192,9 @@ fn postgres_reachable() -> bool {
 /// A reachable PostgreSQL: the one the machine runs, started if it is stopped, or
 /// Debian's package installed and started where the user may do so.
 fn ensure_postgres() -> Result<Option<String>, String> {
-    let url =
-        std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_ADMIN_URL.into());
-    if std::env::var("TEST_POSTGRES_URL").is_ok() || postgres_reachable() {
+    // The same URL the suites will use (they read the variable too; xtask passes it on).
+    let url = postgres_admin_url();
+    if std::env::var_os("TEST_POSTGRES_URL").is_some() || postgres_reachable() {
         return Ok(Some(url));
     }
     if !Path::new("/etc/postgresql").is_dir() && is_root() {
@@ -217,7 +211,7 @@ fn ensure_postgres() -> Result<Option<String>, String> {
     }
     let message =
         "PostgreSQL is not reachable on 127.0.0.1:5432 (set TEST_POSTGRES_URL to use another)";
-    if is_ci() {
+    if in_ci() {
         Err(message.into())
     } else {
         eprintln!("warning: {message}; the PostgreSQL suites will be skipped");

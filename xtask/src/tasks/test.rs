@@ -6,11 +6,12 @@
 
 use crate::cmd::{cmd, run as run_cmd};
 use crate::tasks::build_app_with;
-use crate::tools::{is_ci, Needs, Toolchain};
+use crate::tools::{Needs, Toolchain};
 use crate::workspace::root;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
+use sync_test_support::in_ci;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The crate with browser tests. Everything else is native-testable (the app's and
@@ -105,9 +106,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 /// Tells the test binaries where their real parts are, and whether a missing one fails.
 fn configure_suites(command: &mut Command, tools: &Toolchain, options: &Options, app_built: bool) {
     let root = root();
-    if is_ci() {
-        command.env("SYNC_REQUIRE_ALL_SUITES", "1");
-    }
+    // Whether a suite that cannot run fails is `CI`, which the children inherit.
     if let Some(url) = &tools.postgres_admin_url {
         command.env("TEST_POSTGRES_URL", url);
     }
@@ -240,7 +239,7 @@ impl Suites {
 
     /// A suite that should run but cannot: a failure under CI, a skip elsewhere.
     fn unavailable(&mut self, name: &str, why: &str) {
-        if is_ci() {
+        if in_ci() {
             self.outcomes.push((
                 name.to_string(),
                 Outcome::Failed(format!("cannot run: {why}")),
