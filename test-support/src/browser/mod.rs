@@ -7,6 +7,7 @@ mod storage;
 
 use crate::PATIENCE;
 use fantoccini::{Client, Locator};
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// A headless Chromium with its own profile, driven by its own ChromeDriver.
@@ -270,13 +271,30 @@ impl Browser {
     /// Freezes the current tab as the browser does to a background tab (Page Lifecycle):
     /// nothing in it runs until it is resumed. Switch to another tab afterwards.
     pub async fn freeze_current_tab(&self) {
+        self.devtools("Page.setWebLifecycleState", json!({ "state": "frozen" }))
+            .await;
+    }
+
+    /// Sends a Chrome DevTools Protocol command to the current tab; returns its result.
+    pub async fn devtools(
+        &self,
+        command: &'static str,
+        params: serde_json::Value,
+    ) -> serde_json::Value {
         self.client
-            .issue_cmd(session::DevTools {
-                command: "Page.setWebLifecycleState",
-                params: serde_json::json!({ "state": "frozen" }),
-            })
+            .issue_cmd(session::DevTools { command, params })
             .await
-            .expect("the tab freezes");
+            .unwrap_or_else(|e| panic!("DevTools {command} fails: {e}"))
+    }
+
+    /// Runs `script` in every document this tab loads from now on, before the page's
+    /// own scripts (to observe a page from its first moment).
+    pub async fn on_new_document(&self, script: &str) {
+        self.devtools(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": script }),
+        )
+        .await;
     }
 
     /// Ends the WebDriver session and stops the browser.
