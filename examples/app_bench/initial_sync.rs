@@ -1,0 +1,285 @@
+//! P2 initial sync and P6 main-thread responsiveness: a person with many records signs
+//! in on a new device; how fast do the records reach the page's IndexedDB, beside plain
+//! JavaScript writing as many records into a database of its own in the same page, and
+//! how often is the main thread blocked meanwhile?
+
+use crate::report::figure;
+use serde_json::json;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use sync_test_support::{board, create, todo, Browser, Client, Stack};
+
+/// The longest a sync may take before the run reports how far it got.
+const SYNC_LIMIT: Duration = Duration::from_secs(20 * 60);
+
+/// Installed before sign-in: long tasks and frame gaps on the main thread, and (once
+/// started) a poll of the app's database that notes when it holds `target` records.
+const OBSERVE: &str = r#"
+const bench = window.__bench = { start: null, done: null, count: 0, longTasks: [], maxFrameGap: 0, error: null };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) bench.longTasks.push([entry.startTime, entry.duration]);
+}).observe({ type: "longtask" });
+let lastFrame = null;
+const frame = (now) => {
+  if (bench.start !== null && lastFrame !== null) bench.maxFrameGap = Math.max(bench.maxFrameGap, now - lastFrame);
+  if (bench.start !== null) lastFrame = now;
+  if (bench.done === null) requestAnimationFrame(frame);
+};
+requestAnimationFrame(frame);
+"#;
+
+/// Clicks "sign in" and polls the app's database every 100 ms until it holds
+/// `arguments[0]` boards and todos (or `arguments[1]` ms pass). It never creates the
+/// database itself: it waits until the app has.
+const SIGN_IN_AND_POLL: &str = r#"
+const [target, limitMs] = arguments;
+const bench = window.__bench;
+const count = () => new Promise((resolve) => {
+  const request = indexedDB.open("boards-sync");
+  request.onupgradeneeded = () => request.transaction.abort();
+  request.onerror = () => resolve(0);
+  request.onsuccess = () => {
+    const db = request.result;
+    if (!db.objectStoreNames.contains("Todo")) { db.close(); resolve(0); return; }
+    const tx = db.transaction(["Board", "Todo"], "readonly");
+    const boards = tx.objectStore("Board").count();
+    const todos = tx.objectStore("Todo").count();
+    tx.oncomplete = () => { db.close(); resolve(boards.result + todos.result); };
+    tx.onerror = () => { db.close(); resolve(0); };
+  };
+});
+const tick = async () => {
+  try {
+    const names = (await indexedDB.databases()).map((d) => d.name);
+    if (names.includes("boards-sync")) bench.count = await count();
+  } catch (e) { bench.error = String(e); }
+  if (bench.count >= target || performance.now() - bench.start > limitMs) {
+    bench.done = performance.now();
+  } else {
+    setTimeout(tick, 100);
+  }
+};
+bench.start = performance.now();
+document.querySelector('[data-testid="login-submit"]').click();
+setTimeout(tick, 100);
+"#;
+
+/// What the poll and the observers saw.
+const READ: &str = r#"
+const b = window.__bench;
+const during = b.longTasks.filter(([start]) => start >= b.start && start <= (b.done ?? Infinity));
+return { done: b.done, start: b.start, count: b.count, error: b.error, maxFrameGap: b.maxFrameGap,
+  longTasks: during.length, longestTask: Math.max(0, ...during.map(([, d]) => d)),
+  longTaskTotal: during.reduce((sum, [, d]) => sum + d, 0) };
+"#;
+
+/// Plain JavaScript's baseline in the same page: `arguments[0]` boards and `arguments[1]`
+/// todos shaped as the app stores them, in stores with the app's indexes, written 100
+/// per transaction, each transaction awaited; answers the milliseconds it took.
+const PLAIN_JS: &str = r#"
+const [boardCount, todoCount] = arguments;
+const done = arguments[arguments.length - 1];
+const request = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+(async () => {
+  await new Promise((resolve) => { const d = indexedDB.deleteDatabase("bench-plain"); d.onsuccess = d.onerror = d.onblocked = resolve; });
+  const open = indexedDB.open("bench-plain", 1);
+  open.onupgradeneeded = () => {
+    const db = open.result;
+    db.createObjectStore("Board", { keyPath: "id" }).createIndex("boardsByUser", ["userId", "createdAt"]);
+    db.createObjectStore("Todo", { keyPath: "id" }).createIndex("todosByBoard", ["boardId", "createdAt"]);
+  };
+  const db = await request(open);
+  const userId = crypto.randomUUID();
+  const now = () => new Date().toISOString();
+  const boards = Array.from({ length: boardCount }, (_, n) => ["Board", { id: crypto.randomUUID(), name: `Board ${n}`, createdAt: now(), userId }]);
+  const todos = Array.from({ length: todoCount }, (_, n) => ["Todo", { id: crypto.randomUUID(), title: `Todo ${n}`, isCompleted: false, createdAt: now(), boardId: boards[n % boardCount][1].id }]);
+  const records = boards.concat(todos);
+  const started = performance.now();
+  for (let i = 0; i < records.length; i += 100) {
+    await new Promise((resolve, reject) => {
+      const tx = db.transaction(["Board", "Todo"], "readwrite");
+      for (const [store, record] of records.slice(i, i + 100)) tx.objectStore(store).put(record);
+      tx.oncomplete = resolve;
+      tx.onerror = () => reject(tx.error);
+    });
+  }
+  const elapsed = performance.now() - started;
+  db.close();
+  indexedDB.deleteDatabase("bench-plain");
+  done({ elapsed, count: records.length });
+})().catch((e) => done({ error: String(e) }));
+"#;
+
+/// One initial sync's figures.
+pub struct Run {
+    boards: usize,
+    todos: usize,
+    synced: u64,
+    app_ms: f64,
+    timed_out: bool,
+    plain_ms: f64,
+    /// Long tasks and frame gaps, when this run observed them.
+    main_thread: Option<serde_json::Value>,
+}
+
+impl Run {
+    pub fn app_rate(&self) -> f64 {
+        self.synced as f64 / (self.app_ms / 1000.0)
+    }
+
+    fn plain_rate(&self) -> f64 {
+        (self.boards + self.todos) as f64 / (self.plain_ms / 1000.0)
+    }
+
+    pub fn report(&self) {
+        let total = self.boards + self.todos;
+        let size = format!("{} + {}", self.boards, self.todos);
+        figure(
+            &format!("P2 app, {size}"),
+            format!(
+                "{:.0} records/s ({} records in {:.1} s{})",
+                self.app_rate(),
+                self.synced,
+                self.app_ms / 1000.0,
+                if self.timed_out {
+                    format!(", stopped after the limit at {} of {total}", self.synced)
+                } else {
+                    String::new()
+                }
+            ),
+        );
+        figure(
+            &format!("P2 plain JS, {size}, 100 per transaction"),
+            format!(
+                "{:.0} records/s ({:.2} s)",
+                self.plain_rate(),
+                self.plain_ms / 1000.0
+            ),
+        );
+        figure(
+            &format!("P2 app ÷ plain JS, {size}"),
+            format!("{:.3}x (aim ≥ 0.5x)", self.app_rate() / self.plain_rate()),
+        );
+        if let Some(seen) = &self.main_thread {
+            figure(
+                &format!("P6 long tasks during the {size} sync"),
+                format!(
+                    "{} (longest {:.0} ms, total {:.1} s; aim: none over 50 ms)",
+                    seen["longTasks"],
+                    seen["longestTask"].as_f64().unwrap_or_default(),
+                    seen["longTaskTotal"].as_f64().unwrap_or_default() / 1000.0
+                ),
+            );
+            figure(
+                &format!("P6 longest gap between animation frames, {size}"),
+                format!("{:.0} ms", seen["maxFrameGap"].as_f64().unwrap_or_default()),
+            );
+        }
+    }
+}
+
+/// Seeds a new person with `boards` boards and `todos` todos through the API (pushes of
+/// 100), signs in on a fresh browser and times the initial sync; then plain JavaScript's
+/// baseline in the same page. `observe_main_thread` also reports long tasks and frames.
+pub async fn measure(dist: &Path, boards: usize, todos: usize, observe_main_thread: bool) -> Run {
+    let stack = Stack::start_with_app(dist).await;
+    let seeded = Instant::now();
+    let client = Client::signed_up(&stack.url, "Bench").await;
+    seed(&client, boards, todos).await;
+    eprintln!(
+        "seeded {boards} boards + {todos} todos in {:.1} s",
+        seeded.elapsed().as_secs_f64()
+    );
+
+    let browser = Browser::open().await;
+    browser
+        .client
+        .update_timeouts(fantoccini_timeouts(Duration::from_secs(600)))
+        .await
+        .expect("script timeout");
+    browser.goto(&stack.url).await;
+    browser.find("auth-email").await;
+    browser
+        .client
+        .execute(OBSERVE, vec![])
+        .await
+        .expect("observers installed");
+    browser.type_into("auth-email", &client.user().email).await;
+    browser
+        .type_into("auth-password", sync_test_support::PASSWORD)
+        .await;
+    let target = (boards + todos) as u64;
+    browser
+        .client
+        .execute(
+            SIGN_IN_AND_POLL,
+            vec![json!(target), json!(SYNC_LIMIT.as_millis() as u64)],
+        )
+        .await
+        .expect("signed in");
+    let seen = loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let seen = browser
+            .client
+            .execute(READ, vec![])
+            .await
+            .expect("the page answers");
+        if !seen["done"].is_null() {
+            break seen;
+        }
+    };
+    assert!(
+        seen["error"].is_null(),
+        "polling the app's database failed: {seen}"
+    );
+    let synced = seen["count"].as_u64().unwrap_or_default();
+    let app_ms =
+        seen["done"].as_f64().unwrap_or_default() - seen["start"].as_f64().unwrap_or_default();
+
+    let plain = browser
+        .client
+        .execute_async(PLAIN_JS, vec![json!(boards), json!(todos)])
+        .await
+        .expect("the plain JS baseline runs");
+    assert!(plain["error"].is_null(), "plain JS failed: {plain}");
+    browser.close().await;
+    Run {
+        boards,
+        todos,
+        synced,
+        app_ms,
+        timed_out: synced < target,
+        plain_ms: plain["elapsed"].as_f64().expect("milliseconds"),
+        main_thread: observe_main_thread.then_some(seen),
+    }
+}
+
+/// The records, through the API as devices would push them: 100 events per request.
+async fn seed(client: &Client, boards: usize, todos: usize) {
+    let board_records: Vec<_> = (0..boards)
+        .map(|n| board(client.user_id(), &format!("Board {n}")))
+        .collect();
+    let mut events: Vec<_> = board_records.iter().cloned().map(create).collect();
+    events.extend((0..todos).map(|n| {
+        let on = &board_records[n % boards];
+        create(todo(on.id, &format!("Todo {n}")))
+    }));
+    for batch in events.chunks(100) {
+        let results = client.push(batch).await;
+        assert!(
+            results.iter().all(|result| result.error.is_none()),
+            "seeding failed: {:?}",
+            results.iter().find(|result| result.error.is_some())
+        );
+    }
+}
+
+fn fantoccini_timeouts(
+    script: Duration,
+) -> sync_test_support::fantoccini::wd::TimeoutConfiguration {
+    sync_test_support::fantoccini::wd::TimeoutConfiguration::new(
+        Some(script),
+        Some(Duration::from_secs(60)),
+        Some(Duration::ZERO),
+    )
+}
