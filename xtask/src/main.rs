@@ -54,7 +54,8 @@ tasks:
           options: --addr <host:port>  --database-url <url>  --skip-build
   test    install what is missing and run every check and test suite
           options: --skip-e2e  --skip-wasm  --long (the long convergence run)
-  bench   run the benchmark programs (server throughput, pull latency, realtime)
+  bench   run the benchmark programs (server throughput, pull latency, realtime,
+          the app in Chromium beside plain JavaScript)
   sim     the deterministic sync simulation over many seeds
           options: --seeds <n> (default 10000)  --first <seed>  --seed <seed> (one, printed)
   build   build the app for release into ./dist

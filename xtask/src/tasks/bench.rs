@@ -2,7 +2,9 @@
 //! server's push throughput, batching ratio, latency under 50 clients and pull latency
 //! at 1,000,000 entries (SQLite and PostgreSQL), built with the `server` profile it runs
 //! with in production; then the time from a write on one device to its render on
-//! another (realtime on and off).
+//! another (realtime on and off); then the app as a person meets it beside plain
+//! JavaScript (examples/app_bench: download size, cold load, click to render, initial
+//! sync of 10,000 and 50,000 todos, long tasks).
 
 use crate::cmd::{cmd, run as run_cmd};
 use crate::tasks::build_app_with;
@@ -33,7 +35,14 @@ pub fn run(_args: &[String]) -> Result<(), String> {
     build_app_with(&tools)?;
     let dist = root.join("dist");
     let dist = dist.to_string_lossy();
-    let mut latency = cmd(
+    run_example(&tools, "realtime_latency", &[&dist, "100"])?;
+    run_example(&tools, "app_bench", &[&dist])
+}
+
+/// Runs one of the app's benchmark programs (examples/) against the built app, in
+/// headless Chromium, with the `bench` profile.
+fn run_example(tools: &Toolchain, name: &str, args: &[&str]) -> Result<(), String> {
+    let mut example = cmd(
         "cargo",
         &[
             "run",
@@ -42,15 +51,16 @@ pub fn run(_args: &[String]) -> Result<(), String> {
             "-p",
             "app",
             "--example",
-            "realtime_latency",
+            name,
             "--",
-            &dist,
-            "100",
         ],
     );
-    latency.current_dir(&root).env("PATH", &tools.path);
+    example
+        .args(args)
+        .current_dir(root())
+        .env("PATH", &tools.path);
     if let Some(driver) = &tools.chromedriver {
-        latency.env("CHROMEDRIVER", driver);
+        example.env("CHROMEDRIVER", driver);
     }
-    run_cmd(&mut latency)
+    run_cmd(&mut example)
 }
