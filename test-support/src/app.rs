@@ -9,8 +9,8 @@ pub fn app_dir_for_tests() -> Option<PathBuf> {
         Some(dir) => Some(PathBuf::from(dir)),
         None => {
             crate::ci::unavailable(
-                "the end-to-end tests",
-                "SYNC_E2E_APP_DIR is not set (no built app): run `cargo xtask test`",
+                "the built app",
+                "SYNC_E2E_APP_DIR is not set: run `cargo xtask test`",
             );
             None
         }

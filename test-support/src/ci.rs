@@ -12,13 +12,14 @@ fn is_set(value: Option<&str>) -> bool {
     value.is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
-/// Reports that `what` cannot run here because of `why`: under CI a failure (panics),
-/// elsewhere a note on stderr, and the caller skips.
+/// Reports that `what` (a database, the built app) a test needs is unavailable here
+/// because of `why`: under CI a failure (panics), elsewhere a note on stderr, and the
+/// caller skips.
 pub fn unavailable(what: &str, why: &str) {
     if in_ci() {
-        panic!("{what} is required under CI but cannot run: {why}");
+        panic!("{what} is required under CI but unavailable: {why}");
     }
-    eprintln!("SKIPPED {what}: {why}");
+    eprintln!("SKIPPED: {what} is unavailable: {why}");
 }
 
 #[cfg(test)]
