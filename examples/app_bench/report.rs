@@ -15,7 +15,7 @@ pub fn load_average() -> String {
 
 /// Prints one figure.
 pub fn figure(label: &str, value: impl std::fmt::Display) {
-    println!("  {label:<58} {value}   [load {}]", load_average());
+    println!("  {label:<62} {value}   [load {}]", load_average());
 }
 
 pub fn median(values: &[f64]) -> f64 {
