@@ -315,9 +315,10 @@ impl SyncStore for MemoryReplica {
         epoch: &Epoch,
         verdicts: &[(String, Verdict)],
         now: Timestamp,
-    ) -> Result<Vec<Model>, StoreFailure> {
+    ) -> Result<(), StoreFailure> {
         self.transaction(async |tx| rules::book_verdicts(tx, epoch, verdicts, now).await)
             .await
+            .map(drop)
             .map_err(failure)
     }
 

@@ -12,10 +12,12 @@ pub mod memory;
 pub mod meta;
 pub mod outbox;
 pub mod rules;
+pub mod touched;
 
 pub use local::TodoEdit;
 pub use meta::{version_key, Account, VersionMeta};
 pub use outbox::{OutboxEntry, OutboxStats};
+pub use touched::Touched;
 
 use sync_protocol::{Model, Record};
 use uuid::Uuid;

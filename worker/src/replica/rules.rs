@@ -4,7 +4,7 @@
 //! or leadership term.
 
 use super::meta::VersionMeta;
-use super::{ReplicaTx, RuleError, Write};
+use super::{ReplicaTx, RuleError, Touched, Write};
 use crate::engine::{Epoch, Verdict};
 use crate::messages::PullStats;
 use sync_protocol::push::ServerState;
@@ -28,16 +28,16 @@ pub async fn check_epoch<T: ReplicaTx>(tx: &T, epoch: &Epoch) -> Result<(), T::E
 ///
 /// Order matters: a refused change is undone only when no later change of the same
 /// record is still waiting or was accepted after it (booked in this same pass), so the
-/// record ends in the server's state after the last accepted change. Returns the models
-/// whose records changed (rolled back).
+/// record ends in the server's state after the last accepted change. Returns the records
+/// that changed (rolled back).
 pub async fn book_verdicts<T: ReplicaTx>(
     tx: &T,
     epoch: &Epoch,
     verdicts: &[(String, Verdict)],
     now: Timestamp,
-) -> Result<Vec<Model>, T::Error> {
+) -> Result<Touched, T::Error> {
     check_epoch(tx, epoch).await?;
-    let mut changed = Vec::new();
+    let mut changed = Touched::default();
     for (event_id, verdict) in verdicts {
         let Some(mut entry) = tx.entry(event_id).await? else {
             continue;
@@ -62,19 +62,14 @@ pub async fn book_verdicts<T: ReplicaTx>(
                     // (the person sees the refusal).
                     if let Some(state) = server_state {
                         roll_back(tx, model, &id, state).await?;
-                        if !changed.contains(&model) {
-                            changed.push(model);
-                        }
+                        changed.record(model, &id);
                         let board_restored = model == Model::Board
                             && entry.event.op() == Some(Operation::Delete)
                             && state.record.is_some();
                         if board_restored {
                             // Its todos went locally with it: read the changelog again
-                            // from the start to bring them back.
+                            // from the start to bring them back (their pages name them).
                             tx.clear_cursor().await?;
-                            if !changed.contains(&Model::Todo) {
-                                changed.push(Model::Todo);
-                            }
                         }
                     }
                 }
@@ -156,18 +151,18 @@ pub fn decide_pulled(meta: Option<&VersionMeta>, model: Model, entry: &LogWithRe
 }
 
 /// Applies a page of the server's changelog and stores its cursor. Returns the stats
-/// and the models whose records changed.
+/// and the records that changed.
 pub async fn apply_page<T: ReplicaTx>(
     tx: &T,
     epoch: &Epoch,
     page: &PullResponse,
-) -> Result<(PullStats, Vec<Model>), T::Error> {
+) -> Result<(PullStats, Touched), T::Error> {
     check_epoch(tx, epoch).await?;
     let mut stats = PullStats {
         pages: 1,
         ..PullStats::default()
     };
-    let mut affected: Vec<Model> = Vec::new();
+    let mut affected = Touched::default();
     let readable: Vec<(Model, String, &LogWithRecord)> = page
         .logs_with_records
         .iter()
@@ -214,14 +209,16 @@ pub async fn apply_page<T: ReplicaTx>(
         writes.push(Write::PutMeta(meta.clone()));
         metas[index] = Some(meta);
         stats.applied += 1;
-        if !affected.contains(model) {
-            affected.push(*model);
-        }
+        affected.record(*model, id);
     }
     tx.write_all(&writes).await?;
     if let Some(cursor) = &page.cursor {
         tx.set_cursor(cursor).await?;
     }
-    stats.affected_models = affected.iter().map(|m| m.name().to_string()).collect();
+    stats.affected_models = affected
+        .models()
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
     Ok((stats, affected))
 }
