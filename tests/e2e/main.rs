@@ -9,4 +9,5 @@ mod app;
 mod convergence;
 mod failure_paths;
 mod foundation;
+mod incremental;
 mod random;
