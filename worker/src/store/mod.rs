@@ -25,7 +25,7 @@ pub use queries::{todo_order, BoardWithTodos, RecordsById};
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{Transaction, TransactionMode};
-use notify::{Change, ChangeNotifier, ChangeOrigin, ChangeWatch};
+use notify::{Change, ChangeListener, ChangeNotifier, ChangeOrigin};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::cell::RefCell;
@@ -133,9 +133,9 @@ impl LocalStore {
     }
 
     /// Calls `callback` with every change notice, from this context or any other, until
-    /// the returned watch is dropped.
-    pub fn watch(&self, callback: impl Fn(&Change) + 'static) -> ChangeWatch {
-        self.notifier.watch(callback)
+    /// the returned listener is dropped (None without BroadcastChannel).
+    pub fn watch(&self, callback: impl Fn(&Change) + 'static) -> Option<ChangeListener> {
+        ChangeListener::new(move |change| callback(&change))
     }
 }
 

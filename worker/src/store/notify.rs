@@ -2,14 +2,12 @@
 //! verdicts, every context of the origin (this page, other tabs' pages, the workers)
 //! learns which records changed and reads exactly those again, without polling.
 //!
-//! Other contexts hear it over a BroadcastChannel; listeners in the committing context
-//! itself are called directly (a BroadcastChannel does not deliver to its sender).
+//! They travel over a BroadcastChannel, which delivers to every other channel object of
+//! the name, those of the posting context included: a page hears its own writes too.
 
 use crate::channel::JsonChannel;
 use crate::replica::Touched;
 use serde::{Deserialize, Serialize};
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
 use sync_protocol::Model;
 
 /// The channel's name (every context of the origin uses it).
@@ -73,60 +71,20 @@ impl Change {
     }
 }
 
-type Listener = Rc<dyn Fn(&Change)>;
-
-/// The listeners of this context (see [`ChangeNotifier::watch`]).
-#[derive(Default)]
-struct LocalListeners {
-    next_id: Cell<u64>,
-    listeners: RefCell<Vec<(u64, Listener)>>,
-}
-
-/// Posts change notices to every context, this one included.
+/// Posts change notices.
 pub struct ChangeNotifier {
     channel: JsonChannel<Change>,
-    local: Rc<LocalListeners>,
 }
 
 impl ChangeNotifier {
     pub fn new() -> ChangeNotifier {
         ChangeNotifier {
             channel: JsonChannel::sender(CHANGES_CHANNEL),
-            local: Rc::default(),
         }
     }
 
     pub fn post(&self, change: &Change) {
         self.channel.post(change);
-        // Copied out first: a listener may add or drop a listener.
-        let listeners: Vec<Listener> = self
-            .local
-            .listeners
-            .borrow()
-            .iter()
-            .map(|(_, listener)| Rc::clone(listener))
-            .collect();
-        for listener in listeners {
-            listener(change);
-        }
-    }
-
-    /// Calls `callback` with every change notice, from this context or any other, until
-    /// the returned watch is dropped.
-    pub fn watch(&self, callback: impl Fn(&Change) + 'static) -> ChangeWatch {
-        let callback: Listener = Rc::new(callback);
-        let id = self.local.next_id.get();
-        self.local.next_id.set(id + 1);
-        self.local
-            .listeners
-            .borrow_mut()
-            .push((id, Rc::clone(&callback)));
-        let remote = ChangeListener::new(move |change| callback(&change));
-        ChangeWatch {
-            id,
-            local: Rc::downgrade(&self.local),
-            _remote: remote,
-        }
     }
 }
 
@@ -136,25 +94,8 @@ impl Default for ChangeNotifier {
     }
 }
 
-/// A subscription to every change notice; dropping it ends it.
-pub struct ChangeWatch {
-    id: u64,
-    local: Weak<LocalListeners>,
-    _remote: Option<ChangeListener>,
-}
-
-impl Drop for ChangeWatch {
-    fn drop(&mut self) {
-        if let Some(local) = self.local.upgrade() {
-            local
-                .listeners
-                .borrow_mut()
-                .retain(|(id, _)| *id != self.id);
-        }
-    }
-}
-
-/// Calls back with every change notice posted by other contexts, until dropped.
+/// Calls back with every change notice posted by any other channel object (this
+/// context's store included), until dropped.
 pub struct ChangeListener {
     _channel: JsonChannel<Change>,
 }
