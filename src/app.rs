@@ -1,16 +1,16 @@
-//! The root: loads the settings and the local store, spawns the sync worker, keeps the
-//! session, and lays out the page.
+//! The root: loads the settings and the local store, spawns the sync worker, and lays
+//! out the page for the session.
 
-use crate::api;
 use crate::components::{
     AuthForm, BoardList, Confirm, Inspector, RefusedChanges, SessionBanner, SyncBar, UserMenu,
 };
 use crate::config::AppConfig;
-use crate::hooks::data::{use_change_version, AppAction, AppContext};
+use crate::hooks::data::{use_outbox_version, AppAction, AppContext, OutboxVersion};
+use crate::hooks::session::use_session;
 use crate::hooks::sync::{use_sync_worker, SyncHandle};
 use std::rc::Rc;
 use sync_worker::messages::{SyncErrorKind, WorkerInput};
-use sync_worker::store::{Account, LocalStore};
+use sync_worker::store::LocalStore;
 use yew::prelude::*;
 
 #[component]
@@ -58,127 +58,30 @@ impl PartialEq for SessionProps {
     }
 }
 
-/// Keeps the account and wires it to the worker.
+/// Lays out the page for the session (the session's logic is [`use_session`]).
 #[component]
 fn Session(props: &SessionProps) -> Html {
     let sync = use_context::<SyncHandle>().expect("SyncHandle is provided by App");
-    // None until the stored account has been read.
-    let account = use_state(|| None::<Option<Account>>);
-    let local_version = use_state(|| 0u32);
+    let session = use_session(&props.store, &props.config, &sync);
+    let outbox_version = use_outbox_version(&props.store, sync.state.pushes);
     let details_open = use_state(|| false);
-    // A sign-in as another account that waits for the person to confirm discarding the
-    // current account's unsynced changes: the new session and how many would be lost.
-    let switching = use_state(|| None::<(sync_protocol::auth::Session, u32)>);
-    let change_version = use_change_version(Some(props.store.clone()));
-
-    // Configure the worker and resume a stored session.
-    {
-        let (store, config, account, sync) = (
-            props.store.clone(),
-            Rc::clone(&props.config),
-            account.clone(),
-            sync.clone(),
-        );
-        use_effect_with((), move |_| {
-            sync.send(WorkerInput::Configure(config.sync_config()));
-            wasm_bindgen_futures::spawn_local(async move {
-                let stored = store.account().await.ok().flatten();
-                if let Some(stored) = &stored {
-                    start_sync(&sync, &stored.token);
-                }
-                account.set(Some(stored));
-            });
-        });
-    }
 
     let actions = {
-        let (store, config, account, local_version, sync, switching) = (
-            props.store.clone(),
-            Rc::clone(&props.config),
-            account.clone(),
-            local_version.clone(),
-            sync.clone(),
-            switching.clone(),
-        );
+        let (session, sync) = (session.clone(), sync.clone());
         Callback::from(move |action: AppAction| match action {
-            AppAction::DataChanged => {
-                local_version.set(local_version.wrapping_add(1));
-                sync.send(WorkerInput::Kick);
-            }
-            AppAction::SignedIn(session) => {
-                let (store, account, sync, local_version, switching) = (
-                    store.clone(),
-                    account.clone(),
-                    sync.clone(),
-                    local_version.clone(),
-                    switching.clone(),
-                );
-                wasm_bindgen_futures::spawn_local(async move {
-                    let previous = store.account().await.ok().flatten();
-                    // Another person's data never mixes with this one's, and their
-                    // unsynced changes are not deleted without asking.
-                    let other = previous.is_some_and(|p| p.user.id != session.user.id);
-                    if other {
-                        let pending = store.pending_count().await.unwrap_or(1);
-                        if pending > 0 {
-                            switching.set(Some((session, pending)));
-                            return;
-                        }
-                    }
-                    complete_sign_in(&store, &sync, session, other).await;
-                    account.set(Some(store.account().await.ok().flatten()));
-                    local_version.set(local_version.wrapping_add(1));
-                });
-            }
-            AppAction::SignOut => {
-                let (store, config, account, sync) = (
-                    store.clone(),
-                    Rc::clone(&config),
-                    account.clone(),
-                    sync.clone(),
-                );
-                let token = (*account).clone().flatten().map(|a| a.token);
-                wasm_bindgen_futures::spawn_local(async move {
-                    stop_sync(&sync).await;
-                    if let Some(token) = token {
-                        api::logout(&config, &token).await;
-                    }
-                    let _ = store.clear_local_data().await;
-                    account.set(Some(None));
-                });
-            }
+            AppAction::LocalWrite => sync.send(WorkerInput::Kick),
+            AppAction::SignedIn(new_session) => session.sign_in(new_session),
+            AppAction::SignOut => session.sign_out(),
         })
     };
 
-    // Another tab may sign in or out: follow the stored account when data changes.
-    {
-        let (store, account, sync) = (props.store.clone(), account.clone(), sync.clone());
-        use_effect_with(change_version, move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                let Some(known) = (*account).clone() else {
-                    return;
-                };
-                let stored = store.account().await.ok().flatten();
-                if stored != known {
-                    if let Some(stored) = &stored {
-                        start_sync(&sync, &stored.token);
-                    }
-                    account.set(Some(stored));
-                }
-            });
-        });
-    }
-
-    let Some(current) = (*account).clone() else {
+    let Some(current) = session.state.account.clone() else {
         return html! { <p class="notice" role="status">{ "Opening your boards…" }</p> };
     };
     let context = AppContext {
         store: props.store.clone(),
         config: Rc::clone(&props.config),
         account: current.clone(),
-        data_version: local_version
-            .wrapping_add(change_version)
-            .wrapping_add(sync.state.remote_changes),
         actions,
     };
     let expired = sync
@@ -189,6 +92,7 @@ fn Session(props: &SessionProps) -> Html {
         .is_some_and(|e| e.kind == SyncErrorKind::SessionExpired);
     html! {
         <ContextProvider<AppContext> context={context}>
+        <ContextProvider<OutboxVersion> context={OutboxVersion(outbox_version)}>
             <header class="topbar">
                 <h1 class="brand">{ "Boards" }</h1>
                 if current.is_some() {
@@ -219,9 +123,9 @@ fn Session(props: &SessionProps) -> Html {
                     <AuthForm />
                 }
             </main>
-            if let Some((session, pending)) = (*switching).clone() {
+            if let Some((new_session, pending)) = session.state.switching.clone() {
                 <Confirm
-                    title={format!("Sign in as {}?", session.user.email)}
+                    title={format!("Sign in as {}?", new_session.user.email)}
                     message={format!(
                         "{} on this device {} not reached the server yet. Signing in as another account deletes {}.",
                         match pending { 1 => "1 change".to_string(), n => format!("{n} changes") },
@@ -231,79 +135,16 @@ fn Session(props: &SessionProps) -> Html {
                     confirm_label="Discard and sign in"
                     test_id="confirm-switch-account"
                     on_confirm={
-                        let (store, sync, account, local_version, switching) = (
-                            props.store.clone(),
-                            sync.clone(),
-                            account.clone(),
-                            local_version.clone(),
-                            switching.clone(),
-                        );
-                        move |_| {
-                            let Some((session, _)) = (*switching).clone() else {
-                                return;
-                            };
-                            switching.set(None);
-                            let (store, sync, account, local_version) =
-                                (store.clone(), sync.clone(), account.clone(), local_version.clone());
-                            wasm_bindgen_futures::spawn_local(async move {
-                                complete_sign_in(&store, &sync, session, true).await;
-                                account.set(Some(store.account().await.ok().flatten()));
-                                local_version.set(local_version.wrapping_add(1));
-                            });
-                        }
+                        let session = session.clone();
+                        move |_| session.confirm_switch()
                     }
                     on_cancel={
-                        let (config, switching) = (Rc::clone(&props.config), switching.clone());
-                        move |_| {
-                            // The new session is not used: end it on the server.
-                            if let Some((session, _)) = (*switching).clone() {
-                                let config = Rc::clone(&config);
-                                wasm_bindgen_futures::spawn_local(async move {
-                                    api::logout(&config, &session.token).await;
-                                });
-                            }
-                            switching.set(None);
-                        }
+                        let session = session.clone();
+                        move |_| session.cancel_switch()
                     }
                 />
             }
+        </ContextProvider<OutboxVersion>>
         </ContextProvider<AppContext>>
     }
-}
-
-/// Stops the loop and waits (a few seconds at most) for a running cycle to end, so
-/// that local data is cleared only after it; a late answer could not write anyway.
-async fn stop_sync(sync: &SyncHandle) {
-    sync.send(WorkerInput::Stop);
-    sync.send(WorkerInput::SetAuth { token: None });
-    sync.until_cycle_ends(10_000).await;
-}
-
-/// Keeps the new session and starts syncing it; with `replace`, first stops the old
-/// account's sync and clears its local data.
-async fn complete_sign_in(
-    store: &LocalStore,
-    sync: &SyncHandle,
-    session: sync_protocol::auth::Session,
-    replace: bool,
-) {
-    if replace {
-        stop_sync(sync).await;
-        let _ = store.clear_local_data().await;
-    }
-    let signed_in = Account {
-        user: session.user,
-        token: session.token,
-    };
-    if store.set_account(&signed_in).await.is_ok() {
-        start_sync(sync, &signed_in.token);
-    }
-}
-
-/// Gives the worker the session and starts the loop.
-fn start_sync(sync: &SyncHandle, token: &str) {
-    sync.send(WorkerInput::SetAuth {
-        token: Some(token.to_string()),
-    });
-    sync.send(WorkerInput::Start);
 }

@@ -74,7 +74,7 @@ impl SyncStore for FencedStore {
         epoch: &Epoch,
         verdicts: &[(String, Verdict)],
         now: Timestamp,
-    ) -> Result<Vec<Model>, StoreFailure> {
+    ) -> Result<(), StoreFailure> {
         let stale = !self.is_current(epoch);
         let result = self.replica.book_verdicts(epoch, verdicts, now).await;
         self.after_write(stale, &result, "a push verdict");

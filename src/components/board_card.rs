@@ -1,14 +1,24 @@
 //! One board: its name (rename, delete), its todos, and a form to add one.
+//!
+//! A board may hold thousands of todos: it renders the most recent ones and, above
+//! them, a button that shows earlier ones a slice at a time, so no render blocks the
+//! page for long. New todos land at the end, in view.
 
 use super::{apply_change, input_value, Confirm, TodoItem};
 use crate::hooks::data::AppContext;
+use std::rc::Rc;
 use sync_protocol::{Board, Todo};
 use yew::prelude::*;
+
+/// How many of a board's todos show at first, and how many more each click shows.
+const SHOWN_AT_FIRST: usize = 30;
+const SHOWN_PER_CLICK: usize = 100;
 
 #[derive(Properties, PartialEq)]
 pub struct BoardCardProps {
     pub board: Board,
-    pub todos: Vec<Todo>,
+    /// In creation order; a new list (a new `Rc`) whenever one of them changed.
+    pub todos: Rc<Vec<Rc<Todo>>>,
 }
 
 #[component]
@@ -17,6 +27,7 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
     let renaming = use_state(|| None::<String>);
     let confirming = use_state(|| false);
     let new_title = use_state(String::new);
+    let shown = use_state(|| SHOWN_AT_FIRST);
     let error = use_state(|| None::<String>);
     let board = &props.board;
     let name = board.name.clone();
@@ -72,6 +83,7 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
         }
     };
     let done = props.todos.iter().filter(|t| t.is_completed).count();
+    let hidden = props.todos.len().saturating_sub(*shown);
     let title_id = format!("board-title-{id}");
 
     html! {
@@ -109,9 +121,18 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
                     </div>
                 }
             </header>
+            if hidden > 0 {
+                <button type="button" class="quiet show-earlier" data-testid={format!("show-earlier-{name}")}
+                    onclick={
+                        let shown = shown.clone();
+                        move |_: MouseEvent| shown.set(*shown + SHOWN_PER_CLICK)
+                    }>
+                    { format!("Show {} earlier ({hidden} hidden)", hidden.min(SHOWN_PER_CLICK)) }
+                </button>
+            }
             <ul class="todos">
-                for todo in props.todos.iter() {
-                    <TodoItem key={todo.id.to_string()} todo={todo.clone()} />
+                for todo in props.todos[hidden..].iter() {
+                    <TodoItem key={todo.id.to_string()} todo={Rc::clone(todo)} />
                 }
             </ul>
             <form class="new-todo" onsubmit={on_add}>

@@ -1,13 +1,15 @@
 //! The boards: a form to add one, and every board with its todos.
 
 use super::{apply_change, input_value, BoardCard};
-use crate::hooks::data::{use_boards, AppContext};
+use crate::hooks::boards::{use_boards, Boards};
+use crate::hooks::data::AppContext;
 use yew::prelude::*;
 
 #[component]
 pub fn BoardList() -> Html {
     let context = use_context::<AppContext>().expect("AppContext is provided");
-    let boards = use_boards(&context);
+    let user = context.account.as_ref().map(|account| account.user.id);
+    let boards = use_boards(&context.store, user);
     let name = use_state(String::new);
     let error = use_state(|| None::<String>);
 
@@ -32,15 +34,15 @@ pub fn BoardList() -> Html {
     };
 
     let list = match boards {
-        None => html! { <p class="muted" role="status">{ "Loading boards…" }</p> },
-        Some(Err(e)) => html! { <p class="form-error" role="alert">{ e.to_string() }</p> },
-        Some(Ok(boards)) if boards.is_empty() => html! {
+        Boards::Loading => html! { <p class="muted" role="status">{ "Loading boards…" }</p> },
+        Boards::Failed(e) => html! { <p class="form-error" role="alert">{ e }</p> },
+        Boards::Ready(boards) if boards.is_empty() => html! {
             <p class="empty">{ "No boards yet. Create your first one above." }</p>
         },
-        Some(Ok(boards)) => html! {
+        Boards::Ready(boards) => html! {
             <div class="boards">
-                for entry in boards.iter() {
-                    <BoardCard key={entry.board.id.to_string()} board={entry.board.clone()} todos={entry.todos.clone()} />
+                for view in boards {
+                    <BoardCard key={view.board.id.to_string()} board={view.board.clone()} todos={view.todos.clone()} />
                 }
             </div>
         },

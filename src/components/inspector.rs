@@ -2,7 +2,7 @@
 //! for the curious and for support.
 
 use super::RefusedChanges;
-use crate::hooks::data::{use_read, AppContext};
+use crate::hooks::data::{use_read, AppContext, OutboxVersion};
 use crate::hooks::sync::SyncHandle;
 use yew::prelude::*;
 
@@ -11,28 +11,16 @@ const OUTBOX_ROWS: u32 = 100;
 #[component]
 pub fn Inspector() -> Html {
     let context = use_context::<AppContext>().expect("AppContext is provided");
+    let OutboxVersion(outbox_version) = use_context().unwrap_or_default();
     let sync = use_context::<SyncHandle>().expect("SyncHandle is provided");
-    // Re-read when local data changes or the worker reports (push results change the outbox).
-    let refresh = use_state(|| 0u32);
-    {
-        let refresh = refresh.clone();
-        use_effect_with(
-            (
-                sync.state.pending,
-                sync.state.last_push.len(),
-                sync.state.status.clone(),
-            ),
-            move |_| {
-                refresh.set(refresh.wrapping_add(1));
-            },
-        );
-    }
-    let reading = AppContext {
-        data_version: context.data_version.wrapping_add(*refresh),
-        ..context.clone()
-    };
+    // Re-read when the outbox moves (local writes, push results) or the worker reports.
     let outbox = use_read(
-        &reading,
+        &context.store,
+        (
+            outbox_version,
+            sync.state.pending,
+            sync.state.status.clone(),
+        ),
         |store| async move { store.outbox(OUTBOX_ROWS).await },
     );
     let state = &sync.state;

@@ -35,8 +35,8 @@ pub(crate) fn textarea_value(event: &InputEvent) -> String {
     event.target_unchecked_into::<HtmlTextAreaElement>().value()
 }
 
-/// Runs a local change and reports it: on success the lists re-read and the worker is
-/// kicked; on failure the message goes to `error` and nothing changed.
+/// Runs a local change and reports it: on success the worker is kicked (the lists follow
+/// the store's change notice); on failure the message goes to `error` and nothing changed.
 pub(crate) fn apply_change<T, F, Fut>(
     context: &crate::hooks::data::AppContext,
     error: UseStateHandle<Option<String>>,
@@ -51,7 +51,7 @@ pub(crate) fn apply_change<T, F, Fut>(
         match change(store).await {
             Ok(_) => {
                 error.set(None);
-                actions.emit(crate::hooks::data::AppAction::DataChanged);
+                actions.emit(crate::hooks::data::AppAction::LocalWrite);
             }
             Err(e) => error.set(Some(e.to_string())),
         }

@@ -2,24 +2,20 @@
 //! stays listed until the person dismisses it. A refused change is the one way a change
 //! can be undone by sync, so it is never silent.
 
-use crate::hooks::data::{use_read, AppContext};
-use crate::hooks::sync::SyncHandle;
+use crate::hooks::data::{use_read, AppContext, OutboxVersion};
 use yew::prelude::*;
 
 #[component]
 pub fn RefusedChanges() -> Html {
     let context = use_context::<AppContext>().expect("AppContext is provided");
-    let sync = use_context::<SyncHandle>().expect("SyncHandle is provided");
-    // Re-read after each push (refusals come from push answers) and each dismissal.
+    let OutboxVersion(outbox_version) = use_context().unwrap_or_default();
+    // Re-read when the outbox moves (refusals come from push answers) and on dismissal.
     let dismissed = use_state(|| 0u32);
-    let reading = AppContext {
-        data_version: context
-            .data_version
-            .wrapping_add(sync.state.pushes)
-            .wrapping_add(*dismissed),
-        ..context.clone()
-    };
-    let refused = use_read(&reading, |store| async move { store.refusals().await });
+    let refused = use_read(
+        &context.store,
+        (outbox_version, *dismissed),
+        |store| async move { store.refusals().await },
+    );
     let Some(Ok(entries)) = refused else {
         return html! {};
     };

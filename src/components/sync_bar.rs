@@ -1,7 +1,7 @@
 //! The sync bar: where sync stands at a glance, and its controls. Every element keeps
 //! its place whatever the status says, so nothing on the page jumps.
 
-use crate::hooks::data::AppContext;
+use crate::hooks::data::{AppContext, OutboxVersion};
 use crate::hooks::sync::SyncHandle;
 use crate::hooks::ticker::{relative, use_now};
 use sync_worker::messages::{Phase, SyncError, SyncErrorKind, WorkerInput};
@@ -83,15 +83,16 @@ pub fn SyncBar(props: &SyncBarProps) -> Html {
     }
 }
 
-/// Unsynced changes, read from the store whenever local data or the worker's view moves.
+/// Unsynced changes, read from the store whenever the outbox or the worker's view moves.
 #[hook]
 fn use_pending_count(context: &AppContext, sync: &SyncHandle) -> u32 {
+    let OutboxVersion(outbox_version) = use_context().unwrap_or_default();
     let count = use_state(|| 0u32);
     {
         let count = count.clone();
         let store = context.store.clone();
         let deps = (
-            context.data_version,
+            outbox_version,
             sync.state.pending,
             sync.state.status.clone(),
         );

@@ -2,13 +2,14 @@
 
 use super::{apply_change, input_value, textarea_value};
 use crate::hooks::data::AppContext;
+use std::rc::Rc;
 use sync_protocol::Todo;
 use sync_worker::store::TodoEdit;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
 pub struct TodoItemProps {
-    pub todo: Todo,
+    pub todo: Rc<Todo>,
 }
 
 #[component]

@@ -1,31 +1,34 @@
-//! The app's local data: the store, a version that moves whenever data changes (here,
-//! in another tab, or by sync), and reads that follow it.
+//! The app's local data: the store, what the components share, and reads that follow
+//! the change notices (see [`super::boards`] for the boards themselves).
 
 use crate::config::AppConfig;
 use std::future::Future;
 use std::rc::Rc;
-use sync_worker::store::notify::ChangeListener;
-use sync_worker::store::{Account, BoardWithTodos, LocalStore, StoreError};
+use sync_worker::store::notify::ChangeOrigin;
+use sync_worker::store::{Account, LocalStore, StoreError};
 use yew::prelude::*;
 
-/// What the app shares with every component.
+/// What the app shares with every component. It changes only with the account, so
+/// its consumers (every board and todo) do not re-render when data changes.
 #[derive(Clone)]
 pub struct AppContext {
     pub store: LocalStore,
     pub config: Rc<AppConfig>,
     pub account: Option<Account>,
-    /// Moves on every change to the local data; reads depend on it.
-    pub data_version: u32,
     pub actions: Callback<AppAction>,
 }
 
 impl PartialEq for AppContext {
     fn eq(&self, other: &Self) -> bool {
-        self.data_version == other.data_version
-            && self.account == other.account
-            && Rc::ptr_eq(&self.config, &other.config)
+        self.account == other.account && Rc::ptr_eq(&self.config, &other.config)
     }
 }
+
+/// The outbox's version, a context of its own for the views of the outbox (pending
+/// count, inspector, refusals): it moves with every local write in any tab and with the
+/// server's verdicts on every push.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct OutboxVersion(pub u32);
 
 /// What components ask the root to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,30 +37,56 @@ pub enum AppAction {
     SignedIn(sync_protocol::auth::Session),
     /// Sign out: stop syncing and forget this account's local data.
     SignOut,
-    /// Local data changed in this page.
-    DataChanged,
+    /// This page wrote a change: push it soon.
+    LocalWrite,
 }
 
-/// A counter bumped by every change notice from any context (other tabs, the worker).
+/// A number that only goes up, one step per dispatch (for re-reads and re-renders).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Counter(pub u32);
+
+impl Reducible for Counter {
+    type Action = ();
+
+    fn reduce(self: Rc<Self>, _: ()) -> Rc<Self> {
+        Rc::new(Counter(self.0.wrapping_add(1)))
+    }
+}
+
+/// The outbox's version: one step per local write in any context (this page's included)
+/// and per push the worker reports.
 #[hook]
-pub fn use_change_version(store: Option<LocalStore>) -> u32 {
-    let version = use_state(|| 0u32);
+pub fn use_outbox_version(store: &LocalStore, pushes: u32) -> u32 {
+    let version = use_reducer(Counter::default);
     {
-        let version = version.clone();
-        use_effect_with(store.is_some(), move |ready| {
-            let listener =
-                ready.then(|| ChangeListener::new(move |_| version.set(version.wrapping_add(1))));
-            move || drop(listener)
+        let dispatcher = version.dispatcher();
+        use_effect_with(pushes, move |_| dispatcher.dispatch(()));
+    }
+    {
+        let (dispatcher, store) = (version.dispatcher(), store.clone());
+        // The store is one for the page's life.
+        use_effect_with((), move |_| {
+            let watch = store.watch(move |change| {
+                if change.origin == ChangeOrigin::Local {
+                    dispatcher.dispatch(());
+                }
+            });
+            move || drop(watch)
         });
     }
-    *version
+    version.0
 }
 
-/// Runs `read` whenever the data version changes and keeps its latest answer (the
+/// Runs `read` on mount and whenever `deps` change, and keeps its latest answer (the
 /// previous answer stays on screen while a new read runs, so nothing flickers).
 #[hook]
-pub fn use_read<T, F, Fut>(context: &AppContext, read: F) -> Option<Result<Rc<T>, StoreError>>
+pub fn use_read<D, T, F, Fut>(
+    store: &LocalStore,
+    deps: D,
+    read: F,
+) -> Option<Result<Rc<T>, StoreError>>
 where
+    D: PartialEq + 'static,
     T: 'static,
     F: FnOnce(LocalStore) -> Fut + 'static,
     Fut: Future<Output = Result<T, StoreError>> + 'static,
@@ -65,21 +94,12 @@ where
     let value = use_state(|| None);
     {
         let value = value.clone();
-        let store = context.store.clone();
-        use_effect_with(context.data_version, move |_| {
+        let store = store.clone();
+        use_effect_with(deps, move |_| {
             wasm_bindgen_futures::spawn_local(async move {
                 value.set(Some(read(store).await.map(Rc::new)));
             });
         });
     }
     (*value).clone()
-}
-
-/// The signed-in user's boards with their todos.
-#[hook]
-pub fn use_boards(context: &AppContext) -> Option<Result<Rc<Vec<BoardWithTodos>>, StoreError>> {
-    use_read(
-        context,
-        |store| async move { store.boards_with_todos().await },
-    )
 }

@@ -21,8 +21,6 @@ pub struct SyncState {
     pub realtime_connected: bool,
     pub last_push: Vec<PushResult>,
     pub last_pull: Option<PullStats>,
-    /// Bumped by every pull that changed data, so lists know to re-read.
-    pub remote_changes: u32,
     /// Bumped by every push result, so the outbox and refusal views re-read.
     pub pushes: u32,
 }
@@ -40,12 +38,8 @@ impl Reducible for SyncState {
                 next.pushes = next.pushes.wrapping_add(1);
                 next.last_push = results;
             }
-            WorkerOutput::PullCompleted(stats) => {
-                if stats.applied > 0 {
-                    next.remote_changes += 1;
-                }
-                next.last_pull = Some(stats);
-            }
+            // The lists follow the store's change notices, not this.
+            WorkerOutput::PullCompleted(stats) => next.last_pull = Some(stats),
         }
         Rc::new(next)
     }

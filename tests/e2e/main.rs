@@ -8,4 +8,5 @@ mod app;
 mod convergence;
 mod failure_paths;
 mod foundation;
+mod incremental;
 mod random;

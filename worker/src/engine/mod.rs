@@ -19,9 +19,7 @@ use status::StatusBoard;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use sync_protocol::push::ServerState;
-use sync_protocol::{
-    Model, OutboxEvent, PullResponse, PushError, PushErrorKind, PushResult, Timestamp,
-};
+use sync_protocol::{OutboxEvent, PullResponse, PushError, PushErrorKind, PushResult, Timestamp};
 use uuid::Uuid;
 
 /// Who a cycle works for: the account and session it was started under, and the
@@ -76,13 +74,13 @@ pub trait SyncStore {
     /// Unsynced retryable events.
     async fn pending_count(&self) -> Result<u32, StoreFailure>;
     /// Books the server's verdicts (event id, verdict) in event order, atomically, under
-    /// `epoch`. Returns the models whose records changed (rolled back).
+    /// `epoch`.
     async fn book_verdicts(
         &self,
         epoch: &Epoch,
         verdicts: &[(String, Verdict)],
         now: Timestamp,
-    ) -> Result<Vec<Model>, StoreFailure>;
+    ) -> Result<(), StoreFailure>;
     async fn cursor(&self) -> Result<Option<String>, StoreFailure>;
     /// Applies a page and stores its cursor, atomically, under `epoch`.
     async fn apply_pull(
@@ -466,7 +464,7 @@ impl<S: SyncStore> SyncStore for std::rc::Rc<S> {
         epoch: &Epoch,
         verdicts: &[(String, Verdict)],
         now: Timestamp,
-    ) -> Result<Vec<Model>, StoreFailure> {
+    ) -> Result<(), StoreFailure> {
         S::book_verdicts(self, epoch, verdicts, now).await
     }
 

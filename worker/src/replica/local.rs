@@ -5,6 +5,7 @@
 
 use super::meta::VersionMeta;
 use super::outbox::OutboxEntry;
+use super::touched::Touched;
 use super::{Account, ReplicaTx, RuleError};
 use sync_protocol::validation::validate_record;
 use sync_protocol::{Board, Model, Operation, OutboxEvent, Record, Timestamp, Todo, User};
@@ -36,8 +37,8 @@ pub struct LocalWriter<'a, T: ReplicaTx> {
     next_seq: Option<u32>,
     pub now: Timestamp,
     new_id: &'a mut dyn FnMut() -> Uuid,
-    /// The models this change touched, for the change notice.
-    pub models: Vec<Model>,
+    /// The records this change touched, for the change notice.
+    pub touched: Touched,
 }
 
 impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
@@ -47,7 +48,7 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
             next_seq: None,
             now,
             new_id,
-            models: Vec::new(),
+            touched: Touched::default(),
         }
     }
 
@@ -102,9 +103,7 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
             .unwrap_or_else(|| VersionMeta::new(model, &id));
         meta.local_change_pending = true;
         futures::try_join!(tx.put_entry(&entry), tx.put_meta(&meta))?;
-        if !self.models.contains(&model) {
-            self.models.push(model);
-        }
+        self.touched.record(model, &id);
         Ok(())
     }
 }
@@ -153,14 +152,22 @@ pub async fn delete_board<T: ReplicaTx>(
     write: &mut LocalWriter<'_, T>,
     id: Uuid,
 ) -> Result<(), T::Error> {
-    let board = write.record(Model::Board, id).await?;
-    for todo_id in write.tx.todo_ids_of_board(id).await? {
-        // Its metadata goes too: should the server refuse the delete, a resync brings
-        // the todo back (see `rules::book_verdicts`).
+    let (board, todo_ids) = futures::try_join!(
+        write.record(Model::Board, id),
+        write.tx.todo_ids_of_board(id)
+    )?;
+    // Its todos' metadata goes too: should the server refuse the delete, a resync
+    // brings the todos back (see `rules::book_verdicts`). All requests go out together.
+    let tx = write.tx;
+    futures::future::try_join_all(todo_ids.iter().map(|todo_id| async move {
         futures::try_join!(
-            write.tx.remove_record(Model::Todo, &todo_id),
-            write.tx.remove_meta(Model::Todo, &todo_id)
-        )?;
+            tx.remove_record(Model::Todo, todo_id),
+            tx.remove_meta(Model::Todo, todo_id)
+        )
+    }))
+    .await?;
+    for todo_id in &todo_ids {
+        write.touched.record(Model::Todo, todo_id);
     }
     let summary = match &board {
         Record::Board(board) => format!("Deleting board \"{}\"", board.name),

@@ -102,10 +102,14 @@ impl ReplicaTx for MemoryTx {
         Ok(())
     }
 
-    async fn has_pending(&self, model: Model, id: &str) -> Result<bool, RuleError> {
-        Ok(self.state.borrow().outbox.values().any(|entry| {
-            entry.event.is_pending() && entry.record_key() == Some((model, id.to_string()))
-        }))
+    async fn pending_count_of(&self, model: Model, id: &str) -> Result<u32, RuleError> {
+        let key = Some((model, id.to_string()));
+        let state = self.state.borrow();
+        let waiting = state
+            .outbox
+            .values()
+            .filter(|entry| entry.event.is_pending() && entry.record_key() == key);
+        Ok(waiting.count() as u32)
     }
 
     async fn last_seq(&self) -> Result<u32, RuleError> {
@@ -315,9 +319,10 @@ impl SyncStore for MemoryReplica {
         epoch: &Epoch,
         verdicts: &[(String, Verdict)],
         now: Timestamp,
-    ) -> Result<Vec<Model>, StoreFailure> {
+    ) -> Result<(), StoreFailure> {
         self.transaction(async |tx| rules::book_verdicts(tx, epoch, verdicts, now).await)
             .await
+            .map(drop)
             .map_err(failure)
     }
 

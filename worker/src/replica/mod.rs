@@ -12,10 +12,12 @@ pub mod memory;
 pub mod meta;
 pub mod outbox;
 pub mod rules;
+pub mod touched;
 
 pub use local::TodoEdit;
 pub use meta::{version_key, Account, VersionMeta};
 pub use outbox::{OutboxEntry, OutboxStats};
+pub use touched::Touched;
 
 use sync_protocol::{Model, Record};
 use uuid::Uuid;
@@ -58,8 +60,12 @@ pub trait ReplicaTx {
 
     async fn entry(&self, event_id: &str) -> Result<Option<OutboxEntry>, Self::Error>;
     async fn put_entry(&self, entry: &OutboxEntry) -> Result<(), Self::Error>;
+    /// How many events for the record still wait to be pushed.
+    async fn pending_count_of(&self, model: Model, id: &str) -> Result<u32, Self::Error>;
     /// Whether an event for the record still waits to be pushed.
-    async fn has_pending(&self, model: Model, id: &str) -> Result<bool, Self::Error>;
+    async fn has_pending(&self, model: Model, id: &str) -> Result<bool, Self::Error> {
+        Ok(self.pending_count_of(model, id).await? > 0)
+    }
     /// The highest outbox sequence number in use (0 when the outbox is empty).
     async fn last_seq(&self) -> Result<u32, Self::Error>;
 
@@ -87,6 +93,7 @@ pub trait ReplicaTx {
                 Write::PutRecord(record) => self.put_record(record).await?,
                 Write::RemoveRecord(model, id) => self.remove_record(*model, id).await?,
                 Write::PutMeta(meta) => self.put_meta(meta).await?,
+                Write::PutEntry(entry) => self.put_entry(entry).await?,
             }
         }
         Ok(())
@@ -98,5 +105,6 @@ pub trait ReplicaTx {
 pub enum Write {
     PutRecord(Record),
     RemoveRecord(Model, String),
+    PutEntry(OutboxEntry),
     PutMeta(VersionMeta),
 }

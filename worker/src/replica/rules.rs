@@ -4,9 +4,11 @@
 //! or leadership term.
 
 use super::meta::VersionMeta;
-use super::{ReplicaTx, RuleError, Write};
+use super::{ReplicaTx, RuleError, Touched, Write};
 use crate::engine::{Epoch, Verdict};
 use crate::messages::PullStats;
+use futures::future::try_join_all;
+use std::collections::HashMap;
 use sync_protocol::push::ServerState;
 use sync_protocol::{LogWithRecord, Model, Operation, PullResponse, Record, Timestamp};
 
@@ -28,18 +30,51 @@ pub async fn check_epoch<T: ReplicaTx>(tx: &T, epoch: &Epoch) -> Result<(), T::E
 ///
 /// Order matters: a refused change is undone only when no later change of the same
 /// record is still waiting or was accepted after it (booked in this same pass), so the
-/// record ends in the server's state after the last accepted change. Returns the models
-/// whose records changed (rolled back).
+/// record ends in the server's state after the last accepted change. Returns the records
+/// that changed (rolled back).
+///
+/// Three rounds of requests whatever the batch size: the entries, then each record's
+/// pending count and metadata, all issued together; the decisions are made in memory,
+/// in event order; then every write at once.
 pub async fn book_verdicts<T: ReplicaTx>(
     tx: &T,
     epoch: &Epoch,
     verdicts: &[(String, Verdict)],
     now: Timestamp,
-) -> Result<Vec<Model>, T::Error> {
+) -> Result<Touched, T::Error> {
     check_epoch(tx, epoch).await?;
-    let mut changed = Vec::new();
-    for (event_id, verdict) in verdicts {
-        let Some(mut entry) = tx.entry(event_id).await? else {
+    let entries = try_join_all(verdicts.iter().map(|(id, _)| tx.entry(id))).await?;
+    // The records whose events are booked here, each once.
+    let mut keys: Vec<(Model, String)> = Vec::new();
+    for entry in entries.iter().flatten() {
+        if let Some(key) = entry.record_key().filter(|_| entry.event.is_pending()) {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    let (counts, metas) = futures::try_join!(
+        try_join_all(
+            keys.iter()
+                .map(|(model, id)| tx.pending_count_of(*model, id))
+        ),
+        tx.metas(&keys),
+    )?;
+    let mut pending: HashMap<(Model, String), u32> = keys.iter().cloned().zip(counts).collect();
+    let mut metas: HashMap<(Model, String), VersionMeta> = keys
+        .iter()
+        .cloned()
+        .zip(metas)
+        .map(|(key, meta)| {
+            let meta = meta.unwrap_or_else(|| VersionMeta::new(key.0, &key.1));
+            (key, meta)
+        })
+        .collect();
+
+    let mut changed = Touched::default();
+    let mut writes = Vec::new();
+    for ((_, verdict), entry) in verdicts.iter().zip(entries) {
+        let Some(mut entry) = entry else {
             continue;
         };
         // An answer for an event booked already (a replayed request) changes nothing.
@@ -47,79 +82,67 @@ pub async fn book_verdicts<T: ReplicaTx>(
             continue;
         }
         entry.book(verdict, now);
-        tx.put_entry(&entry).await?;
-        let Some((model, id)) = entry.record_key() else {
+        let key = entry.record_key();
+        let booked_op = entry.event.op();
+        let still_pending = entry.event.is_pending();
+        writes.push(Write::PutEntry(entry));
+        let Some(key) = key else {
             continue;
         };
+        let waiting = pending.entry(key.clone()).or_default();
+        if !still_pending {
+            *waiting = waiting.saturating_sub(1);
+        }
+        let others_wait = *waiting > 0;
+        let (model, id) = (key.0, key.1.as_str());
         match verdict {
             Verdict::Applied { changelog_id } => {
-                settle(tx, model, &id, Some(changelog_id)).await?;
+                if let Some(meta) = metas.get_mut(&key) {
+                    meta.applied(changelog_id);
+                }
             }
             Verdict::Retry(_) => {}
             Verdict::Rejected { server_state, .. } => {
-                if !tx.has_pending(model, &id).await? {
-                    // Without the server's state the change cannot be undone: keep it
-                    // (the person sees the refusal).
-                    if let Some(state) = server_state {
-                        roll_back(tx, model, &id, state).await?;
-                        if !changed.contains(&model) {
-                            changed.push(model);
-                        }
-                        let board_restored = model == Model::Board
-                            && entry.event.op() == Some(Operation::Delete)
-                            && state.record.is_some();
-                        if board_restored {
-                            // Its todos went locally with it: read the changelog again
-                            // from the start to bring them back.
-                            tx.clear_cursor().await?;
-                            if !changed.contains(&Model::Todo) {
-                                changed.push(Model::Todo);
-                            }
-                        }
+                // Without the server's state the change cannot be undone: keep it (the
+                // person sees the refusal).
+                if let Some(state) = server_state.as_ref().filter(|_| !others_wait) {
+                    if let Some(write) = roll_back(model, id, state) {
+                        writes.push(write);
+                        changed.record(model, id);
+                    }
+                    let board_restored = model == Model::Board
+                        && booked_op == Some(Operation::Delete)
+                        && state.record.is_some();
+                    if board_restored {
+                        // Its todos went locally with it: read the changelog again from
+                        // the start to bring them back (their pages name them).
+                        tx.clear_cursor().await?;
                     }
                 }
-                settle(tx, model, &id, None).await?;
             }
         }
+        // The record's pending mark: set while another of its events still waits.
+        if let Some(meta) = metas.get_mut(&key) {
+            meta.local_change_pending = others_wait;
+        }
     }
+    writes.extend(
+        keys.iter()
+            .filter_map(|key| metas.remove(key))
+            .map(Write::PutMeta),
+    );
+    tx.write_all(&writes).await?;
     Ok(changed)
 }
 
-/// Clears a record's pending mark unless another of its events still waits, and records
-/// the changelog entry that applied it, if any.
-async fn settle<T: ReplicaTx>(
-    tx: &T,
-    model: Model,
-    id: &str,
-    applied: Option<&str>,
-) -> Result<(), T::Error> {
-    let mut meta = tx
-        .metas(&[(model, id.to_string())])
-        .await?
-        .pop()
-        .flatten()
-        .unwrap_or_else(|| VersionMeta::new(model, id));
-    if let Some(changelog_id) = applied {
-        meta.applied(changelog_id);
-    }
-    meta.local_change_pending = tx.has_pending(model, id).await?;
-    tx.put_meta(&meta).await
-}
-
-/// Puts the server's state of a record back, or removes the record when it has none.
-async fn roll_back<T: ReplicaTx>(
-    tx: &T,
-    model: Model,
-    id: &str,
-    state: &ServerState,
-) -> Result<(), T::Error> {
+/// The write that puts the server's state of a record back, or removes the record when
+/// it has none; none for a server state this client cannot read (no better than ours).
+fn roll_back(model: Model, id: &str, state: &ServerState) -> Option<Write> {
     match &state.record {
-        Some(value) => match Record::from_json(model, value.clone()) {
-            Ok(record) => tx.put_record(&record).await,
-            // A server state we cannot read is no better than ours: keep ours.
-            Err(_) => Ok(()),
-        },
-        None => tx.remove_record(model, id).await,
+        Some(value) => Record::from_json(model, value.clone())
+            .ok()
+            .map(Write::PutRecord),
+        None => Some(Write::RemoveRecord(model, id.to_string())),
     }
 }
 
@@ -156,18 +179,18 @@ pub fn decide_pulled(meta: Option<&VersionMeta>, model: Model, entry: &LogWithRe
 }
 
 /// Applies a page of the server's changelog and stores its cursor. Returns the stats
-/// and the models whose records changed.
+/// and the records that changed.
 pub async fn apply_page<T: ReplicaTx>(
     tx: &T,
     epoch: &Epoch,
     page: &PullResponse,
-) -> Result<(PullStats, Vec<Model>), T::Error> {
+) -> Result<(PullStats, Touched), T::Error> {
     check_epoch(tx, epoch).await?;
     let mut stats = PullStats {
         pages: 1,
         ..PullStats::default()
     };
-    let mut affected: Vec<Model> = Vec::new();
+    let mut affected = Touched::default();
     let readable: Vec<(Model, String, &LogWithRecord)> = page
         .logs_with_records
         .iter()
@@ -214,14 +237,16 @@ pub async fn apply_page<T: ReplicaTx>(
         writes.push(Write::PutMeta(meta.clone()));
         metas[index] = Some(meta);
         stats.applied += 1;
-        if !affected.contains(model) {
-            affected.push(*model);
-        }
+        affected.record(*model, id);
     }
     tx.write_all(&writes).await?;
     if let Some(cursor) = &page.cursor {
         tx.set_cursor(cursor).await?;
     }
-    stats.affected_models = affected.iter().map(|m| m.name().to_string()).collect();
+    stats.affected_models = affected
+        .models()
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
     Ok((stats, affected))
 }

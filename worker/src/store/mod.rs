@@ -18,19 +18,19 @@ mod replica_tx;
 pub mod schema;
 mod sync_store;
 
-pub use crate::replica::{Account, OutboxEntry, OutboxStats, TodoEdit, VersionMeta};
+pub use crate::replica::{Account, OutboxEntry, OutboxStats, TodoEdit, Touched, VersionMeta};
 pub use error::StoreError;
-pub use queries::BoardWithTodos;
+pub use queries::{todo_order, BoardWithTodos, RecordsById};
 
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{Transaction, TransactionMode};
-use notify::{Change, ChangeNotifier, ChangeOrigin};
+use notify::{Change, ChangeListener, ChangeNotifier, ChangeOrigin};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
-use sync_protocol::{Model, Timestamp};
+use sync_protocol::Timestamp;
 
 /// The database every context of the app opens.
 pub const DATABASE_NAME: &str = "boards-sync";
@@ -125,10 +125,17 @@ impl LocalStore {
         Ok(())
     }
 
-    pub(crate) fn notify(&self, models: Vec<Model>, origin: ChangeOrigin) {
-        if !models.is_empty() {
-            self.notifier.post(&Change { models, origin });
+    /// Tells every context (this one too) which records a committed transaction changed.
+    pub(crate) fn notify(&self, touched: &Touched, origin: ChangeOrigin) {
+        if !touched.is_empty() {
+            self.notifier.post(&Change::new(touched, origin));
         }
+    }
+
+    /// Calls `callback` with every change notice, from this context or any other, until
+    /// the returned listener is dropped (None without BroadcastChannel).
+    pub fn watch(&self, callback: impl Fn(&Change) + 'static) -> Option<ChangeListener> {
+        ChangeListener::new(move |change| callback(&change))
     }
 }
 

@@ -25,15 +25,15 @@ impl LocalStore {
     ) -> Result<T, StoreError> {
         let db = self.db().await?;
         let tx = readwrite(&db, &WRITE_STORES)?;
-        let (value, models) = {
+        let (value, touched) = {
             let replica = IdbTx { tx: &tx };
             let mut ids = Uuid::new_v4;
             let mut write = LocalWriter::new(&replica, now(), &mut ids);
             let value = change(&mut write).await?;
-            (value, write.models)
+            (value, write.touched)
         };
         self.commit(tx).await?;
-        self.notify(models, ChangeOrigin::Local);
+        self.notify(&touched, ChangeOrigin::Local);
         Ok(value)
     }
 

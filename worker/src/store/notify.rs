@@ -1,8 +1,12 @@
-//! Change notification between contexts: after a committed local write or an applied
-//! pull page, every other context of the origin (other tabs' pages, the workers) learns
-//! which models changed, over a BroadcastChannel, and re-reads without polling.
+//! Change notices: after a committed local write, an applied pull page or booked push
+//! verdicts, every context of the origin (this page, other tabs' pages, the workers)
+//! learns which records changed and reads exactly those again, without polling.
+//!
+//! They travel over a BroadcastChannel, which delivers to every other channel object of
+//! the name, those of the posting context included: a page hears its own writes too.
 
 use crate::channel::JsonChannel;
+use crate::replica::Touched;
 use serde::{Deserialize, Serialize};
 use sync_protocol::Model;
 
@@ -15,15 +19,56 @@ pub const CHANGES_CHANNEL: &str = "boards-sync:changes";
 pub enum ChangeOrigin {
     /// A person's edit in some tab: there is something to push.
     Local,
-    /// Sync applied the server's changes.
+    /// Sync applied the server's changes (or booked its verdicts).
     Sync,
+}
+
+/// One record a change touched.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChangedRecord {
+    pub model: Model,
+    pub id: String,
 }
 
 /// A change notice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
+    /// The models touched (what a page of an older build reads again).
     pub models: Vec<Model>,
     pub origin: ChangeOrigin,
+    /// The records touched; `None` when every record may have changed (sign-out).
+    #[serde(default)]
+    pub records: Option<Vec<ChangedRecord>>,
+}
+
+impl Change {
+    pub fn new(touched: &Touched, origin: ChangeOrigin) -> Change {
+        Change {
+            models: touched.models(),
+            origin,
+            records: (!touched.is_everything()).then(|| {
+                touched
+                    .records()
+                    .iter()
+                    .map(|(model, id)| ChangedRecord {
+                        model: *model,
+                        id: id.clone(),
+                    })
+                    .collect()
+            }),
+        }
+    }
+
+    /// The ids of `model`'s records this change touched, or `None` for "all of them".
+    pub fn ids_of(&self, model: Model) -> Option<impl Iterator<Item = &str>> {
+        let records = self.records.as_ref()?;
+        Some(
+            records
+                .iter()
+                .filter(move |record| record.model == model)
+                .map(|record| record.id.as_str()),
+        )
+    }
 }
 
 /// Posts change notices.
@@ -49,7 +94,8 @@ impl Default for ChangeNotifier {
     }
 }
 
-/// Calls back with every change notice posted by other contexts, until dropped.
+/// Calls back with every change notice posted by any other channel object (this
+/// context's store included), until dropped.
 pub struct ChangeListener {
     _channel: JsonChannel<Change>,
 }

@@ -9,11 +9,11 @@ use super::schema::{
 };
 use super::{get, put, readonly, readwrite, LocalStore, StoreError};
 use crate::engine::{Epoch, Verdict};
-use crate::replica::{rules, OutboxEntry, OutboxStats};
+use crate::replica::{rules, OutboxEntry, OutboxStats, Touched};
 use indexed_db_futures::cursor::CursorDirection;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::KeyRange;
-use sync_protocol::{Model, OutboxEvent, Timestamp};
+use sync_protocol::{OutboxEvent, Timestamp};
 
 impl LocalStore {
     /// The next events to push: up to `limit` pending events in creation order, stopping
@@ -98,15 +98,15 @@ impl LocalStore {
 
     /// Books the server's verdicts on pushed events, in event order, in one transaction
     /// that first checks the cycle's epoch (see [`rules::book_verdicts`]). Returns the
-    /// models whose records were rolled back.
+    /// records that were rolled back.
     pub async fn book_verdicts(
         &self,
         epoch: &Epoch,
         verdicts: &[(String, Verdict)],
         now: Timestamp,
-    ) -> Result<Vec<Model>, StoreError> {
+    ) -> Result<Touched, StoreError> {
         if verdicts.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Touched::default());
         }
         let mut stores = vec![OUTBOX, VERSION_META, META];
         stores.extend(RECORD_STORES);
@@ -114,7 +114,7 @@ impl LocalStore {
         let tx = readwrite(&db, &stores)?;
         let changed = rules::book_verdicts(&IdbTx { tx: &tx }, epoch, verdicts, now).await?;
         self.commit(tx).await?;
-        self.notify(changed.clone(), ChangeOrigin::Sync);
+        self.notify(&changed, ChangeOrigin::Sync);
         Ok(changed)
     }
 

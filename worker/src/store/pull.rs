@@ -24,7 +24,7 @@ impl LocalStore {
         let tx = readwrite(&db, &stores)?;
         let (stats, affected) = rules::apply_page(&IdbTx { tx: &tx }, epoch, page).await?;
         self.commit(tx).await?;
-        self.notify(affected, ChangeOrigin::Sync);
+        self.notify(&affected, ChangeOrigin::Sync);
         Ok(stats)
     }
 }

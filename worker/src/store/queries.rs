@@ -7,13 +7,30 @@ use super::schema::{
 };
 use super::{get, readonly, readwrite, LocalStore, StoreError};
 use crate::replica::meta::keys;
-use crate::replica::{local, Account, ReplicaTx};
+use crate::replica::{local, Account, ReplicaTx, Touched};
+use futures::future::try_join_all;
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::KeyRange;
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
 use sync_protocol::{Board, Model, Todo, User};
 use uuid::Uuid;
+
+/// How many records one read of a long list returns (about a millisecond of work).
+const READ_CHUNK: u32 = 1000;
+
+/// Boards and todos by id, as [`LocalStore::records_by_id`] found them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordsById {
+    pub boards: Vec<(String, Option<Board>)>,
+    pub todos: Vec<(String, Option<Todo>)>,
+}
+
+/// Where a todo sorts on its board: creation order, as the `[boardId, createdAt]` index.
+pub fn todo_order(todo: &Todo) -> (sync_protocol::Timestamp, Uuid) {
+    (todo.created_at, todo.id)
+}
 
 /// A board and its todos, in creation order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +41,10 @@ pub struct BoardWithTodos {
 
 impl LocalStore {
     /// The signed-in user's boards with their todos, both in creation order.
+    ///
+    /// Two reads, whatever the number of boards: the boards by the user index, then
+    /// every todo in chunks (each chunk a short task, so a page reading 50,000 todos
+    /// never blocks its thread for long), grouped by board here.
     pub async fn boards_with_todos(&self) -> Result<Vec<BoardWithTodos>, StoreError> {
         let db = self.db().await?;
         let tx = readonly(&db, &[BOARD, TODO, META])?;
@@ -44,13 +65,44 @@ impl LocalStore {
                 .serde()?
                 .await?,
         )?;
+        let mut by_board: HashMap<Uuid, Vec<Todo>> =
+            boards.iter().map(|board| (board.id, Vec::new())).collect();
         let todos = tx.object_store(TODO)?;
-        let mut result = Vec::with_capacity(boards.len());
-        for board in boards {
-            let todos = todos_of(&todos, board.id).await?;
-            result.push(BoardWithTodos { board, todos });
+        let mut after: Option<String> = None;
+        loop {
+            let chunk: Vec<Todo> = match &after {
+                None => collect(todos.get_all().with_limit(READ_CHUNK).serde()?.await?)?,
+                Some(last) => collect(
+                    todos
+                        .get_all()
+                        .with_query::<String, _>(KeyRange::LowerBound(last.clone(), true))
+                        .with_limit(READ_CHUNK)
+                        .serde()?
+                        .await?,
+                )?,
+            };
+            let Some(last) = chunk.last() else {
+                break;
+            };
+            after = Some(last.id.to_string());
+            let full = chunk.len() == READ_CHUNK as usize;
+            for todo in chunk {
+                if let Some(list) = by_board.get_mut(&todo.board_id) {
+                    list.push(todo);
+                }
+            }
+            if !full {
+                break;
+            }
         }
-        Ok(result)
+        Ok(boards
+            .into_iter()
+            .map(|board| {
+                let mut todos = by_board.remove(&board.id).unwrap_or_default();
+                todos.sort_by_key(todo_order);
+                BoardWithTodos { board, todos }
+            })
+            .collect())
     }
 
     /// One board with its todos.
@@ -62,6 +114,35 @@ impl LocalStore {
         };
         let todos = todos_of(&tx.object_store(TODO)?, id).await?;
         Ok(Some(BoardWithTodos { board, todos }))
+    }
+
+    /// The current state of the given boards and todos (`None`: gone), read in one
+    /// transaction with every request issued before the first answer is awaited: what
+    /// a page needs to follow a change notice.
+    pub async fn records_by_id(
+        &self,
+        board_ids: &[String],
+        todo_ids: &[String],
+    ) -> Result<RecordsById, StoreError> {
+        let db = self.db().await?;
+        let tx = readonly(&db, &[BOARD, TODO])?;
+        let (boards, todos) = (tx.object_store(BOARD)?, tx.object_store(TODO)?);
+        let (boards, todos) = futures::try_join!(
+            try_join_all(
+                board_ids
+                    .iter()
+                    .map(|id| get::<Board, _>(&boards, id.as_str()))
+            ),
+            try_join_all(
+                todo_ids
+                    .iter()
+                    .map(|id| get::<Todo, _>(&todos, id.as_str()))
+            ),
+        )?;
+        Ok(RecordsById {
+            boards: board_ids.iter().cloned().zip(boards).collect(),
+            todos: todo_ids.iter().cloned().zip(todos).collect(),
+        })
     }
 
     /// A user record as this device has it (with any unpushed local change).
@@ -88,7 +169,9 @@ impl LocalStore {
         let tx = readwrite(&db, &[META, USER, OUTBOX])?;
         local::sign_in(&IdbTx { tx: &tx }, account).await?;
         self.commit(tx).await?;
-        self.notify(vec![Model::User], ChangeOrigin::Local);
+        let mut touched = Touched::default();
+        touched.record(Model::User, &account.user.id.to_string());
+        self.notify(&touched, ChangeOrigin::Local);
         Ok(())
     }
 
@@ -101,7 +184,7 @@ impl LocalStore {
         let tx = readwrite(&db, &stores)?;
         IdbTx { tx: &tx }.clear_data().await?;
         self.commit(tx).await?;
-        self.notify(Model::ALL.to_vec(), ChangeOrigin::Local);
+        self.notify(&Touched::everything(), ChangeOrigin::Local);
         Ok(())
     }
 

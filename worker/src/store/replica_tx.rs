@@ -92,7 +92,7 @@ impl ReplicaTx for IdbTx<'_, '_> {
         put(&self.tx.object_store(OUTBOX)?, entry).await
     }
 
-    async fn has_pending(&self, model: Model, id: &str) -> Result<bool, StoreError> {
+    async fn pending_count_of(&self, model: Model, id: &str) -> Result<u32, StoreError> {
         let count = self
             .tx
             .object_store(OUTBOX)?
@@ -101,7 +101,7 @@ impl ReplicaTx for IdbTx<'_, '_> {
             .with_query(KeyRange::Only(version_key(model, id)))
             .serde()?
             .await?;
-        Ok(count > 0)
+        Ok(count)
     }
 
     async fn last_seq(&self) -> Result<u32, StoreError> {
@@ -159,6 +159,7 @@ impl ReplicaTx for IdbTx<'_, '_> {
                 Write::PutRecord(record) => self.put_record(record).await,
                 Write::RemoveRecord(model, id) => self.remove_record(*model, id).await,
                 Write::PutMeta(meta) => self.put_meta(meta).await,
+                Write::PutEntry(entry) => self.put_entry(entry).await,
             }
         });
         futures::future::try_join_all(requests).await.map(|_| ())

@@ -6,7 +6,7 @@ use super::{readonly, LocalStore, StoreError};
 use crate::engine::{Epoch, StoreFailure, SyncStore, Verdict};
 use crate::messages::PullStats;
 use crate::replica::rules;
-use sync_protocol::{Model, OutboxEvent, PullResponse, Timestamp};
+use sync_protocol::{OutboxEvent, PullResponse, Timestamp};
 use uuid::Uuid;
 
 impl From<StoreError> for StoreFailure {
@@ -48,8 +48,9 @@ impl SyncStore for LocalStore {
         epoch: &Epoch,
         verdicts: &[(String, Verdict)],
         now: Timestamp,
-    ) -> Result<Vec<Model>, StoreFailure> {
-        Ok(LocalStore::book_verdicts(self, epoch, verdicts, now).await?)
+    ) -> Result<(), StoreFailure> {
+        LocalStore::book_verdicts(self, epoch, verdicts, now).await?;
+        Ok(())
     }
 
     async fn cursor(&self) -> Result<Option<String>, StoreFailure> {

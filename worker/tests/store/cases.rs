@@ -7,7 +7,7 @@ use sync_protocol::{
     LogWithRecord, Model, Operation, PullResponse, PushError, PushErrorKind, Timestamp, User,
 };
 use sync_worker::engine::{Epoch, Verdict};
-use sync_worker::store::notify::{ChangeListener, ChangeOrigin, CHANGES_CHANNEL};
+use sync_worker::store::notify::{Change, ChangeListener, ChangeOrigin, CHANGES_CHANNEL};
 use sync_worker::store::{schema, Account, LocalStore, StoreError, TodoEdit};
 use uuid::Uuid;
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -293,7 +293,14 @@ async fn push_results_are_booked_and_a_rejection_rolls_back() {
         )
         .await
         .unwrap();
-    assert_eq!(changed, [Model::Board]);
+    assert_eq!(
+        changed.records(),
+        [
+            (Model::Board, rejected.id.to_string()),
+            (Model::Board, restored.id.to_string())
+        ],
+        "the rolled-back records (one removed, one renamed back), and only they"
+    );
 
     let outbox = db.store.outbox(10).await.unwrap();
     let find = |name: &str| {
@@ -765,4 +772,168 @@ async fn an_upgrade_elsewhere_closes_this_connection_instead_of_blocking() {
     assert_eq!(result, Err(StoreError::VersionChanged));
     newer.close();
     LocalStore::delete_database(&db.name).await.unwrap();
+}
+
+/// Every notice this context posts, as `store.watch` delivers them.
+fn watch_notices(
+    store: &LocalStore,
+) -> (
+    std::rc::Rc<std::cell::RefCell<Vec<Change>>>,
+    Option<ChangeListener>,
+) {
+    let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let sink = std::rc::Rc::clone(&heard);
+    let watch = store.watch(move |change| sink.borrow_mut().push(change.clone()));
+    (heard, watch)
+}
+
+fn named(change: &Change, model: Model) -> Vec<String> {
+    change
+        .ids_of(model)
+        .expect("records are listed")
+        .map(str::to_string)
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn a_change_notice_names_exactly_the_records_it_touched() {
+    let db = TestDb::new().await;
+    let (heard, watch) = watch_notices(&db.store);
+    let board = db.store.create_board("Groceries").await.unwrap();
+    let milk = db.store.create_todo(board.id, "Milk", None).await.unwrap();
+    let eggs = db.store.create_todo(board.id, "Eggs", None).await.unwrap();
+    db.store.delete_board(board.id).await.unwrap();
+    // A page hears its own writes too (the channel skips only the posting object).
+    wait_until(|| heard.borrow().len() >= 4).await;
+    let notices = heard.borrow().clone();
+    assert_eq!(notices.len(), 4, "{notices:?}");
+    assert!(notices.iter().all(|c| c.origin == ChangeOrigin::Local));
+    assert_eq!(named(&notices[0], Model::Board), [board.id.to_string()]);
+    assert!(named(&notices[0], Model::Todo).is_empty());
+    assert_eq!(named(&notices[1], Model::Todo), [milk.id.to_string()]);
+    let mut deleted = named(&notices[3], Model::Todo);
+    deleted.sort();
+    let mut expected = vec![milk.id.to_string(), eggs.id.to_string()];
+    expected.sort();
+    assert_eq!(deleted, expected, "the board's todos went with it");
+    assert_eq!(named(&notices[3], Model::Board), [board.id.to_string()]);
+
+    // A pulled page names what it applied, and nothing it skipped.
+    let remote = Uuid::new_v4();
+    let page = PullResponse {
+        cursor: Some(format!("{:020}", 2)),
+        logs_with_records: vec![
+            entry(
+                1,
+                "Board",
+                &remote.to_string(),
+                Operation::Create,
+                Some(
+                    serde_json::json!({"id": remote, "name": "Remote", "createdAt": "2026-01-01T00:00:00.000Z", "userId": db.user.id}),
+                ),
+            ),
+            entry(
+                2,
+                "Board",
+                &Uuid::new_v4().to_string(),
+                Operation::Create,
+                None,
+            ),
+        ],
+    };
+    db.store.apply_pull(&db.epoch, &page).await.unwrap();
+    wait_until(|| heard.borrow().len() >= 5).await;
+    let last = heard.borrow().last().cloned().unwrap();
+    assert_eq!(last.origin, ChangeOrigin::Sync);
+    assert_eq!(named(&last, Model::Board), [remote.to_string()]);
+
+    // Signing out touches everything: no list, every model.
+    db.store.clear_local_data().await.unwrap();
+    wait_until(|| heard.borrow().len() >= 6).await;
+    let last = heard.borrow().last().cloned().unwrap();
+    assert_eq!(last.records, None);
+    assert_eq!(last.models, Model::ALL);
+
+    drop(watch);
+    db.store.create_board("Unheard").await.ok();
+    // Give a stray delivery the time to arrive (the channel delivers within a task).
+    gloo_timers::future::TimeoutFuture::new(100).await;
+    assert_eq!(heard.borrow().len(), 6, "a dropped watch hears nothing");
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn records_are_read_back_by_id_and_gone_ones_say_so() {
+    let db = TestDb::new().await;
+    let board = db.store.create_board("Trip").await.unwrap();
+    let todo = db
+        .store
+        .create_todo(board.id, "Passport", None)
+        .await
+        .unwrap();
+    let missing = Uuid::new_v4().to_string();
+    let read = db
+        .store
+        .records_by_id(
+            &[board.id.to_string(), missing.clone()],
+            &[todo.id.to_string()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        read.boards,
+        [(board.id.to_string(), Some(board.clone())), (missing, None)]
+    );
+    assert_eq!(read.todos, [(todo.id.to_string(), Some(todo.clone()))]);
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn boards_read_whole_across_read_chunks() {
+    let db = TestDb::new().await;
+    let board = db.store.create_board("Big").await.unwrap();
+    let other = db.store.create_board("Small").await.unwrap();
+    // 2,500 todos (more than two read chunks) arrive as pulled pages of 100.
+    let mut n = 0u64;
+    for page_index in 0..25 {
+        let logs_with_records = (0..100)
+            .map(|i| {
+                n += 1;
+                let on = if i == 0 { &other } else { &board };
+                let id = Uuid::new_v4();
+                entry(
+                    n,
+                    "Todo",
+                    &id.to_string(),
+                    Operation::Create,
+                    Some(serde_json::json!({
+                        "id": id, "title": format!("todo {n}"), "description": null,
+                        "isCompleted": false, "boardId": on.id,
+                        "createdAt": Timestamp::from_millis(n as i64).to_string(),
+                    })),
+                )
+            })
+            .collect();
+        let page = PullResponse {
+            cursor: Some(format!("{:020}", (page_index + 1) * 100)),
+            logs_with_records,
+        };
+        let stats = db.store.apply_pull(&db.epoch, &page).await.unwrap();
+        assert_eq!(stats.applied, 100);
+    }
+    let boards = db.store.boards_with_todos().await.unwrap();
+    let counts: Vec<(String, usize)> = boards
+        .iter()
+        .map(|b| (b.board.name.clone(), b.todos.len()))
+        .collect();
+    assert_eq!(
+        counts,
+        [("Big".to_string(), 2475), ("Small".to_string(), 25)]
+    );
+    let big = &boards[0].todos;
+    assert!(
+        big.windows(2).all(|w| w[0].created_at <= w[1].created_at),
+        "todos in creation order"
+    );
+    db.finish().await;
 }

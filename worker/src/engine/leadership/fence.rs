@@ -12,7 +12,7 @@ use crate::engine::{Epoch, StoreFailure, SyncStore, Verdict};
 use crate::messages::PullStats;
 use std::cell::Cell;
 use std::rc::Rc;
-use sync_protocol::{Model, OutboxEvent, PullResponse, Timestamp};
+use sync_protocol::{OutboxEvent, PullResponse, Timestamp};
 use uuid::Uuid;
 
 /// One term of leadership, as the engine sees it: held until revoked, never again after.
@@ -96,7 +96,7 @@ impl<S: SyncStore> SyncStore for Fenced<S> {
         epoch: &Epoch,
         verdicts: &[(String, Verdict)],
         now: Timestamp,
-    ) -> Result<Vec<Model>, StoreFailure> {
+    ) -> Result<(), StoreFailure> {
         self.held()?;
         self.store.book_verdicts(epoch, verdicts, now).await
     }
