@@ -2,7 +2,7 @@
 //! the affected board and todo on screen, and the page reads just those records by id,
 //! never a whole store (no getAll, no cursor) and never a query per board.
 
-use crate::harness::{Browser, Stack};
+use sync_test_support::{Browser, Stack};
 
 const PASSWORD: &str = "correct horse battery";
 

@@ -107,16 +107,18 @@ impl ReplicaTx for IdbTx<'_, '_> {
     async fn last_seq(&self) -> Result<u32, StoreError> {
         let store = self.tx.object_store(OUTBOX)?;
         let index = store.index(OUTBOX_BY_SEQ)?;
+        // The index key is the sequence number: a key cursor reads it without fetching
+        // and decoding the whole entry (every local write asks for it).
         let cursor = index
-            .open_cursor()
+            .open_key_cursor()
             .with_direction(CursorDirection::Prev)
             .serde()?
             .await?;
-        let last: Option<OutboxEntry> = match cursor {
-            Some(mut cursor) => cursor.next_record_ser().await?,
+        let last: Option<u32> = match cursor {
+            Some(mut cursor) => cursor.next_key_ser().await?,
             None => None,
         };
-        Ok(last.map_or(0, |entry| entry.seq))
+        Ok(last.unwrap_or(0))
     }
 
     async fn metas(

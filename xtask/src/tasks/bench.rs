@@ -4,7 +4,8 @@
 //! with in production; then the time from a write on one device to its render on
 //! another (realtime on and off); then the app as a person meets it beside plain
 //! JavaScript (examples/app_bench: download size, cold load, click to render, initial
-//! sync of 10,000 and 50,000 todos, long tasks).
+//! sync of 10,000 and 50,000 todos, long tasks); last, the local store beside plain
+//! JavaScript in the browser (worker/tests/bench_store.rs).
 
 use crate::cmd::{cmd, run as run_cmd};
 use crate::tasks::build_app_with;
@@ -36,7 +37,8 @@ pub fn run(_args: &[String]) -> Result<(), String> {
     let dist = root.join("dist");
     let dist = dist.to_string_lossy();
     run_example(&tools, "realtime_latency", &[&dist, "100"])?;
-    run_example(&tools, "app_bench", &[&dist])
+    run_example(&tools, "app_bench", &[&dist])?;
+    store_bench(&tools)
 }
 
 /// Runs one of the app's benchmark programs (examples/) against the built app, in
@@ -63,4 +65,37 @@ fn run_example(tools: &Toolchain, name: &str, args: &[&str]) -> Result<(), Strin
         example.env("CHROMEDRIVER", driver);
     }
     run_cmd(&mut example)
+}
+
+/// The local store beside plain JavaScript in headless Chromium (worker/tests/bench_store.rs):
+/// built with the profile the app ships with, its ignored tests run, and their
+/// `console.log` figures let through to the terminal.
+fn store_bench(tools: &Toolchain) -> Result<(), String> {
+    let Some(driver) = &tools.chromedriver else {
+        return Err("the store benchmark needs ChromeDriver".into());
+    };
+    run_cmd(
+        cmd(
+            "cargo",
+            &[
+                "test",
+                "--profile",
+                "wasm-release",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "sync-worker",
+                "--test",
+                "bench_store",
+                "--",
+                "--include-ignored",
+                "--nocapture",
+            ],
+        )
+        .current_dir(root())
+        .env("PATH", &tools.path)
+        .env("CHROMEDRIVER", driver)
+        // 60,000 pulled records each way take minutes on a loaded two-core machine.
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "900"),
+    )
 }
