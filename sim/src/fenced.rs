@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use sync_protocol::{Model, OutboxEvent, PullResponse, Timestamp};
+use sync_protocol::{OutboxEvent, PullResponse, Timestamp};
 use sync_worker::engine::{Epoch, StoreFailure, SyncStore, Verdict};
 use sync_worker::messages::PullStats;
 use sync_worker::replica::memory::MemoryReplica;
