@@ -21,6 +21,9 @@
 //! - Losing the lock that is held ends the term at once: its [`Lease`] is revoked, so a
 //!   cycle still under way writes and sends nothing more, its end is not passed on, and
 //!   the worker stands down. Losing a request that does not hold the lock changes nothing.
+//! - A holder whose cycle ends superseded (the stored term moved past its own: a worker
+//!   that lost the lock unknowingly raised it late) starts a new term and leads again,
+//!   so the lock's holder always ends up syncing (found by the simulator, seed 156).
 //! - Whether the loop should run (`wants_loop`) is kept here only: from the pages' Start
 //!   and Stop (own or forwarded), the controller (`Looping`), and, on a standby, the
 //!   leader's reported status, so that a worker that takes over continues what the leader
@@ -279,7 +282,26 @@ impl Leadership {
             // open could not lead either; the error is on the page.
             Event::StoreFailed { .. } => {}
             Event::CycleDone { term, outcome } => {
-                if matches!(&self.role, Role::Leading { term: current, .. } if *current == term) {
+                let Role::Leading {
+                    term: current,
+                    lease,
+                } = &self.role
+                else {
+                    return commands;
+                };
+                if *current != term {
+                    return commands;
+                }
+                if outcome == CycleOutcome::Superseded && self.held.is_some() {
+                    // This worker holds the lock, yet the store's term moved past its own:
+                    // a worker that had lost the lock without knowing it yet raised the
+                    // term after us (its claim and its loss can be read in either
+                    // order). Lead again under a new term rather than sync nothing. (A
+                    // cycle superseded by a change of session costs one needless claim.)
+                    lease.revoke();
+                    commands.push(Command::StandDown);
+                    self.open_new_term(&mut commands);
+                } else {
                     commands.push(Command::Control(controller::Event::CycleDone(outcome)));
                 }
             }
@@ -385,6 +407,11 @@ impl Leadership {
             // lock never left this worker, so the term goes on.
             return;
         }
+        self.open_new_term(commands);
+    }
+
+    /// Starts a new term of leadership: the store opens and raises its fencing term.
+    fn open_new_term(&mut self, commands: &mut Vec<Command>) {
         self.terms += 1;
         self.role = Role::Opening { term: self.terms };
         commands.push(Command::OpenStore { term: self.terms });

@@ -474,6 +474,57 @@ fn losing_the_lock_fences_the_term_before_its_cycle_ends() {
 }
 
 #[test]
+fn a_holder_whose_cycle_is_superseded_claims_a_new_term_and_leads_again() {
+    let (mut machine, lease, _) = leading_with_a_cycle_running();
+    // Another worker that had lost the lock without knowing raised the stored term.
+    let done = machine.handle(
+        Event::CycleDone {
+            term: 1,
+            outcome: CycleOutcome::Superseded,
+        },
+        100,
+    );
+    assert!(!lease.is_held(), "the superseded term's lease ends");
+    assert_eq!(done, [Command::StandDown, Command::OpenStore { term: 2 }]);
+    assert!(machine.holds_lock() && machine.is_opening(2));
+    let opened = machine.handle(
+        Event::StoreOpened {
+            term: 2,
+            fencing_term: 6,
+        },
+        110,
+    );
+    assert!(
+        matches!(
+            opened.as_slice(),
+            [
+                Command::Lead {
+                    term: 2,
+                    fencing_term: 6,
+                    ..
+                },
+                Command::Control(controller::Event::Start)
+            ]
+        ),
+        "leads again and the loop goes on: {opened:?}"
+    );
+    // Any other outcome goes to the controller as before.
+    let failed = machine.handle(
+        Event::CycleDone {
+            term: 2,
+            outcome: CycleOutcome::Synced,
+        },
+        200,
+    );
+    assert_eq!(
+        failed,
+        [Command::Control(controller::Event::CycleDone(
+            CycleOutcome::Synced
+        ))]
+    );
+}
+
+#[test]
 fn a_cycle_of_an_earlier_term_does_not_reach_a_later_terms_controller() {
     let (mut machine, _, held) = leading_with_a_cycle_running();
     machine.handle(Event::LockLost { request: held }, 100);
