@@ -574,12 +574,15 @@ impl Sim {
         }
     }
 
-    /// Heartbeats are simulated only while they can change something: while a tab of the
-    /// device is frozen, a message is on its way, or the lock is changing hands, and for
-    /// a few seconds after any change. In between, the holder beats and every standby
-    /// hears it, which changes no state; so ticks stop, and when they start again each
-    /// standby is handed the holder's latest heartbeat, as it would have heard it. This
-    /// keeps days of simulated time cheap without skipping a tick that matters.
+    /// Heartbeats are simulated only while they can change something: while the holder
+    /// is frozen or does not know yet that it holds the lock, a running tab thinks it
+    /// holds it too, a message is on its way, and for a few seconds after any change of
+    /// the tabs. In between, the holder beats and every running standby hears it, and a
+    /// frozen one queues the beats; neither changes any state until it is read, and
+    /// reading many beats at once is reading the last (the watch takes the time it reads
+    /// them). So ticks stop, and when they start again every standby is handed the
+    /// holder's latest heartbeat, read at once or queued. This keeps days of simulated
+    /// time and minutes of frozen tabs cheap without skipping a tick that matters.
     fn wake(&mut self, device: usize) {
         let now = self.now();
         let d = &mut self.devices[device];
@@ -594,9 +597,9 @@ impl Sim {
         });
         if let Some((holder, _)) = beating {
             for tab in self.open_tabs(device) {
-                let t = &self.devices[device].tabs[tab];
-                if tab != holder && !t.frozen {
-                    self.decide(device, tab, leadership::Event::Peer(PeerMessage::Heartbeat));
+                if tab != holder {
+                    let heartbeat = leadership::Event::Peer(PeerMessage::Heartbeat);
+                    self.feed(device, tab, Input::Event(heartbeat));
                 }
             }
         }
@@ -604,18 +607,23 @@ impl Sim {
         self.schedule(at, Action::Tick { device });
     }
 
-    /// Nothing a tick could change: no tab frozen, nothing on its way, one tab holds the
-    /// lock and knows it, nobody else thinks it does.
+    /// Nothing a tick could change: nothing on its way; the holder runs and knows it
+    /// holds the lock; no other running tab thinks it holds it, and a loss not read yet
+    /// waits in a frozen tab's queue.
     fn quiet(&self, device: usize) -> bool {
         let d = &self.devices[device];
         let Some((holder, _)) = d.lock.holder else {
             return false;
         };
         d.in_transit == 0
-            && d.unread_losses.is_empty()
+            && d.unread_losses.iter().all(|&(tab, _)| d.tabs[tab].frozen)
             && self.open_tabs(device).iter().all(|&tab| {
                 let t = &d.tabs[tab];
-                !t.frozen && t.machine.holds_lock() == (tab == holder)
+                if tab == holder {
+                    !t.frozen && t.machine.holds_lock()
+                } else {
+                    t.frozen || !t.machine.holds_lock()
+                }
             })
     }
 
@@ -1702,6 +1710,19 @@ impl Sim {
                 ));
             }
             let state = self.devices[device].replica.state();
+            // A leader fenced by a newer stored term can never write again: its device
+            // would stay unsynced for as long as it leads.
+            for &tab in &leaders {
+                if let Some(leader) = &self.devices[device].tabs[tab].leader {
+                    let fencing_term = leader.engine.term();
+                    if fencing_term != state.term {
+                        self.violation(format!(
+                            "device {device} tab {tab}: leads under fencing term {fencing_term} but the store's term is {}",
+                            state.term
+                        ));
+                    }
+                }
+            }
             for entry in state.outbox.values() {
                 let answers = self.answers.get(&entry.event.id).copied().unwrap_or(0);
                 if entry.event.tries > answers {
