@@ -21,7 +21,13 @@ fn no_change_is_ever_lost() {
                 }
                 println!("seed {seed} passed: {}", totals(&[summary]));
             }
-            Err(failure) => panic!("{failure}"),
+            Err(failure) => {
+                // The whole history, not just its end: the cause may be long before.
+                for line in &failure.history {
+                    println!("{line}");
+                }
+                panic!("{failure}")
+            }
         }
         return;
     }
