@@ -1,20 +1,39 @@
 //! An independent check on epoch fencing: before each write a cycle asks of the replica,
 //! the simulator works out on its own whether the cycle's epoch is still current. A
 //! write that lands under a stale epoch, or a cursor that moves back, is a violation,
-//! whatever the replica's rules decided.
+//! whatever the replica's rules decided. It also checks the lease fence (a cycle whose
+//! lease was revoked writes nothing) and counts the writes an old leader tries after the
+//! lock passed on and before it learnt so.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use sync_protocol::{OutboxEvent, PullResponse, Timestamp};
+use sync_worker::engine::leadership::Lease;
 use sync_worker::engine::{Epoch, StoreFailure, SyncStore, Verdict};
 use sync_worker::messages::PullStats;
 use sync_worker::replica::memory::MemoryReplica;
 use uuid::Uuid;
 
+/// Writes tried by a tab that no longer held the lock (it had not read its `LockLost`).
+#[derive(Default)]
+pub struct Window {
+    /// Refused: the successor had raised the stored term.
+    pub refused: Cell<usize>,
+    /// Accepted: the successor had not opened the store yet, so no newer term existed
+    /// (a write under a newer term is a stale-epoch violation instead).
+    pub accepted: Cell<usize>,
+}
+
+/// The store under one tab's engine (inside the leadership's own `Fenced`).
 pub struct FencedStore {
     replica: Rc<MemoryReplica>,
     violations: Rc<RefCell<Vec<String>>>,
     device: usize,
+    tab: usize,
+    lease: Lease,
+    /// The tab that holds the device's lock, as the lock model says.
+    holder: Rc<Cell<Option<usize>>>,
+    window: Rc<Window>,
 }
 
 impl FencedStore {
@@ -22,11 +41,19 @@ impl FencedStore {
         replica: Rc<MemoryReplica>,
         violations: Rc<RefCell<Vec<String>>>,
         device: usize,
+        tab: usize,
+        lease: Lease,
+        holder: Rc<Cell<Option<usize>>>,
+        window: Rc<Window>,
     ) -> FencedStore {
         FencedStore {
             replica,
             violations,
             device,
+            tab,
+            lease,
+            holder,
+            window,
         }
     }
 
@@ -41,9 +68,23 @@ impl FencedStore {
     fn after_write<T>(&self, stale: bool, result: &Result<T, StoreFailure>, what: &str) {
         if stale && result.is_ok() {
             self.violations.borrow_mut().push(format!(
-                "device {}: {what} was written under a stale epoch",
-                self.device
+                "device {} tab {}: {what} was written under a stale epoch",
+                self.device, self.tab
             ));
+        }
+        if !self.lease.is_held() && result.is_ok() {
+            self.violations.borrow_mut().push(format!(
+                "device {} tab {}: {what} was written after the tab's lease was revoked",
+                self.device, self.tab
+            ));
+        }
+        if self.holder.get() != Some(self.tab) {
+            let count = match result {
+                Ok(_) => &self.window.accepted,
+                Err(StoreFailure::Superseded) => &self.window.refused,
+                Err(StoreFailure::Failed(_)) => return,
+            };
+            count.set(count.get() + 1);
         }
     }
 }

@@ -1,30 +1,54 @@
 //! A seeded, deterministic simulation of the sync path.
 //!
-//! In one thread and in simulated time, several devices (each: the real
-//! [`Controller`], the real [`Engine`], the in-memory replica that runs the IndexedDB
-//! store's own rules) sync with the real [`SyncService`] on SQLite, through a network
-//! that loses requests and answers, answers 5xx, 429 and 413, goes away for seconds or
-//! days, and expires sessions. People edit boards and todos (some edits the server
-//! refuses), stop and start sync, sign out and in (as themselves or someone else), and
-//! tabs take the lead from each other. Everything random comes from one seed, so a
-//! failing history replays exactly: `SIM_SEED=<seed> cargo test -p sync-sim`.
+//! In one thread and in simulated time, several devices (each: the in-memory replica
+//! that runs the IndexedDB store's own rules, and two or three tabs) sync with the real
+//! [`SyncService`] on SQLite, through a network that loses requests and answers, answers
+//! 5xx, 429 and 413, goes away for seconds or days, and expires sessions. People edit
+//! boards and todos (some edits the server refuses), stop and start sync, sign out and in
+//! (as themselves or someone else). Everything random comes from one seed, so a failing
+//! history replays exactly: `SIM_SEED=<seed> cargo test -p sync-sim`.
+//!
+//! Tabs: every tab's worker runs its own real [`Leadership`] machine, fed with simulated
+//! time, and the simulator carries out its commands as the browser host does
+//! (worker/src/host): `OpenStore` claims a term in the replica (raising the stored
+//! fencing term) and answers `StoreOpened`; `Lead` builds that tab's real [`Engine`] over
+//! a [`Fenced`] store with the term's lease, and its own real [`Controller`]; `Control`
+//! feeds that controller; `StandDown` drops them (a cycle already running goes on, fenced);
+//! a cycle's end goes back to the machine as `CycleDone`. Around the tabs of a device:
+//! - a model of the Web Lock: one holder, a FIFO of waiting requests, a grant on
+//!   release, `Seize` takes it from the holder (which is told `LockLost`);
+//! - a model of the BroadcastChannel: messages arrive after a few simulated
+//!   milliseconds, in order per receiver;
+//! - heartbeat ticks every [`HEARTBEAT_MS`] to every tab that is not frozen;
+//! - the person's Start, Stop, Kick and Sync now go to a random tab as `PageInput`, so
+//!   that a standby forwards them to the leader; each page sets its worker's token.
+//!
+//! Tabs are frozen (from 100 ms to minutes: a frozen tab runs nothing, neither its
+//! machine nor its timers nor its cycle; its lock stays held and what it is sent queues;
+//! on resume its overdue tick fires, then it reads the queue in order), closed (its
+//! lock is released, its requests dropped, its worker and cycle gone; the device opens a
+//! new tab soon), and opened.
 //!
 //! After the history every device syncs to quiescence and the checks run: every local
 //! change is on the server, or was refused for a reason the person was shown, or was
 //! discarded by a confirmed sign-out; every device equals the server; only the server's
-//! answers count as tries; no two cycles of one device overlap; no cursor moves back;
-//! no write lands under a stale epoch; every outbox drains.
+//! answers count as tries; no two cycles of one device overlap within one term; no
+//! cursor moves back; no write lands under a stale epoch; every outbox drains; a fenced
+//! cycle (its lease revoked) writes and sends nothing; and, after every step, at most one
+//! tab of a device leads unless the others have not read their `LockLost` yet (their
+//! writes must then be refused by the stored term), and after quiescence exactly one tab
+//! of each device leads.
 
 mod fenced;
 mod net;
 mod rng;
 
-use fenced::FencedStore;
+use fenced::{FencedStore, Window};
 use futures::task::noop_waker_ref;
 use net::{Body, Net, Reply, Request, SimTransport};
 use rng::Rng;
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -33,16 +57,18 @@ use std::task::{Context, Poll};
 use sync_protocol::{Model, PullRequest, PushErrorKind, PushResult, Record, Timestamp, User};
 use sync_server::storage::NewAccount;
 use sync_server::sync::SyncService;
-use sync_worker::engine::controller::{Command, Controller, Event};
+use sync_worker::engine::controller::{self, Controller};
+use sync_worker::engine::leadership::{
+    self, Claim, Fenced, Leadership, Lease, PeerMessage, RequestId, HEARTBEAT_MS,
+};
 use sync_worker::engine::status::StatusBoard;
 use sync_worker::engine::{Clock, CycleOutcome, Engine, TransportError};
-use sync_worker::messages::SyncConfig;
+use sync_worker::messages::{SyncConfig, WorkerInput, WorkerOutput};
 use sync_worker::replica::local::{self, TodoEdit};
 use sync_worker::replica::memory::MemoryReplica;
 use sync_worker::replica::Account;
 use uuid::Uuid;
 
-/// Simulated milliseconds.
 type Ms = i64;
 
 const SECOND: Ms = 1000;
@@ -84,6 +110,13 @@ pub struct Summary {
     pub refused: usize,
     pub requests: usize,
     pub simulated_ms: Ms,
+    /// Locks taken from a silent holder.
+    pub seizures: usize,
+    /// Writes an old leader tried after the lock had passed on and before it read its
+    /// `LockLost`: refused (the successor had raised the stored term) or accepted (the
+    /// successor had not opened the store yet, so the old term was still the newest).
+    pub old_leader_writes_refused: usize,
+    pub old_leader_writes_accepted: usize,
     /// The history, step by step.
     pub history: Vec<String>,
 }
@@ -147,24 +180,97 @@ impl Clock for SimClock {
     }
 }
 
-type SimEngine = Engine<FencedStore, SimTransport, SimClock>;
+type SimEngine = Engine<Fenced<FencedStore>, SimTransport, SimClock>;
 type Cycle = Pin<Box<dyn Future<Output = CycleOutcome>>>;
 
-/// One browser profile: its replica, and the worker that leads in it.
-struct Device {
-    replica: Rc<MemoryReplica>,
+/// How many tabs a device keeps open at most.
+const MAX_TABS: usize = 3;
+/// How long ticks keep running after the tabs of a device changed (frozen, resumed,
+/// closed, opened), so that standbys watch the leader through the change.
+const TICKS_AFTER_CHANGE: Ms = 3 * SECOND;
+
+/// What a tab's worker is handed: the machine's events, and what its host reacts to
+/// itself (the store it asked to open, its controller's timer, the network).
+#[derive(Debug, Clone)]
+enum Input {
+    Event(leadership::Event),
+    /// The store finished opening for this term.
+    OpenStore(u64),
+    /// The controller's timer of this arming fired.
+    Timer(u64),
+    /// The browser's online or offline event.
+    Network(bool),
+}
+
+/// Messages of one source reach a tab in the order they were sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Source {
+    Channel,
+    Lock,
+}
+
+/// What a tab runs while it leads (as the host's `Leader`).
+struct TabLeader {
+    /// The machine's term, which its cycles' ends name.
+    term: u64,
     engine: Rc<SimEngine>,
     controller: Controller,
-    /// Running cycles with the term they run under (an old leader's may still run).
-    cycles: Vec<(u64, Cycle)>,
-    /// The armed timer: when, and which arming (a newer one replaces it).
-    timer: Option<(Ms, u64)>,
+    /// The arming of the controller's timer that counts (a newer one replaces it).
+    timer: Option<u64>,
+}
+
+/// One tab's worker.
+struct Tab {
+    machine: Leadership,
+    frozen: bool,
+    closed: bool,
+    /// What reached the tab while it was frozen, in arrival order.
+    inbox: VecDeque<Input>,
+    leader: Option<TabLeader>,
+    /// The page gave this worker a session token (the host's `connection.token`).
+    has_token: bool,
+    status: StatusBoard,
     timer_generation: u64,
+}
+
+/// The Web Lock of one device: one holder, a FIFO of waiting requests.
+#[derive(Default)]
+struct Lock {
+    holder: Option<(usize, RequestId)>,
+    queue: VecDeque<(usize, RequestId)>,
+}
+
+/// A cycle under way, with the tab that runs it and the terms it runs under.
+struct RunningCycle {
+    tab: usize,
+    /// The tab's leadership term (named in `CycleDone`).
+    term: u64,
+    /// The engine's term (the stored fencing term it works under).
+    fencing_term: u64,
+    cycle: Cycle,
+}
+
+/// One browser profile: its replica and its tabs.
+struct Device {
+    replica: Rc<MemoryReplica>,
+    tabs: Vec<Tab>,
+    lock: Lock,
+    /// The lock holder's tab, shared with the fenced stores (who writes while not holding).
+    holder_tab: Rc<Cell<Option<usize>>>,
+    /// `LockLost` sent to a tab that has not read it yet.
+    unread_losses: Vec<(usize, RequestId)>,
+    /// Running cycles, an old leader's included, until they end or their tab closes.
+    cycles: Vec<RunningCycle>,
+    /// Messages scheduled for its tabs and not yet delivered.
+    in_transit: usize,
+    /// When the last message of each (tab, source) is due, to keep them in order.
+    due: HashMap<(usize, Source), Ms>,
+    /// Heartbeat ticks are simulated (see [`Sim::wake`]).
+    ticking: bool,
+    tick_until: Ms,
     online: bool,
     /// Which user is signed in, if any.
     user: Option<usize>,
-    /// The person wants sync looping (follows Start/Stop).
-    wants_loop: bool,
     /// A 401 was seen: the person signs in again later.
     expired: bool,
 }
@@ -182,9 +288,31 @@ enum Action {
         request: u64,
         reply: Reply,
     },
+    /// A message reaches a tab.
+    ToTab {
+        device: usize,
+        tab: usize,
+        input: Input,
+    },
     Timer {
         device: usize,
+        tab: usize,
         generation: u64,
+    },
+    /// Every tab of the device that runs gets its heartbeat tick.
+    Tick {
+        device: usize,
+    },
+    Freeze {
+        device: usize,
+        tab: usize,
+    },
+    Resume {
+        device: usize,
+        tab: usize,
+    },
+    OpenTab {
+        device: usize,
     },
     Person,
     NetworkBack {
@@ -214,6 +342,8 @@ struct Sim {
     next_token: u64,
     /// Faults on (the history) or off (quiescence).
     calm: bool,
+    /// What the tabs' status boards reported, to hand to their machines.
+    reports: Rc<RefCell<Vec<(usize, usize, WorkerOutput)>>>,
     // What the checks need.
     made: Vec<(usize, String)>,
     applied: HashSet<String>,
@@ -221,6 +351,7 @@ struct Sim {
     discarded: HashSet<String>,
     answers: HashMap<String, u32>,
     violations: Rc<RefCell<Vec<String>>>,
+    window: Rc<Window>,
     history: Vec<String>,
     summary: Summary,
     /// Pushes of events and non-empty pulls since the counter was last read.
@@ -286,32 +417,38 @@ impl Sim {
             sessions: BTreeMap::new(),
             next_token: 0,
             calm: false,
+            reports: Rc::default(),
             made: Vec::new(),
             applied: HashSet::new(),
             refused: HashMap::new(),
             discarded: HashSet::new(),
             answers: HashMap::new(),
             violations,
+            window: Rc::default(),
             history: Vec::new(),
             summary: Summary::default(),
             progress: 0,
         };
         for index in 0..options.devices {
-            let replica = Rc::new(MemoryReplica::new());
-            let engine = sim.new_engine(index, &replica);
-            let controller = Controller::new(INTERVAL as u64, sim.rng.next());
             sim.devices.push(Device {
-                replica,
-                engine,
-                controller,
+                replica: Rc::new(MemoryReplica::new()),
+                tabs: Vec::new(),
+                lock: Lock::default(),
+                holder_tab: Rc::default(),
+                unread_losses: Vec::new(),
                 cycles: Vec::new(),
-                timer: None,
-                timer_generation: 0,
+                in_transit: 0,
+                due: HashMap::new(),
+                ticking: false,
+                tick_until: 0,
                 online: true,
                 user: None,
-                wants_loop: false,
                 expired: false,
             });
+            let tabs = 2 + sim.rng.below(2);
+            for _ in 0..tabs {
+                sim.open_tab(index);
+            }
             // Two devices of the first user, the rest the second's.
             let user = if index < 2 { 0 } else { 1 };
             sim.sign_in(index, user);
@@ -347,47 +484,501 @@ impl Sim {
         self.queue.push(std::cmp::Reverse((at, id)));
     }
 
-    /// A new leading worker for the device: raises the stored term.
-    fn new_engine(&mut self, device: usize, replica: &Rc<MemoryReplica>) -> Rc<SimEngine> {
-        let term = futures::executor::block_on(replica.claim_term())
-            .expect("claiming a term in memory cannot fail");
+    fn open_tabs(&self, device: usize) -> Vec<usize> {
+        (0..self.devices[device].tabs.len())
+            .filter(|&tab| !self.devices[device].tabs[tab].closed)
+            .collect()
+    }
+
+    // ---- the tabs: what the browser does around the workers ------------------------
+
+    /// A new tab: its worker starts (says hello, queues for the lock) and its page
+    /// connects, with the session the device has.
+    fn open_tab(&mut self, device: usize) {
+        self.wake(device);
+        let tab = self.devices[device].tabs.len();
+        let reports = self.reports.clone();
+        let status = StatusBoard::new(Rc::new(move |output| {
+            reports.borrow_mut().push((device, tab, output));
+        }));
+        let mut machine = Leadership::new(self.now() as u64);
+        let commands = machine.start();
+        let has_token = self.devices[device].user.is_some();
+        self.devices[device].tabs.push(Tab {
+            machine,
+            frozen: false,
+            closed: false,
+            inbox: VecDeque::new(),
+            leader: None,
+            has_token,
+            status: status.clone(),
+            timer_generation: 0,
+        });
+        self.log(format!("device {device} tab {tab}: opened"));
+        self.carry_out(device, tab, commands);
+        let status = status.current();
+        self.decide(device, tab, leadership::Event::PageConnected { status });
+    }
+
+    /// The browser closes a tab: its worker and its cycle are gone, its lock passes on.
+    fn close_tab(&mut self, device: usize, tab: usize) {
+        self.wake(device);
+        self.log(format!("device {device} tab {tab}: closed"));
+        let d = &mut self.devices[device];
+        let t = &mut d.tabs[tab];
+        t.closed = true;
+        t.inbox.clear();
+        t.leader = None;
+        d.cycles.retain(|cycle| cycle.tab != tab);
+        d.unread_losses.retain(|(t, _)| *t != tab);
+        d.lock.queue.retain(|(t, _)| *t != tab);
+        if d.lock.holder.is_some_and(|(t, _)| t == tab) {
+            d.lock.holder = None;
+            d.holder_tab.set(None);
+            if let Some((next, request)) = d.lock.queue.pop_front() {
+                self.grant(device, next, request);
+            }
+        }
+        if self.open_tabs(device).is_empty() {
+            let later = self.now() + self.rng.between(100, MINUTE);
+            self.schedule(later, Action::OpenTab { device });
+        }
+    }
+
+    fn freeze(&mut self, device: usize, tab: usize, for_ms: Ms) {
+        self.wake(device);
+        self.log(format!("device {device} tab {tab}: frozen for {for_ms} ms"));
+        self.devices[device].tabs[tab].frozen = true;
+        self.schedule(self.now() + for_ms, Action::Resume { device, tab });
+    }
+
+    /// The tab runs again: its overdue heartbeat timer fires first, then it reads what
+    /// queued up, in order. Its cycle, which was stopped too, may take the answer it was
+    /// waiting for before or after the queue is read (the browser runs those tasks in
+    /// either order), so an old leader's cycle can try to write before it learns that
+    /// it lost the lock.
+    fn resume(&mut self, device: usize, tab: usize) {
+        let t = &self.devices[device].tabs[tab];
+        if !t.frozen || t.closed {
+            return;
+        }
+        self.wake(device);
+        self.log(format!("device {device} tab {tab}: resumed"));
+        self.devices[device].tabs[tab].frozen = false;
+        self.decide(device, tab, leadership::Event::Tick);
+        if self.rng.below(2) == 0 {
+            self.pump();
+        }
+        while let Some(input) = self.devices[device].tabs[tab].inbox.pop_front() {
+            self.process(device, tab, input);
+        }
+    }
+
+    /// Heartbeats are simulated only while they can change something: while the holder
+    /// is frozen or does not know yet that it holds the lock, a running tab thinks it
+    /// holds it too, a message is on its way, and for a few seconds after any change of
+    /// the tabs. In between, the holder beats and every running standby hears it, and a
+    /// frozen one queues the beats; neither changes any state until it is read, and
+    /// reading many beats at once is reading the last (the watch takes the time it reads
+    /// them). So ticks stop, and when they start again every standby is handed the
+    /// holder's latest heartbeat, read at once or queued. This keeps days of simulated
+    /// time and minutes of frozen tabs cheap without skipping a tick that matters.
+    fn wake(&mut self, device: usize) {
+        let now = self.now();
+        let d = &mut self.devices[device];
+        d.tick_until = d.tick_until.max(now + TICKS_AFTER_CHANGE);
+        if d.ticking {
+            return;
+        }
+        d.ticking = true;
+        let beating = d.lock.holder.filter(|&(holder, _)| {
+            let t = &d.tabs[holder];
+            !t.closed && !t.frozen && t.machine.holds_lock()
+        });
+        if let Some((holder, _)) = beating {
+            for tab in self.open_tabs(device) {
+                if tab != holder {
+                    let heartbeat = leadership::Event::Peer(PeerMessage::Heartbeat);
+                    self.feed(device, tab, Input::Event(heartbeat));
+                }
+            }
+        }
+        let at = now + self.rng.between(1, HEARTBEAT_MS as Ms);
+        self.schedule(at, Action::Tick { device });
+    }
+
+    /// Nothing a tick could change: nothing on its way; the holder runs and knows it
+    /// holds the lock; no other running tab thinks it holds it, and a loss not read yet
+    /// waits in a frozen tab's queue.
+    fn quiet(&self, device: usize) -> bool {
+        let d = &self.devices[device];
+        let Some((holder, _)) = d.lock.holder else {
+            return false;
+        };
+        d.in_transit == 0
+            && d.unread_losses.iter().all(|&(tab, _)| d.tabs[tab].frozen)
+            && self.open_tabs(device).iter().all(|&tab| {
+                let t = &d.tabs[tab];
+                if tab == holder {
+                    !t.frozen && t.machine.holds_lock()
+                } else {
+                    t.frozen || !t.machine.holds_lock()
+                }
+            })
+    }
+
+    fn tick(&mut self, device: usize) {
+        if !self.devices[device].ticking {
+            return;
+        }
+        if self.now() >= self.devices[device].tick_until && self.quiet(device) {
+            self.devices[device].ticking = false;
+            return;
+        }
+        for tab in self.open_tabs(device) {
+            if !self.devices[device].tabs[tab].frozen {
+                self.decide(device, tab, leadership::Event::Tick);
+            }
+        }
+        let next = self.now() + HEARTBEAT_MS as Ms;
+        self.schedule(next, Action::Tick { device });
+    }
+
+    /// Sends `input` to a tab after `delay`; with a source, after everything that source
+    /// sent it before.
+    fn post(&mut self, device: usize, tab: usize, source: Option<Source>, delay: Ms, input: Input) {
+        let mut at = self.now() + delay;
+        let d = &mut self.devices[device];
+        if let Some(source) = source {
+            let last = d.due.entry((tab, source)).or_insert(0);
+            at = at.max(*last);
+            *last = at;
+        }
+        d.in_transit += 1;
+        self.schedule(at, Action::ToTab { device, tab, input });
+    }
+
+    /// `input` reaches a tab: a closed one drops it, a frozen one queues it.
+    fn feed(&mut self, device: usize, tab: usize, input: Input) {
+        let t = &mut self.devices[device].tabs[tab];
+        if t.closed {
+            return;
+        }
+        if t.frozen {
+            t.inbox.push_back(input);
+            return;
+        }
+        self.process(device, tab, input);
+    }
+
+    fn process(&mut self, device: usize, tab: usize, input: Input) {
+        match input {
+            Input::Event(event) => self.decide(device, tab, event),
+            Input::OpenStore(term) => {
+                // As the host: a tab that lost the lock while its store opened does not
+                // raise the stored term (it would fence its successor).
+                if self.devices[device].tabs[tab].machine.is_opening(term) {
+                    let replica = self.devices[device].replica.clone();
+                    let fencing_term = futures::executor::block_on(replica.claim_term())
+                        .expect("claiming a term in memory cannot fail");
+                    self.decide(
+                        device,
+                        tab,
+                        leadership::Event::StoreOpened { term, fencing_term },
+                    );
+                } else {
+                    self.log(format!(
+                        "device {device} tab {tab}: store opened for term {term} after the lock was lost: closed"
+                    ));
+                }
+            }
+            Input::Timer(generation) => {
+                let fired = match self.devices[device].tabs[tab].leader.as_mut() {
+                    Some(leader) if leader.timer == Some(generation) => {
+                        leader.timer = None;
+                        true
+                    }
+                    _ => false,
+                };
+                if fired {
+                    self.control(device, tab, controller::Event::TimerFired);
+                }
+            }
+            Input::Network(online) => {
+                self.control(device, tab, controller::Event::Network { online })
+            }
+        }
+    }
+
+    /// A person's command, on the page of a random tab (one in front if there is one).
+    fn page_input(&mut self, device: usize, input: WorkerInput) {
+        let open = self.open_tabs(device);
+        let running: Vec<usize> = open
+            .iter()
+            .copied()
+            .filter(|&tab| !self.devices[device].tabs[tab].frozen)
+            .collect();
+        let choice = if running.is_empty() { open } else { running };
+        if choice.is_empty() {
+            self.log(format!("device {device}: no tab open for {input:?}"));
+            return;
+        }
+        let tab = choice[self.rng.below(choice.len() as u64) as usize];
+        self.feed(
+            device,
+            tab,
+            Input::Event(leadership::Event::PageInput(input)),
+        );
+    }
+
+    /// Every page tells its worker the session (pages follow each other's sign-in).
+    fn set_token(&mut self, device: usize, token: Option<String>) {
+        for tab in self.open_tabs(device) {
+            let input = WorkerInput::SetAuth {
+                token: token.clone(),
+            };
+            self.feed(
+                device,
+                tab,
+                Input::Event(leadership::Event::PageInput(input)),
+            );
+        }
+    }
+
+    fn set_online(&mut self, device: usize, online: bool) {
+        self.devices[device].online = online;
+        for tab in self.open_tabs(device) {
+            self.feed(device, tab, Input::Network(online));
+        }
+    }
+
+    // ---- the host: carrying out the machine's and the controller's commands ---------
+
+    /// Tells a tab's machine what happened and carries out its answer.
+    fn decide(&mut self, device: usize, tab: usize, event: leadership::Event) {
+        if let leadership::Event::LockLost { request } = &event {
+            let read = (tab, *request);
+            self.devices[device]
+                .unread_losses
+                .retain(|loss| *loss != read);
+        }
+        let now = self.now() as u64;
+        let commands = self.devices[device].tabs[tab].machine.handle(event, now);
+        self.carry_out(device, tab, commands);
+        self.hand_over_reports();
+    }
+
+    /// What the status boards reported goes to their own tab's machine, as in the host.
+    fn hand_over_reports(&mut self) {
+        loop {
+            let reports = std::mem::take(&mut *self.reports.borrow_mut());
+            if reports.is_empty() {
+                return;
+            }
+            for (device, tab, output) in reports {
+                if self.devices[device].tabs[tab].closed {
+                    continue;
+                }
+                let now = self.now() as u64;
+                let commands = self.devices[device].tabs[tab]
+                    .machine
+                    .handle(leadership::Event::Report(output), now);
+                self.carry_out(device, tab, commands);
+            }
+        }
+    }
+
+    fn carry_out(&mut self, device: usize, tab: usize, commands: Vec<leadership::Command>) {
+        use leadership::Command as Do;
+        for command in commands {
+            match command {
+                Do::AnswerPages(_) | Do::Greet(_) => {}
+                Do::Broadcast(message) => {
+                    for other in self.open_tabs(device) {
+                        if other != tab {
+                            let delay = self.rng.between(1, 20);
+                            let event = leadership::Event::Peer(message.clone());
+                            self.post(device, other, Some(Source::Channel), delay, Input::Event(event));
+                        }
+                    }
+                }
+                Do::RequestLock { request, claim } => self.request_lock(device, tab, request, claim),
+                Do::Apply(input) => {
+                    if let WorkerInput::SetAuth { token } = input {
+                        let has_token = token.is_some();
+                        self.devices[device].tabs[tab].has_token = has_token;
+                        self.control(device, tab, controller::Event::Auth { has_token });
+                    }
+                }
+                Do::OpenStore { term } => {
+                    // Opening IndexedDB is quick, but now and then slow (another
+                    // connection blocks it, a busy disk): the window in which an old
+                    // leader that resumes has lost the lock while no newer term is stored.
+                    let delay = if self.rng.below(10) == 0 {
+                        self.rng.between(100, 3 * SECOND)
+                    } else {
+                        self.rng.between(1, 30)
+                    };
+                    self.post(device, tab, None, delay, Input::OpenStore(term));
+                }
+                Do::CloseStore { term } => self.log(format!(
+                    "device {device} tab {tab}: lost the lock while the store opened for term {term}: closed"
+                )),
+                Do::Lead {
+                    term,
+                    fencing_term,
+                    lease,
+                } => self.lead(device, tab, term, fencing_term, lease),
+                Do::Control(event) => self.control(device, tab, event),
+                Do::StandDown => {
+                    self.log(format!("device {device} tab {tab}: stands down"));
+                    self.devices[device].tabs[tab].leader = None;
+                }
+            }
+        }
+    }
+
+    /// The Web Lock: a `Wait` is granted at once if the lock is free, else queued; a
+    /// `Seize` is granted at once and the holder loses it.
+    fn request_lock(&mut self, device: usize, tab: usize, request: RequestId, claim: Claim) {
+        match claim {
+            Claim::Wait => {
+                if self.devices[device].lock.holder.is_none() {
+                    self.grant(device, tab, request);
+                } else {
+                    self.devices[device].lock.queue.push_back((tab, request));
+                }
+            }
+            Claim::Seize => {
+                self.summary.seizures += 1;
+                self.log(format!("device {device} tab {tab}: seizes the lock"));
+                let old = self.devices[device].lock.holder;
+                self.grant(device, tab, request);
+                if let Some((old_tab, old_request)) = old {
+                    self.devices[device]
+                        .unread_losses
+                        .push((old_tab, old_request));
+                    let delay = self.rng.between(0, 5);
+                    let event = leadership::Event::LockLost {
+                        request: old_request,
+                    };
+                    self.post(
+                        device,
+                        old_tab,
+                        Some(Source::Lock),
+                        delay,
+                        Input::Event(event),
+                    );
+                }
+            }
+        }
+    }
+
+    fn grant(&mut self, device: usize, tab: usize, request: RequestId) {
+        let d = &mut self.devices[device];
+        d.lock.holder = Some((tab, request));
+        d.holder_tab.set(Some(tab));
+        let delay = self.rng.between(0, 5);
+        let event = leadership::Event::LockGranted { request };
+        self.post(device, tab, Some(Source::Lock), delay, Input::Event(event));
+    }
+
+    /// The tab leads: its engine over the replica, fenced by the term's lease, and its
+    /// controller, told what the host tells it (interval, token, network).
+    fn lead(&mut self, device: usize, tab: usize, term: u64, fencing_term: u64, lease: Lease) {
         let config = SyncConfig {
             batch_size: 1 + self.rng.below(10) as u32,
             pull_limit: 1 + self.rng.below(20) as u32,
             interval_ms: INTERVAL as u32,
             ..SyncConfig::default()
         };
-        Rc::new(Engine::new(
-            FencedStore::new(replica.clone(), self.violations.clone(), device),
-            SimTransport::new(device, self.net.clone()),
+        let d = &self.devices[device];
+        let store = FencedStore::new(
+            d.replica.clone(),
+            self.violations.clone(),
+            device,
+            tab,
+            lease.clone(),
+            d.holder_tab.clone(),
+            self.window.clone(),
+        );
+        let engine = Engine::new(
+            Fenced::new(store, lease.clone()),
+            SimTransport::new(device, self.net.clone(), lease),
             SimClock(self.clock.clone()),
             config,
-            StatusBoard::new(Rc::new(|_| {})),
+            d.tabs[tab].status.clone(),
+            fencing_term,
+        );
+        let controller = Controller::new(INTERVAL as u64, self.rng.next());
+        let (has_token, online) = (d.tabs[tab].has_token, d.online);
+        self.devices[device].tabs[tab].leader = Some(TabLeader {
             term,
-        ))
+            engine: Rc::new(engine),
+            controller,
+            timer: None,
+        });
+        self.log(format!(
+            "device {device} tab {tab}: leads (term {term}, fencing term {fencing_term})"
+        ));
+        self.control(
+            device,
+            tab,
+            controller::Event::Interval {
+                ms: INTERVAL as u64,
+            },
+        );
+        self.control(device, tab, controller::Event::Auth { has_token });
+        self.control(device, tab, controller::Event::Network { online });
+        let status = self.devices[device].tabs[tab].status.current();
+        self.decide(
+            device,
+            tab,
+            leadership::Event::Report(WorkerOutput::Status(status)),
+        );
     }
 
-    // ---- the host: controller events and commands -------------------------------
-
-    fn handle(&mut self, device: usize, event: Event) {
+    /// Feeds a tab's controller (there is one only while it leads) and carries out what
+    /// it says.
+    fn control(&mut self, device: usize, tab: usize, event: controller::Event) {
         let now = self.now() as u64;
-        let commands = self.devices[device].controller.handle(event, now);
+        let Some(leader) = self.devices[device].tabs[tab].leader.as_mut() else {
+            return;
+        };
+        let commands = leader.controller.handle(event, now);
         for command in commands {
             match command {
-                Command::RunCycle { override_backoff } => {
-                    self.start_cycle(device, override_backoff)
+                controller::Command::RunCycle { override_backoff } => {
+                    self.start_cycle(device, tab, override_backoff)
                 }
-                Command::ArmTimer { ms } => {
+                controller::Command::ArmTimer { ms } => {
+                    let t = &mut self.devices[device].tabs[tab];
+                    t.timer_generation += 1;
+                    let generation = t.timer_generation;
+                    if let Some(leader) = t.leader.as_mut() {
+                        leader.timer = Some(generation);
+                    }
                     let due = self.now() + ms as Ms;
-                    let d = &mut self.devices[device];
-                    d.timer_generation += 1;
-                    let generation = d.timer_generation;
-                    d.timer = Some((due, generation));
-                    self.schedule(due, Action::Timer { device, generation });
+                    self.schedule(
+                        due,
+                        Action::Timer {
+                            device,
+                            tab,
+                            generation,
+                        },
+                    );
                 }
-                Command::CancelTimer => self.devices[device].timer = None,
-                Command::SetLooping(looping) => self.devices[device].wants_loop = looping,
-                Command::SessionExpired => {
+                controller::Command::CancelTimer => {
+                    if let Some(leader) = self.devices[device].tabs[tab].leader.as_mut() {
+                        leader.timer = None;
+                    }
+                }
+                controller::Command::SetLooping(looping) => {
+                    self.decide(device, tab, leadership::Event::Looping(looping));
+                    self.devices[device].tabs[tab].status.set_looping(looping);
+                    self.hand_over_reports();
+                }
+                controller::Command::SessionExpired => {
                     self.devices[device].expired = true;
                     let later = self.now() + self.rng.between(SECOND, HOUR);
                     self.schedule(later, Action::SignInAgain { device });
@@ -396,43 +987,63 @@ impl Sim {
         }
     }
 
-    fn start_cycle(&mut self, device: usize, override_backoff: bool) {
-        let d = &mut self.devices[device];
-        let term = d.engine.term();
-        if d.cycles.iter().any(|(t, _)| *t == term) {
-            let message =
-                format!("device {device}: a second cycle started while one runs (term {term})");
+    fn start_cycle(&mut self, device: usize, tab: usize, override_backoff: bool) {
+        let Some(leader) = self.devices[device].tabs[tab].leader.as_ref() else {
+            return;
+        };
+        let (term, engine) = (leader.term, leader.engine.clone());
+        let fencing_term = engine.term();
+        if self.devices[device]
+            .cycles
+            .iter()
+            .any(|cycle| cycle.fencing_term == fencing_term)
+        {
+            let message = format!(
+                "device {device} tab {tab}: a second cycle started while one runs (fencing term {fencing_term})"
+            );
             self.violation(message);
             return;
         }
-        let engine = d.engine.clone();
-        d.cycles.push((
+        if !self.calm && self.rng.below(10) == 0 {
+            // The browser freezes a tab at any moment, also in the middle of a cycle,
+            // which is when a frozen leader's successor and its own cycle can race.
+            let at = self.now() + self.rng.between(0, 400);
+            self.schedule(at, Action::Freeze { device, tab });
+        }
+        self.devices[device].cycles.push(RunningCycle {
+            tab,
             term,
-            Box::pin(async move { engine.run_cycle(override_backoff).await }),
-        ));
+            fencing_term,
+            cycle: Box::pin(async move { engine.run_cycle(override_backoff).await }),
+        });
     }
 
-    /// Polls every running cycle until none can move, and sends what they asked for.
+    /// Polls every running cycle of a tab that is not frozen until none can move, and
+    /// sends what they asked for.
     fn pump(&mut self) {
         loop {
             let mut moved = false;
             for device in 0..self.devices.len() {
                 let mut done = Vec::new();
                 let mut context = Context::from_waker(noop_waker_ref());
-                for (index, (term, cycle)) in self.devices[device].cycles.iter_mut().enumerate() {
-                    if let Poll::Ready(outcome) = cycle.as_mut().poll(&mut context) {
-                        done.push((index, *term, outcome));
+                let d = &mut self.devices[device];
+                for (index, running) in d.cycles.iter_mut().enumerate() {
+                    if d.tabs[running.tab].frozen {
+                        continue;
+                    }
+                    if let Poll::Ready(outcome) = running.cycle.as_mut().poll(&mut context) {
+                        done.push((index, outcome));
                     }
                 }
-                for (index, term, outcome) in done.into_iter().rev() {
+                for (index, outcome) in done.into_iter().rev() {
                     moved = true;
-                    drop(self.devices[device].cycles.remove(index));
+                    let running = self.devices[device].cycles.remove(index);
+                    let (tab, term) = (running.tab, running.term);
                     self.log(format!(
-                        "device {device}: cycle of term {term} ended: {outcome:?}"
+                        "device {device} tab {tab}: cycle of term {term} (fencing term {}) ended: {outcome:?}",
+                        running.fencing_term
                     ));
-                    if term == self.devices[device].engine.term() {
-                        self.handle(device, Event::CycleDone(outcome));
-                    }
+                    self.decide(device, tab, leadership::Event::CycleDone { term, outcome });
                 }
             }
             let sent = self.net.take_sent();
@@ -442,6 +1053,28 @@ impl Sim {
             }
             if !moved {
                 break;
+            }
+        }
+    }
+
+    /// At most one tab of a device leads, except an old leader that has not read its
+    /// `LockLost` yet; and whoever leads without such a loss holds the lock.
+    fn check_leaders(&mut self) {
+        for device in 0..self.devices.len() {
+            let d = &self.devices[device];
+            let holder = d.lock.holder.map(|(tab, _)| tab);
+            let settled: Vec<usize> = self
+                .open_tabs(device)
+                .into_iter()
+                .filter(|&tab| {
+                    d.tabs[tab].machine.is_leading()
+                        && !d.unread_losses.iter().any(|(t, _)| *t == tab)
+                })
+                .collect();
+            if settled.len() > 1 || settled.iter().any(|&tab| Some(tab) != holder) {
+                self.violation(format!(
+                    "device {device}: tabs {settled:?} lead with no lock loss unread (holder {holder:?})"
+                ));
             }
         }
     }
@@ -457,6 +1090,11 @@ impl Sim {
             Body::Pull { cursor, .. } => format!("pull after {cursor:?}"),
         };
         let is_big_push = matches!(&request.body, Body::Push(events) if events.len() > 1);
+        if request.fenced {
+            self.violation(format!(
+                "device {device}: a cycle whose lease was revoked sent: {what}"
+            ));
+        }
         self.in_flight.insert(id, request);
         let now = self.now();
         let latency = self.rng.between(5, 400);
@@ -637,7 +1275,7 @@ impl Sim {
         self.sessions.insert(token.clone(), user);
         let account = Account {
             user: self.users[user].clone(),
-            token,
+            token: token.clone(),
         };
         let d = &mut self.devices[device];
         futures::executor::block_on(d.replica.sign_in(&account))
@@ -645,16 +1283,16 @@ impl Sim {
         d.user = Some(user);
         d.expired = false;
         self.log(format!("device {device}: signed in as user {user}"));
-        self.handle(device, Event::Auth { has_token: true });
-        self.handle(device, Event::Start);
+        self.set_token(device, Some(token));
+        self.page_input(device, WorkerInput::Start);
     }
 
     fn sign_out(&mut self, device: usize) {
         // The app stops the loop and clears local data; a cycle still under way may only
         // write nothing (its epoch is gone). Unpushed changes are discarded: the person
         // confirmed that.
-        self.handle(device, Event::Stop);
-        self.handle(device, Event::Auth { has_token: false });
+        self.page_input(device, WorkerInput::Stop);
+        self.set_token(device, None);
         let d = &mut self.devices[device];
         for entry in d.replica.state().outbox.values() {
             if entry.event.is_pending() || entry.is_refused() {
@@ -667,7 +1305,16 @@ impl Sim {
         self.log(format!("device {device}: signed out"));
     }
 
-    /// One thing a person does, on a random device.
+    /// How long the browser keeps a tab frozen: from 100 ms to minutes.
+    fn freeze_time(&mut self) -> Ms {
+        match self.rng.below(10) {
+            0..=3 => self.rng.between(100, 2 * SECOND),
+            4..=6 => self.rng.between(2 * SECOND, 30 * SECOND),
+            _ => self.rng.between(30 * SECOND, 5 * MINUTE),
+        }
+    }
+
+    /// One thing a person (or the browser) does, on a random device.
     fn person(&mut self) {
         let device = self.rng.below(self.devices.len() as u64) as usize;
         let Some(user) = self.devices[device].user else {
@@ -675,24 +1322,23 @@ impl Sim {
             return self.sign_in(device, user);
         };
         match self.rng.below(100) {
-            0..=44 => self.edit(device, user),
-            45..=52 => {
+            0..=41 => self.edit(device, user),
+            42..=48 => {
                 let away = match self.rng.below(10) {
                     0..=4 => self.rng.between(SECOND, MINUTE),
                     5..=7 => self.rng.between(MINUTE, HOUR),
                     _ => self.rng.between(HOUR, 3 * DAY),
                 };
                 self.log(format!("device {device}: offline for {away} ms"));
-                self.devices[device].online = false;
-                self.handle(device, Event::Network { online: false });
+                self.set_online(device, false);
                 self.schedule(self.now() + away, Action::NetworkBack { device });
             }
-            53..=56 => {
+            49..=51 => {
                 let down = self.rng.between(SECOND, 10 * MINUTE);
                 self.log(format!("server down (restart) for {down} ms"));
                 self.server_down_until = self.now() + down;
             }
-            57..=60 => {
+            52..=55 => {
                 let token = self.devices[device]
                     .replica
                     .state()
@@ -703,50 +1349,49 @@ impl Sim {
                     self.sessions.remove(&token);
                 }
             }
-            61..=65 => {
+            56..=60 => {
                 self.log(format!("device {device}: stop"));
-                self.handle(device, Event::Stop);
+                self.page_input(device, WorkerInput::Stop);
             }
-            66..=72 => {
+            61..=66 => {
                 self.log(format!("device {device}: start"));
-                self.handle(device, Event::Start);
+                self.page_input(device, WorkerInput::Start);
             }
-            73..=78 => {
+            67..=72 => {
                 self.log(format!("device {device}: sync now"));
                 let override_backoff = self.rng.below(2) == 0;
-                self.handle(device, Event::SyncNow { override_backoff });
+                self.page_input(device, WorkerInput::SyncNow { override_backoff });
             }
-            79..=81 => self.sign_out(device),
-            82..=85 => self.take_over(device),
+            73..=75 => self.sign_out(device),
+            76..=85 => {
+                let running: Vec<usize> = self
+                    .open_tabs(device)
+                    .into_iter()
+                    .filter(|&tab| !self.devices[device].tabs[tab].frozen)
+                    .collect();
+                if running.is_empty() {
+                    return;
+                }
+                // Favour the leader: freezing it is what makes a standby take over.
+                let leader = running
+                    .iter()
+                    .copied()
+                    .find(|&tab| self.devices[device].tabs[tab].machine.is_leading());
+                let tab = match leader {
+                    Some(tab) if self.rng.below(2) == 0 => tab,
+                    _ => running[self.rng.below(running.len() as u64) as usize],
+                };
+                let for_ms = self.freeze_time();
+                self.freeze(device, tab, for_ms);
+            }
+            86..=90 => {
+                let open = self.open_tabs(device);
+                if let Some(&tab) = open.get(self.rng.below(open.len() as u64) as usize) {
+                    self.close_tab(device, tab);
+                }
+            }
+            91..=94 if self.open_tabs(device).len() < MAX_TABS => self.open_tab(device),
             _ => {}
-        }
-    }
-
-    /// Another tab's worker takes the lead: a new engine and controller under a new
-    /// term; the old leader's cycle may still be running, fenced.
-    fn take_over(&mut self, device: usize) {
-        let replica = self.devices[device].replica.clone();
-        let engine = self.new_engine(device, &replica);
-        let seed = self.rng.next();
-        let d = &mut self.devices[device];
-        d.engine = engine;
-        d.controller = Controller::new(INTERVAL as u64, seed);
-        d.timer = None;
-        let (online, wants_loop, signed_in) =
-            (d.online, d.wants_loop, d.user.is_some() && !d.expired);
-        self.log(format!(
-            "device {device}: another tab takes the lead (term {})",
-            self.devices[device].engine.term()
-        ));
-        self.handle(
-            device,
-            Event::Auth {
-                has_token: signed_in,
-            },
-        );
-        self.handle(device, Event::Network { online });
-        if wants_loop {
-            self.handle(device, Event::Start);
         }
     }
 
@@ -859,7 +1504,7 @@ impl Sim {
                     }
                 }
                 self.log(format!("device {device}: {what}"));
-                self.handle(device, Event::Kick);
+                self.page_input(device, WorkerInput::Kick);
             }
             Err(error) => self.log(format!("device {device}: {what} failed locally: {error}")),
         }
@@ -869,6 +1514,11 @@ impl Sim {
 
     /// Runs the next scheduled action; false when there is none.
     fn step(&mut self, until: Option<Ms>) -> bool {
+        // The history up to the first violation is what a failure needs; going on could
+        // repeat it at every step.
+        if !self.violations.borrow().is_empty() {
+            return false;
+        }
         self.pump();
         let Some(std::cmp::Reverse((at, id))) = self.queue.peek().copied() else {
             return false;
@@ -889,13 +1539,27 @@ impl Sim {
                 lose_answer,
             } => self.arrive(request, lose_answer),
             Action::Deliver { request, reply } => self.deliver(request, reply),
-            Action::Timer { device, generation } => {
-                if self.devices[device]
-                    .timer
-                    .is_some_and(|(_, g)| g == generation)
-                {
-                    self.devices[device].timer = None;
-                    self.handle(device, Event::TimerFired);
+            Action::ToTab { device, tab, input } => {
+                self.devices[device].in_transit -= 1;
+                self.feed(device, tab, input);
+            }
+            Action::Timer {
+                device,
+                tab,
+                generation,
+            } => self.feed(device, tab, Input::Timer(generation)),
+            Action::Tick { device } => self.tick(device),
+            Action::Freeze { device, tab } => {
+                let t = &self.devices[device].tabs[tab];
+                if !self.calm && !t.closed && !t.frozen {
+                    let for_ms = self.freeze_time();
+                    self.freeze(device, tab, for_ms);
+                }
+            }
+            Action::Resume { device, tab } => self.resume(device, tab),
+            Action::OpenTab { device } => {
+                if self.open_tabs(device).is_empty() {
+                    self.open_tab(device);
                 }
             }
             Action::Person => {
@@ -904,9 +1568,8 @@ impl Sim {
                 }
             }
             Action::NetworkBack { device } => {
-                self.devices[device].online = true;
                 self.log(format!("device {device}: back online"));
-                self.handle(device, Event::Network { online: true });
+                self.set_online(device, true);
             }
             Action::SignInAgain { device } => {
                 let d = &self.devices[device];
@@ -918,6 +1581,7 @@ impl Sim {
             }
         }
         self.pump();
+        self.check_leaders();
         true
     }
 
@@ -934,15 +1598,21 @@ impl Sim {
         while self.step(Some(at)) {}
     }
 
-    /// Faults off, everyone online and signed in; sync until nothing moves.
+    /// Faults off, every tab running, everyone online and signed in; sync until nothing
+    /// moves.
     fn quiesce(&mut self) {
         self.calm = true;
         self.log("--- quiescence: faults off".into());
         self.server_down_until = 0;
         for device in 0..self.devices.len() {
+            for tab in self.open_tabs(device) {
+                self.resume(device, tab);
+            }
+            if self.open_tabs(device).is_empty() {
+                self.open_tab(device);
+            }
             if !self.devices[device].online {
-                self.devices[device].online = true;
-                self.handle(device, Event::Network { online: true });
+                self.set_online(device, true);
             }
             match self.devices[device].user {
                 None => self.sign_in(device, 0),
@@ -956,9 +1626,9 @@ impl Sim {
             self.settle();
             self.progress = 0;
             for device in 0..self.devices.len() {
-                self.handle(
+                self.page_input(
                     device,
-                    Event::SyncNow {
+                    WorkerInput::SyncNow {
                         override_backoff: true,
                     },
                 );
@@ -979,12 +1649,16 @@ impl Sim {
             .is_some_and(|a| self.sessions.contains_key(&a.token))
     }
 
-    /// Runs network traffic until no cycle runs and nothing is in flight.
+    /// Runs until no cycle runs, nothing is in flight or on its way to a tab, and the
+    /// tabs' ticks have stopped (leadership settled).
     fn settle(&mut self) {
         for _ in 0..100_000 {
             self.pump();
-            let busy =
-                !self.in_flight.is_empty() || self.devices.iter().any(|d| !d.cycles.is_empty());
+            let busy = !self.in_flight.is_empty()
+                || self
+                    .devices
+                    .iter()
+                    .any(|d| !d.cycles.is_empty() || d.in_transit > 0 || d.ticking);
             if !busy || !self.step(None) {
                 return;
             }
@@ -1029,8 +1703,38 @@ impl Sim {
                 )),
             }
         }
+        self.summary.old_leader_writes_refused = self.window.refused.get();
+        self.summary.old_leader_writes_accepted = self.window.accepted.get();
         for device in 0..self.devices.len() {
+            let open = self.open_tabs(device);
+            let leaders: Vec<usize> = open
+                .iter()
+                .copied()
+                .filter(|&tab| {
+                    let t = &self.devices[device].tabs[tab];
+                    t.machine.is_leading() && t.leader.is_some()
+                })
+                .collect();
+            let holder = self.devices[device].lock.holder.map(|(tab, _)| tab);
+            if !open.is_empty() && (leaders.len() != 1 || Some(leaders[0]) != holder) {
+                self.violation(format!(
+                    "device {device}: after quiescence tabs {leaders:?} of {open:?} lead (lock holder {holder:?})"
+                ));
+            }
             let state = self.devices[device].replica.state();
+            // A leader fenced by a newer stored term can never write again: its device
+            // would stay unsynced for as long as it leads.
+            for &tab in &leaders {
+                if let Some(leader) = &self.devices[device].tabs[tab].leader {
+                    let fencing_term = leader.engine.term();
+                    if fencing_term != state.term {
+                        self.violation(format!(
+                            "device {device} tab {tab}: leads under fencing term {fencing_term} but the store's term is {}",
+                            state.term
+                        ));
+                    }
+                }
+            }
             for entry in state.outbox.values() {
                 let answers = self.answers.get(&entry.event.id).copied().unwrap_or(0);
                 if entry.event.tries > answers {

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use sync_protocol::{OutboxEvent, PullResponse, PushResult};
+use sync_worker::engine::leadership::Lease;
 use sync_worker::engine::{Transport, TransportError};
 
 /// What a request asks.
@@ -33,6 +34,8 @@ pub struct Request {
     pub device: usize,
     pub token: String,
     pub body: Body,
+    /// Sent by a cycle whose lease was already revoked (which must send nothing).
+    pub fenced: bool,
     slot: Slot,
 }
 
@@ -55,7 +58,7 @@ impl Net {
         std::mem::take(&mut *self.sent.borrow_mut())
     }
 
-    fn send(&self, device: usize, token: &str, body: Body) -> WaitForReply {
+    fn send(&self, device: usize, token: &str, body: Body, fenced: bool) -> WaitForReply {
         let slot: Slot = Rc::default();
         let id = {
             let mut next = self.next_id.borrow_mut();
@@ -67,6 +70,7 @@ impl Net {
             device,
             token: token.to_string(),
             body,
+            fenced,
             slot: slot.clone(),
         });
         WaitForReply(slot)
@@ -87,15 +91,22 @@ impl Future for WaitForReply {
     }
 }
 
-/// One device's transport.
+/// One tab's engine's transport; it knows the engine's lease so that a request sent
+/// after the lease was revoked is caught.
 pub struct SimTransport {
     device: usize,
     net: Rc<Net>,
+    lease: Lease,
 }
 
 impl SimTransport {
-    pub fn new(device: usize, net: Rc<Net>) -> SimTransport {
-        SimTransport { device, net }
+    pub fn new(device: usize, net: Rc<Net>, lease: Lease) -> SimTransport {
+        SimTransport { device, net, lease }
+    }
+
+    fn send(&self, token: &str, body: Body) -> WaitForReply {
+        self.net
+            .send(self.device, token, body, !self.lease.is_held())
     }
 }
 
@@ -105,11 +116,7 @@ impl Transport for SimTransport {
         token: &str,
         events: &[OutboxEvent],
     ) -> Result<Vec<PushResult>, TransportError> {
-        match self
-            .net
-            .send(self.device, token, Body::Push(events.to_vec()))
-            .await
-        {
+        match self.send(token, Body::Push(events.to_vec())).await {
             Reply::Pushed(results) => Ok(results),
             Reply::Failed(error) => Err(error),
             Reply::Pulled(_) => Err(TransportError::Invalid("a pull answer to a push".into())),
@@ -126,7 +133,7 @@ impl Transport for SimTransport {
             cursor: cursor.map(str::to_string),
             limit,
         };
-        match self.net.send(self.device, token, body).await {
+        match self.send(token, body).await {
             Reply::Pulled(page) => Ok(page),
             Reply::Failed(error) => Err(error),
             Reply::Pushed(_) => Err(TransportError::Invalid("a push answer to a pull".into())),

@@ -21,7 +21,13 @@ fn no_change_is_ever_lost() {
                 }
                 println!("seed {seed} passed: {}", totals(&[summary]));
             }
-            Err(failure) => panic!("{failure}"),
+            Err(failure) => {
+                // The whole history, not just its end: the cause may be long before.
+                for line in &failure.history {
+                    println!("{line}");
+                }
+                panic!("{failure}")
+            }
         }
         return;
     }
@@ -66,10 +72,15 @@ fn totals(summaries: &[Summary]) -> String {
     let sum = |f: fn(&Summary) -> usize| summaries.iter().map(f).sum::<usize>();
     let days: i64 = summaries.iter().map(|s| s.simulated_ms).sum::<i64>() / 86_400_000;
     format!(
-        "{} local changes ({} applied, {} refused), {} requests, {days} simulated days",
+        "{} local changes ({} applied, {} refused), {} requests, {days} simulated days, \
+         {} lock seizures, writes of old leaders before they read their loss: {} refused, \
+         {} accepted before the successor opened the store",
         sum(|s| s.changes),
         sum(|s| s.applied),
         sum(|s| s.refused),
         sum(|s| s.requests),
+        sum(|s| s.seizures),
+        sum(|s| s.old_leader_writes_refused),
+        sum(|s| s.old_leader_writes_accepted),
     )
 }
