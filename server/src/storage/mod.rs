@@ -44,6 +44,14 @@ pub struct ChangelogEntry {
     pub outbox_event_id: String,
 }
 
+/// A record as stored, with the account its ownership path (Todo → Board → User) ends
+/// at: a user is their own, a board its user's, a todo its board's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnedRecord {
+    pub record: Record,
+    pub owner: Uuid,
+}
+
 /// Where an outbox event was applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
@@ -88,12 +96,9 @@ pub trait Storage: Send + Sync {
         limit: u32,
     ) -> Result<Vec<ChangelogEntry>, Error>;
 
-    /// The records among `keys` that exist and belong to `scope` (others are left out).
-    async fn records_in_scope(
-        &self,
-        scope: Uuid,
-        keys: &[(Model, Uuid)],
-    ) -> Result<Vec<Record>, Error>;
+    /// The records among `keys` that exist, each with its owner, whoever that is: which
+    /// of them a user may see is the sync service's rule, not the store's.
+    async fn records(&self, keys: &[(Model, Uuid)]) -> Result<Vec<OwnedRecord>, Error>;
 
     /// Tells the realtime streams of `scope`, in every server process sharing this
     /// database, that its changelog grew. Call after commit.
