@@ -162,6 +162,11 @@ pub trait ScopeView: Send {
 
 /// A write transaction on one scope. Its writes never touch a record of another scope,
 /// even when one commits concurrently under an id this transaction saw free.
+///
+/// Outside a savepoint, [`ScopeTx::put`] and [`ScopeTx::remove`] may be sent later,
+/// together with other writes, before the next read that could see them or at commit:
+/// their failure then shows there (the transaction as a whole has failed). Under a
+/// savepoint each write is sent before it returns, so a failure is that event's.
 #[async_trait]
 pub trait ScopeTx: ScopeView {
     /// Where this outbox event was applied, in any scope.

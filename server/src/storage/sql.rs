@@ -134,6 +134,7 @@ impl Storage for SqlStore {
             last_seq,
             next_seq: last_seq,
             pending: Pending::default(),
+            queued: Vec::new(),
             savepoint: None,
             release_pending: false,
             savepoint_unsent: false,
@@ -351,14 +352,12 @@ impl Storage for SqlStore {
     }
 
     async fn session_user(&self, token_hash: &str, now: Timestamp) -> Result<Option<User>, Error> {
-        let row: Option<UserRow> = on_backend!(&self.pool, |pool| sqlx::query_as(
-            concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM users WHERE id = (SELECT user_id FROM sessions \
+        let row: Option<UserRow> = on_backend!(&self.pool, |pool| sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = (SELECT user_id FROM sessions \
                  WHERE token_hash = $1 AND expires_at > $2)"
-            )
-        )
+        ))
         .bind(token_hash)
         .bind(now.as_millis())
         .fetch_optional(pool)
@@ -442,6 +441,11 @@ impl SqlStore {
 /// Changelog entries, receipts and claims are kept here and written at commit with one
 /// statement each (per chunk): a batch of 100 events then costs a few statements more
 /// than one event, not three times as many.
+///
+/// Record writes outside a savepoint are queued too, and sent as one statement per run
+/// of like writes (all the batch's new todos in one upsert) before the next read of the
+/// records' tables, or at commit. Under a savepoint each write is sent at once, so its
+/// failure is known to be its event's.
 struct SqlScopeTx {
     tx: Tx,
     scope: Uuid,
@@ -450,6 +454,8 @@ struct SqlScopeTx {
     /// The last number this transaction handed out.
     next_seq: u64,
     pending: Pending,
+    /// Record writes not sent yet, in order.
+    queued: Vec<Write>,
     /// What `pending` held, and `next_seq`, when the open savepoint was taken.
     savepoint: Option<(PendingMark, u64)>,
     /// A savepoint released by the caller whose RELEASE has not been sent yet.
@@ -494,6 +500,22 @@ impl Pending {
     }
 }
 
+/// A record write not sent yet.
+enum Write {
+    Put(Record),
+    Remove(Model, Uuid),
+}
+
+impl Write {
+    /// Writes of one kind in a row go in one statement.
+    fn kind(&self) -> (bool, Model) {
+        match self {
+            Write::Put(record) => (true, record.model()),
+            Write::Remove(model, _) => (false, *model),
+        }
+    }
+}
+
 struct PendingEntry {
     seq: u64,
     model: Model,
@@ -528,6 +550,7 @@ impl ScopeView for SqlScopeTx {
     }
 
     async fn user(&mut self, id: Uuid) -> Result<Option<User>, Error> {
+        self.flush().await?;
         let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
         let row: Option<UserRow> = on_backend!(&mut self.tx, |tx| sqlx::query_as(sql)
             .bind(id.to_string())
@@ -537,9 +560,12 @@ impl ScopeView for SqlScopeTx {
     }
 
     async fn board(&mut self, id: Uuid) -> Result<Option<Board>, Error> {
-        let row: Option<BoardRow> = on_backend!(&mut self.tx, |tx| sqlx::query_as(
-            concat!("SELECT ", board_columns!(), " FROM boards WHERE id = $1")
-        )
+        self.flush().await?;
+        let row: Option<BoardRow> = on_backend!(&mut self.tx, |tx| sqlx::query_as(concat!(
+            "SELECT ",
+            board_columns!(),
+            " FROM boards WHERE id = $1"
+        ))
         .bind(id.to_string())
         .fetch_optional(&mut **tx)
         .await?);
@@ -547,9 +573,12 @@ impl ScopeView for SqlScopeTx {
     }
 
     async fn todo(&mut self, id: Uuid) -> Result<Option<Todo>, Error> {
-        let row: Option<TodoRow> = on_backend!(&mut self.tx, |tx| sqlx::query_as(
-            concat!("SELECT ", todo_columns!(), " FROM todos WHERE id = $1")
-        )
+        self.flush().await?;
+        let row: Option<TodoRow> = on_backend!(&mut self.tx, |tx| sqlx::query_as(concat!(
+            "SELECT ",
+            todo_columns!(),
+            " FROM todos WHERE id = $1"
+        ))
         .bind(id.to_string())
         .fetch_optional(&mut **tx)
         .await?);
@@ -557,9 +586,12 @@ impl ScopeView for SqlScopeTx {
     }
 
     async fn boards_of_user(&mut self, user: Uuid) -> Result<Vec<Board>, Error> {
-        let rows: Vec<BoardRow> = on_backend!(&mut self.tx, |tx| sqlx::query_as(
-            concat!("SELECT ", board_columns!(), " FROM boards WHERE user_id = $1")
-        )
+        self.flush().await?;
+        let rows: Vec<BoardRow> = on_backend!(&mut self.tx, |tx| sqlx::query_as(concat!(
+            "SELECT ",
+            board_columns!(),
+            " FROM boards WHERE user_id = $1"
+        ))
         .bind(user.to_string())
         .fetch_all(&mut **tx)
         .await?);
@@ -567,6 +599,7 @@ impl ScopeView for SqlScopeTx {
     }
 
     async fn todo_ids_of_board(&mut self, board: Uuid) -> Result<Vec<Uuid>, Error> {
+        self.flush().await?;
         let ids: Vec<String> = on_backend!(&mut self.tx, |tx| sqlx::query_scalar(
             "SELECT id FROM todos WHERE board_id = $1 ORDER BY id"
         )
@@ -648,6 +681,7 @@ impl ScopeTx for SqlScopeTx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        self.flush().await?;
         let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
         let rows: Vec<BoardRow> = on_backend!(&mut self.tx, |tx| by_ids!(
             &mut **tx,
@@ -661,6 +695,7 @@ impl ScopeTx for SqlScopeTx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        self.flush().await?;
         let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
         let rows: Vec<TodoRow> = on_backend!(&mut self.tx, |tx| by_ids!(
             &mut **tx,
@@ -703,8 +738,10 @@ impl ScopeTx for SqlScopeTx {
         if self.savepoint.is_some() {
             return Err(Error::Internal("savepoints do not nest".into()));
         }
-        // Sent with the event's first write (see `savepoint_prefix`): one round trip
-        // fewer per event, none for an event that writes nothing.
+        // Writes queued before the savepoint belong before it.
+        self.flush().await?;
+        // Sent before the event's first write (see `send_savepoint`): none for an event
+        // that writes nothing.
         self.savepoint_unsent = true;
         self.savepoint = Some((self.pending.mark(), self.next_seq));
         Ok(())
@@ -729,6 +766,8 @@ impl ScopeTx for SqlScopeTx {
         };
         self.pending.truncate(mark);
         self.next_seq = next_seq;
+        // Writes are sent at once under a savepoint; one whose sending failed is gone.
+        self.queued.clear();
         if std::mem::take(&mut self.savepoint_unsent) {
             // Nothing was written under it.
             return Ok(());
@@ -743,111 +782,30 @@ impl ScopeTx for SqlScopeTx {
     }
 
     async fn put(&mut self, record: &Record) -> Result<(), Error> {
-        let scope = self.scope.to_string();
         if !self.may_hold(record) {
             return Err(Error::Internal(format!(
-                "{} {} is outside scope {scope}",
+                "{} {} is outside scope {}",
                 record.model(),
-                record.id()
+                record.id(),
+                self.scope
             )));
         }
-        // The `WHERE` of each upsert leaves a row of another scope alone: between this
-        // transaction's checks and its write, another scope may commit a record with
-        // the same new id (PostgreSQL then applies `DO UPDATE` to that row). Zero rows
-        // written means exactly that race, and the push tries again.
-        //
-        // On PostgreSQL a board or todo travels with the event's savepoint, in one
-        // round trip (the hot path of a push); everything else sends the savepoint first.
-        let written = match (&self.tx, record) {
-            (Either::Postgres(_), Record::Board(board)) => {
-                let script = self.savepoint_prefix() + &postgres::upsert_board(board)?;
-                execute_script(&mut self.tx, &script).await?
-            }
-            (Either::Postgres(_), Record::Todo(todo)) => {
-                let script = self.savepoint_prefix() + &postgres::upsert_todo(todo, self.scope)?;
-                execute_script(&mut self.tx, &script).await?
-            }
-            (_, Record::User(user)) => {
-                self.send_savepoint().await?;
-                on_backend!(&mut self.tx, |tx| sqlx::query(
-                    "UPDATE users SET name = $2, image = $3, updated_at = $4 WHERE id = $1"
-                )
-                .bind(user.id.to_string())
-                .bind(&user.name)
-                .bind(&user.image)
-                .bind(user.updated_at.as_millis())
-                .execute(&mut **tx)
-                .await?
-                .rows_affected())
-            }
-            (_, Record::Board(board)) => {
-                self.send_savepoint().await?;
-                on_backend!(&mut self.tx, |tx| sqlx::query(
-                    "INSERT INTO boards (id, name, created_at, user_id) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
-                 created_at = excluded.created_at WHERE boards.user_id = excluded.user_id"
-                )
-                .bind(board.id.to_string())
-                .bind(&board.name)
-                .bind(board.created_at.as_millis())
-                .bind(board.user_id.to_string())
-                .execute(&mut **tx)
-                .await?
-                .rows_affected())
-            }
-            (_, Record::Todo(todo)) => {
-                self.send_savepoint().await?;
-                on_backend!(&mut self.tx, |tx| {
-                    sqlx::query(
-                "INSERT INTO todos (id, title, description, is_completed, created_at, board_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
-                 description = excluded.description, is_completed = excluded.is_completed, \
-                 created_at = excluded.created_at, board_id = excluded.board_id \
-                 WHERE todos.board_id IN (SELECT id FROM boards WHERE user_id = $7)"
-            )
-            .bind(todo.id.to_string())
-            .bind(&todo.title)
-            .bind(&todo.description)
-            .bind(todo.is_completed)
-            .bind(todo.created_at.as_millis())
-            .bind(todo.board_id.to_string())
-            .bind(&scope)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected()
-                })
-            }
-        };
-        if written == 0 {
-            return Err(Error::WriteConflict(format!(
-                "{} {} belongs to another scope",
-                record.model(),
-                record.id()
-            )));
+        self.queued.push(Write::Put(record.clone()));
+        if self.savepoint.is_some() {
+            self.flush().await?;
         }
         Ok(())
     }
 
     async fn remove(&mut self, model: Model, id: Uuid) -> Result<(), Error> {
-        // Only this scope's row: another scope may have committed this id since the
-        // checks (see `put`).
-        let sql = match model {
-            Model::Board => "DELETE FROM boards WHERE id = $1 AND user_id = $2",
-            Model::Todo => {
-                "DELETE FROM todos WHERE id = $1 \
-                 AND board_id IN (SELECT id FROM boards WHERE user_id = $2)"
-            }
+        if model == Model::User {
             // Accounts are not deleted through sync; the sync logic never asks.
-            Model::User => return Err(Error::Internal("users are not removed by sync".into())),
-        };
-        self.send_savepoint().await?;
-        on_backend!(&mut self.tx, |tx| sqlx::query(sql)
-            .bind(id.to_string())
-            .bind(self.scope.to_string())
-            .execute(&mut **tx)
-            .await?
-            .rows_affected());
+            return Err(Error::Internal("users are not removed by sync".into()));
+        }
+        self.queued.push(Write::Remove(model, id));
+        if self.savepoint.is_some() {
+            self.flush().await?;
+        }
         Ok(())
     }
 
@@ -882,6 +840,7 @@ impl ScopeTx for SqlScopeTx {
         if self.savepoint.is_some() {
             return Err(Error::Internal("commit with an open savepoint".into()));
         }
+        self.flush().await?;
         self.flush_claims().await?;
         self.flush_entries().await?;
         self.flush_receipts().await?;
@@ -912,24 +871,176 @@ impl ScopeTx for SqlScopeTx {
 }
 
 impl SqlScopeTx {
-    /// The savepoint statements not sent yet, to go before the event's first write (and
-    /// counted as sent). Reads need none: what they see is the same either way.
-    fn savepoint_prefix(&mut self) -> String {
-        let mut prefix = String::new();
+    /// Sends the savepoint statements not sent yet: the previous event's RELEASE and
+    /// this event's SAVEPOINT, in one round trip before the event's first write. Reads
+    /// need none: what they see is the same either way.
+    async fn send_savepoint(&mut self) -> Result<(), Error> {
+        let mut script = String::new();
         if std::mem::take(&mut self.release_pending) {
-            prefix.push_str(&format!("RELEASE SAVEPOINT {SAVEPOINT}; "));
+            script.push_str(&format!("RELEASE SAVEPOINT {SAVEPOINT}; "));
         }
         if std::mem::take(&mut self.savepoint_unsent) {
-            prefix.push_str(&format!("SAVEPOINT {SAVEPOINT}; "));
+            script.push_str(&format!("SAVEPOINT {SAVEPOINT}; "));
         }
-        prefix
+        if !script.is_empty() {
+            execute_script(&mut self.tx, &script).await?;
+        }
+        Ok(())
     }
 
-    /// Sends the savepoint statements not sent yet, on their own.
-    async fn send_savepoint(&mut self) -> Result<(), Error> {
-        let prefix = self.savepoint_prefix();
-        if !prefix.is_empty() {
-            execute_script(&mut self.tx, &prefix).await?;
+    /// Sends the queued record writes, a statement (per chunk) for each run of writes
+    /// of one kind: runs keep their order, so a todo is written after its board and a
+    /// board's delete after the writes before it.
+    async fn flush(&mut self) -> Result<(), Error> {
+        if self.queued.is_empty() {
+            return Ok(());
+        }
+        let writes = std::mem::take(&mut self.queued);
+        self.send_savepoint().await?;
+        for run in writes.chunk_by(|a, b| a.kind() == b.kind()) {
+            match run[0].kind() {
+                (true, Model::User) => {
+                    for write in run {
+                        if let Write::Put(Record::User(user)) = write {
+                            self.update_user(user).await?;
+                        }
+                    }
+                }
+                (true, Model::Board) => {
+                    let boards = latest(run, |write| match write {
+                        Write::Put(Record::Board(board)) => Some((board.id, board)),
+                        _ => None,
+                    });
+                    self.upsert_boards(&boards).await?;
+                }
+                (true, Model::Todo) => {
+                    let todos = latest(run, |write| match write {
+                        Write::Put(Record::Todo(todo)) => Some((todo.id, todo)),
+                        _ => None,
+                    });
+                    self.upsert_todos(&todos).await?;
+                }
+                (false, model) => {
+                    let ids = latest(run, |write| match write {
+                        Write::Remove(_, id) => Some((*id, id)),
+                        Write::Put(_) => None,
+                    });
+                    self.delete(model, &ids).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the fields of the scope's user that a client may change.
+    async fn update_user(&mut self, user: &User) -> Result<(), Error> {
+        let written = on_backend!(&mut self.tx, |tx| sqlx::query(
+            "UPDATE users SET name = $2, image = $3, updated_at = $4 WHERE id = $1"
+        )
+        .bind(user.id.to_string())
+        .bind(&user.name)
+        .bind(&user.image)
+        .bind(user.updated_at.as_millis())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected());
+        if written == 0 {
+            return Err(Error::Internal(format!("scope {} has no user", self.scope)));
+        }
+        Ok(())
+    }
+
+    // The `WHERE` of each upsert leaves a row of another scope alone: between this
+    // transaction's checks and its write, another scope may commit a record with the
+    // same new id (PostgreSQL then applies `DO UPDATE` to that row). Fewer rows written
+    // than sent means exactly that race, and the push tries again.
+
+    /// Inserts or replaces boards of this scope (each id once).
+    async fn upsert_boards(&mut self, boards: &[&Board]) -> Result<(), Error> {
+        for chunk in boards.chunks(ROWS_PER_INSERT) {
+            let written = on_backend!(&mut self.tx, |tx| {
+                let mut query =
+                    QueryBuilder::new(concat!("INSERT INTO boards (", board_columns!(), ") "));
+                query.push_values(chunk, |mut row, board| {
+                    row.push_bind(board.id.to_string())
+                        .push_bind(&board.name)
+                        .push_bind(board.created_at.as_millis())
+                        .push_bind(board.user_id.to_string());
+                });
+                query.push(
+                    " ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+                     created_at = excluded.created_at WHERE boards.user_id = excluded.user_id",
+                );
+                query.build().execute(&mut **tx).await?.rows_affected()
+            });
+            if written != chunk.len() as u64 {
+                return Err(Error::WriteConflict(
+                    "a board id belongs to another scope".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts or replaces todos on this scope's boards (each id once).
+    async fn upsert_todos(&mut self, todos: &[&Todo]) -> Result<(), Error> {
+        let scope = self.scope.to_string();
+        for chunk in todos.chunks(ROWS_PER_INSERT) {
+            let written = on_backend!(&mut self.tx, |tx| {
+                let mut query =
+                    QueryBuilder::new(concat!("INSERT INTO todos (", todo_columns!(), ") "));
+                query.push_values(chunk, |mut row, todo| {
+                    row.push_bind(todo.id.to_string())
+                        .push_bind(&todo.title)
+                        .push_bind(&todo.description)
+                        .push_bind(todo.is_completed)
+                        .push_bind(todo.created_at.as_millis())
+                        .push_bind(todo.board_id.to_string());
+                });
+                query.push(
+                    " ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+                     description = excluded.description, is_completed = excluded.is_completed, \
+                     created_at = excluded.created_at, board_id = excluded.board_id \
+                     WHERE todos.board_id IN (SELECT id FROM boards WHERE user_id = ",
+                );
+                query.push_bind(&scope).push(")");
+                query.build().execute(&mut **tx).await?.rows_affected()
+            });
+            if written != chunk.len() as u64 {
+                return Err(Error::WriteConflict(
+                    "a todo id belongs to another scope".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes boards (with their todos) or todos of this scope; rows already gone, or
+    /// another scope's (committed since the checks), are left alone.
+    async fn delete(&mut self, model: Model, ids: &[&Uuid]) -> Result<(), Error> {
+        let sql = match model {
+            Model::Board => "DELETE FROM boards WHERE user_id = ",
+            Model::Todo => {
+                "DELETE FROM todos WHERE board_id IN (SELECT id FROM boards WHERE user_id = "
+            }
+            Model::User => return Err(Error::Internal("users are not removed by sync".into())),
+        };
+        let scope = self.scope.to_string();
+        for chunk in ids.chunks(ROWS_PER_INSERT) {
+            on_backend!(&mut self.tx, |tx| {
+                let mut query = QueryBuilder::new(sql);
+                query.push_bind(&scope);
+                if model == Model::Todo {
+                    query.push(")");
+                }
+                query.push(" AND id IN (");
+                let mut list = query.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.to_string());
+                }
+                query.push(")");
+                query.build().execute(&mut **tx).await?.rows_affected()
+            });
         }
         Ok(())
     }
@@ -1024,6 +1135,21 @@ impl SqlScopeTx {
         }
         Ok(())
     }
+}
+
+/// The last value of each id among a run's writes, in id order: a statement may name a
+/// row once only (PostgreSQL refuses an upsert that touches a row twice), and a
+/// concurrent writer meets the rows in the same order (no deadlock between two scopes
+/// racing for the same new ids).
+fn latest<'a, T: ?Sized>(
+    run: &'a [Write],
+    each: impl Fn(&'a Write) -> Option<(Uuid, &'a T)>,
+) -> Vec<&'a T> {
+    run.iter()
+        .filter_map(each)
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_values()
+        .collect()
 }
 
 /// Runs statements without parameters in one round trip (PostgreSQL's simple protocol;

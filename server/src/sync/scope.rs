@@ -137,10 +137,7 @@ fn visible_to(scope: Uuid, owner: Option<Uuid>) -> bool {
 }
 
 /// Of `rows` as storage returns them, the records the user of `scope` may see.
-pub fn visible_records(
-    scope: Uuid,
-    rows: Vec<OwnedRecord>,
-) -> impl Iterator<Item = Record> {
+pub fn visible_records(scope: Uuid, rows: Vec<OwnedRecord>) -> impl Iterator<Item = Record> {
     rows.into_iter()
         .filter(move |row| visible_to(scope, Some(row.owner)))
         .map(|row| row.record)
