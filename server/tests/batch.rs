@@ -43,7 +43,7 @@ impl Ids {
             id: self.todos[i],
             title: title.to_string(),
             description: Some(format!("about {title}")),
-            is_completed: i % 2 == 0,
+            is_completed: i.is_multiple_of(2),
             created_at: Timestamp::from_millis(1_700_000_000_000 + i as i64),
             board_id: self.boards[board],
         }
