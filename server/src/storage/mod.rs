@@ -59,6 +59,16 @@ pub struct Receipt {
     pub seq: u64,
 }
 
+/// What [`ScopeTx::prefetch`] found: only rows that exist.
+#[derive(Debug, Default)]
+pub struct Prefetched {
+    pub receipts: Vec<(String, Receipt)>,
+    pub todos: Vec<sync_protocol::Todo>,
+    pub boards: Vec<sync_protocol::Board>,
+    /// `(id, owner scope)`.
+    pub owners: Vec<(Uuid, Uuid)>,
+}
+
 /// A new account: the user record and its password hash.
 pub struct NewAccount<'a> {
     pub user: &'a User,
@@ -187,6 +197,18 @@ pub trait ScopeTx: ScopeView {
     /// `(id, owner scope)` of the ids among `ids` that were ever claimed, in one query.
     async fn owners(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, Error>;
 
+    /// What a batch reads up front, in as few round trips as the backend allows: the
+    /// receipts of `outbox_event_ids`, the todos among `todo_ids`, the boards among
+    /// `board_ids` and those the found todos are on, and the owners of all those ids.
+    async fn prefetch(
+        &mut self,
+        outbox_event_ids: &[&str],
+        todo_ids: &[Uuid],
+        board_ids: &[Uuid],
+    ) -> Result<Prefetched, Error> {
+        prefetch_each(self, outbox_event_ids, todo_ids, board_ids).await
+    }
+
     /// Makes `id` this scope's for good (written at commit). The commit fails with
     /// [`Error::WriteConflict`] when another scope claimed it first.
     async fn claim(&mut self, id: Uuid) -> Result<(), Error>;
@@ -228,6 +250,32 @@ pub trait ScopeTx: ScopeView {
     /// Commits, releasing the scope's lock; when the changelog grew, the scope's streams
     /// in every server process are poked (no separate [`Storage::notify`] needed).
     async fn commit(self: Box<Self>) -> Result<(), Error>;
+}
+
+/// [`ScopeTx::prefetch`] a query for each kind of row.
+async fn prefetch_each<T: ScopeTx + ?Sized>(
+    tx: &mut T,
+    outbox_event_ids: &[&str],
+    todo_ids: &[Uuid],
+    board_ids: &[Uuid],
+) -> Result<Prefetched, Error> {
+    let receipts = tx.receipts(outbox_event_ids).await?;
+    let todos = tx.todos(todo_ids).await?;
+    let mut all: Vec<Uuid> = board_ids.to_vec();
+    all.extend(todos.iter().map(|todo| todo.board_id));
+    all.sort_unstable();
+    all.dedup();
+    let boards = tx.boards(&all).await?;
+    all.extend_from_slice(todo_ids);
+    all.sort_unstable();
+    all.dedup();
+    let owners = tx.owners(&all).await?;
+    Ok(Prefetched {
+        receipts,
+        todos,
+        boards,
+        owners,
+    })
 }
 
 /// Opens the database named by the configuration (creating a SQLite file if needed),

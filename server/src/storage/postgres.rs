@@ -12,7 +12,7 @@ use tokio::task::AbortHandle;
 use uuid::Uuid;
 
 /// The NOTIFY channel; the payload is the scope key whose changelog grew.
-const POKE_CHANNEL: &str = "sync_poke";
+pub const POKE_CHANNEL: &str = "sync_poke";
 
 /// Connects and brings the schema up to date. Several processes may start at once:
 /// sqlx's migrator serialises them with an advisory lock.
@@ -61,12 +61,6 @@ pub async fn notify(pool: &PgPool, scope: Uuid) -> Result<(), Error> {
         .execute(pool)
         .await?;
     Ok(())
-}
-
-/// The statement that pokes `scope` in every listening process when the transaction it
-/// runs in commits (a UUID needs no quoting beyond its quotes).
-pub fn notify_statement(scope: Uuid) -> String {
-    format!("NOTIFY {POKE_CHANNEL}, '{scope}'")
 }
 
 /// The task relaying notifications to this process's streams; stopped on drop.

@@ -6,8 +6,8 @@
 //! is delegated to `super::sqlite` and `super::postgres`.
 
 use super::{
-    postgres, sqlite, Backend, ChangelogEntry, Credentials, NewAccount, OwnedRecord, Receipt,
-    ScopeTx, ScopeView, Storage,
+    postgres, sqlite, Backend, ChangelogEntry, Credentials, NewAccount, OwnedRecord, Prefetched,
+    Receipt, ScopeTx, ScopeView, Storage,
 };
 use crate::realtime::Hub;
 use crate::Error;
@@ -439,8 +439,9 @@ impl SqlStore {
 /// entries are numbered from `last_seq` and the new last number is written at commit.
 ///
 /// Changelog entries, receipts and claims are kept here and written at commit with one
-/// statement each (per chunk): a batch of 100 events then costs a few statements more
-/// than one event, not three times as many.
+/// statement each (per chunk; on PostgreSQL one statement for all of them, with the
+/// scope's last number and the poke): a batch of 100 events then costs a few statements
+/// more than one event, not three times as many.
 ///
 /// Record writes outside a savepoint are queued too, and sent as one statement per run
 /// of like writes (all the batch's new todos in one upsert) before the next read of the
@@ -727,6 +728,25 @@ impl ScopeTx for SqlScopeTx {
         Ok(owners)
     }
 
+    async fn prefetch(
+        &mut self,
+        outbox_event_ids: &[&str],
+        todo_ids: &[Uuid],
+        board_ids: &[Uuid],
+    ) -> Result<Prefetched, Error> {
+        let fresh = self.queued.is_empty()
+            && self.pending.receipts.is_empty()
+            && self.pending.claims.is_empty();
+        if fresh {
+            if let Either::Postgres(tx) = &mut self.tx {
+                return prefetch_postgres(tx, outbox_event_ids, todo_ids, board_ids).await;
+            }
+        }
+        // SQLite has no round trips to save; writes not sent yet (and pending receipts
+        // and claims) are taken into account by the reads of one kind each.
+        super::prefetch_each(self, outbox_event_ids, todo_ids, board_ids).await
+    }
+
     async fn claim(&mut self, id: Uuid) -> Result<(), Error> {
         if !self.pending.claims.contains(&id) {
             self.pending.claims.push(id);
@@ -841,24 +861,24 @@ impl ScopeTx for SqlScopeTx {
             return Err(Error::Internal("commit with an open savepoint".into()));
         }
         self.flush().await?;
-        self.flush_claims().await?;
-        self.flush_entries().await?;
-        self.flush_receipts().await?;
         let grew = self.next_seq != self.last_seq;
-        if grew {
-            // A number and a UUID: nothing here needs quoting. One round trip sets the
-            // scope's last number and, on PostgreSQL, queues the poke, which NOTIFY
-            // delivers to every process only if this transaction commits.
-            let last = to_i64(self.next_seq)?;
-            let mut script = format!(
-                "UPDATE scopes SET last_seq = {last} WHERE scope_key = '{}'",
-                self.scope
-            );
-            if let Either::Postgres(_) = self.tx {
-                script.push_str("; ");
-                script.push_str(&postgres::notify_statement(self.scope));
+        if grew && matches!(self.tx, Either::Postgres(_)) {
+            // Claims, entries, receipts, the last number and the poke in one round trip.
+            self.flush_all_postgres().await?;
+        } else {
+            self.flush_claims().await?;
+            self.flush_entries().await?;
+            self.flush_receipts().await?;
+            if grew {
+                on_backend!(&mut self.tx, |tx| sqlx::query(
+                    "UPDATE scopes SET last_seq = $1 WHERE scope_key = $2"
+                )
+                .bind(to_i64(self.next_seq)?)
+                .bind(self.scope.to_string())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected());
             }
-            execute_script(&mut self.tx, &script).await?;
         }
         let sqlite = matches!(self.tx, Either::Sqlite(_));
         on_backend!(self.tx, |tx| tx.commit().await?);
@@ -1045,6 +1065,83 @@ impl SqlScopeTx {
         Ok(())
     }
 
+    /// PostgreSQL, at the commit of a transaction that appended: writes the claims, the
+    /// entries and the receipts, sets the scope's last number and queues the poke, in one
+    /// statement (and one round trip instead of four): each list travels as an array
+    /// parameter, so the statement's text is the same whatever the batch's size.
+    ///
+    /// Data-modifying CTEs all run, to completion, whether or not the final SELECT reads
+    /// them; they see the same snapshot, which is fine here as none of them reads what
+    /// another writes (the foreign keys, checked at the statement's end, see it all).
+    /// `pg_notify` is transactional like NOTIFY: delivered only if the commit succeeds.
+    async fn flush_all_postgres(&mut self) -> Result<(), Error> {
+        const SQL: &str = "WITH claimed AS ( \
+                INSERT INTO record_owners (id, scope_key) \
+                SELECT id, $1 FROM unnest($2::text[]) AS c (id) \
+                ON CONFLICT (id) DO UPDATE SET scope_key = excluded.scope_key \
+                WHERE record_owners.scope_key = excluded.scope_key \
+                RETURNING 1 \
+            ), logged AS ( \
+                INSERT INTO changelog (scope_key, seq, model, key_path, operation, \
+                    outbox_event_id, created_at) \
+                SELECT $1, seq, model, jsonb_build_array(id), operation, event, created_at \
+                FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                    $8::bigint[]) AS e (seq, model, id, operation, event, created_at) \
+            ), receipted AS ( \
+                INSERT INTO push_receipts (outbox_event_id, scope_key, seq) \
+                SELECT event, $1, seq FROM unnest($9::text[], $10::bigint[]) AS r (event, seq) \
+            ), numbered AS ( \
+                UPDATE scopes SET last_seq = $11 WHERE scope_key = $1 \
+            ) \
+            SELECT (SELECT count(*) FROM claimed), pg_notify($12, $1)::text";
+        let Either::Postgres(tx) = &mut self.tx else {
+            return Err(Error::Internal("not a PostgreSQL transaction".into()));
+        };
+        let pending = std::mem::take(&mut self.pending);
+        let claims: Vec<String> = pending.claims.iter().map(Uuid::to_string).collect();
+        let entries = &pending.entries;
+        let seqs = entries
+            .iter()
+            .map(|entry| to_i64(entry.seq))
+            .collect::<Result<Vec<_>, _>>()?;
+        let models: Vec<&str> = entries.iter().map(|entry| entry.model.name()).collect();
+        let ids: Vec<String> = entries.iter().map(|entry| entry.id.to_string()).collect();
+        let operations: Vec<&str> = entries.iter().map(|e| e.operation.name()).collect();
+        let events: Vec<&str> = entries.iter().map(|e| e.outbox_event_id.as_str()).collect();
+        let created: Vec<i64> = entries.iter().map(|entry| entry.created_at).collect();
+        let receipt_events: Vec<&str> =
+            pending.receipts.iter().map(|(id, _)| id.as_str()).collect();
+        let receipt_seqs = pending
+            .receipts
+            .iter()
+            .map(|(_, seq)| to_i64(*seq))
+            .collect::<Result<Vec<_>, _>>()?;
+        // A unique violation (an event id another scope applied meanwhile) and a claim
+        // left unwritten (an id another scope claimed first) are both write conflicts,
+        // which the push answers by trying the batch again.
+        let (claimed, _): (i64, Option<String>) = sqlx::query_as(SQL)
+            .bind(self.scope.to_string())
+            .bind(&claims)
+            .bind(&seqs)
+            .bind(&models)
+            .bind(&ids)
+            .bind(&operations)
+            .bind(&events)
+            .bind(&created)
+            .bind(&receipt_events)
+            .bind(&receipt_seqs)
+            .bind(to_i64(self.next_seq)?)
+            .bind(postgres::POKE_CHANNEL)
+            .fetch_one(&mut **tx)
+            .await?;
+        if claimed != claims.len() as i64 {
+            return Err(Error::WriteConflict(
+                "a new id was claimed by another scope".into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn pending_receipt(&self, outbox_event_id: &str) -> Option<Receipt> {
         self.pending
             .receipts
@@ -1135,6 +1232,98 @@ impl SqlScopeTx {
         }
         Ok(())
     }
+}
+
+/// [`ScopeTx::prefetch`] on PostgreSQL in one round trip instead of four: the four reads
+/// as one UNION ALL, each row tagged with its kind, in a shape wide enough for a todo.
+///
+/// The ids travel as arrays (`= ANY`), each list matched against a primary key; the
+/// found todos' boards join the lists through `ARRAY(...)`, which PostgreSQL computes
+/// once before the scan (an `OR id IN (subquery)` would let the planner scan the table;
+/// the casts keep `ANY ((SELECT ...))` an array expression, not a subquery form).
+async fn prefetch_postgres(
+    tx: &mut Transaction<'static, Postgres>,
+    outbox_event_ids: &[&str],
+    todo_ids: &[Uuid],
+    board_ids: &[Uuid],
+) -> Result<Prefetched, Error> {
+    // Columns: kind, id, then `a` (the receipt's or owner's scope, the todo's board, the
+    // board's user), `b` (title, name), `c` (description), `n` (seq, created_at), `f`
+    // (is_completed).
+    const SQL: &str = "WITH t AS ( \
+            SELECT id, title, description, is_completed, created_at, board_id \
+            FROM todos WHERE id = ANY($2::text[]) \
+        ), b AS ( \
+            SELECT $3::text[] || ARRAY(SELECT board_id FROM t) AS ids \
+        ) \
+        SELECT 0 AS kind, outbox_event_id AS id, scope_key AS a, NULL::text AS b, \
+            NULL::text AS c, seq AS n, NULL::bool AS f \
+        FROM push_receipts WHERE outbox_event_id = ANY($1::text[]) \
+        UNION ALL \
+        SELECT 1, id, board_id, title, description, created_at, is_completed FROM t \
+        UNION ALL \
+        SELECT 2, id, user_id, name, NULL, created_at, NULL FROM boards \
+        WHERE id = ANY((SELECT ids FROM b)::text[]) \
+        UNION ALL \
+        SELECT 3, id, scope_key, NULL, NULL, NULL, NULL FROM record_owners \
+        WHERE id = ANY((SELECT ids FROM b)::text[] || $2::text[])";
+    let todos: Vec<String> = todo_ids.iter().map(Uuid::to_string).collect();
+    let boards: Vec<String> = board_ids.iter().map(Uuid::to_string).collect();
+    let rows: Vec<PrefetchRow> = sqlx::query_as(SQL)
+        .bind(outbox_event_ids)
+        .bind(&todos)
+        .bind(&boards)
+        .fetch_all(&mut **tx)
+        .await?;
+    let missing = |column: &str| Error::CorruptData(format!("prefetch row without {column}"));
+    let mut found = Prefetched::default();
+    for row in rows {
+        match row.kind {
+            0 => found.receipts.push((
+                row.id,
+                Receipt {
+                    scope_key: row.a,
+                    seq: to_u64(row.n.ok_or_else(|| missing("seq"))?)?,
+                },
+            )),
+            1 => found.todos.push(Todo::try_from(TodoRow {
+                id: row.id,
+                title: row.b.ok_or_else(|| missing("title"))?,
+                description: row.c,
+                is_completed: row.f.ok_or_else(|| missing("is_completed"))?,
+                created_at: row.n.ok_or_else(|| missing("created_at"))?,
+                board_id: row.a,
+            })?),
+            2 => found.boards.push(Board::try_from(BoardRow {
+                id: row.id,
+                name: row.b.ok_or_else(|| missing("name"))?,
+                created_at: row.n.ok_or_else(|| missing("created_at"))?,
+                user_id: row.a,
+            })?),
+            _ => found
+                .owners
+                .push((parse_uuid(&row.id)?, parse_uuid(&row.a)?)),
+        }
+    }
+    // A row matches once however often the arrays list its id; this only guards the
+    // callers, who expect each record once, against a change of plan.
+    found.boards.sort_unstable_by_key(|board| board.id);
+    found.boards.dedup_by_key(|board| board.id);
+    found.owners.sort_unstable();
+    found.owners.dedup();
+    Ok(found)
+}
+
+/// One row of [`prefetch_postgres`].
+#[derive(sqlx::FromRow)]
+struct PrefetchRow {
+    kind: i32,
+    id: String,
+    a: String,
+    b: Option<String>,
+    c: Option<String>,
+    n: Option<i64>,
+    f: Option<bool>,
 }
 
 /// The last value of each id among a run's writes, in id order: a statement may name a

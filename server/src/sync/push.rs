@@ -6,7 +6,7 @@
 //! only a fault (a database error, a lost race for a new id) can stop an event after
 //! it wrote. The batch is first applied with its writes sent together (all its new
 //! todos in one statement; entries, receipts and id claims at commit, a statement
-//! each). Should that fault, nothing of it is committed and the batch is applied again
+//! each, or all in one on PostgreSQL). Should that fault, nothing of it is committed and the batch is applied again
 //! with a savepoint per event: the faulty event is rolled back alone and the others
 //! still apply. Either way every event gets the answer it would get on its own.
 //!
@@ -305,12 +305,12 @@ struct Known {
 }
 
 impl Known {
-    /// Reads, in a few queries, what the batch's events will ask about: their receipts,
-    /// the records they name and those records' parents, and who owns each id.
+    /// Reads, in a few queries (one on PostgreSQL), what the batch's events will ask
+    /// about: their receipts, the records they name and those records' parents, and who
+    /// owns each id.
     async fn prefetch(tx: &mut dyn ScopeTx, events: &[OutboxEvent]) -> Result<Known, Error> {
         let mut known = Known::default();
         let event_ids: Vec<&str> = events.iter().map(|event| event.id.as_str()).collect();
-        known.receipts = tx.receipts(&event_ids).await?.into_iter().collect();
 
         let uuid_of = |value: Option<&serde_json::Value>| -> Option<Uuid> {
             value
@@ -330,7 +330,10 @@ impl Known {
             }
         }
         dedup(&mut todo_ids);
-        for todo in tx.todos(&todo_ids).await? {
+        dedup(&mut board_ids);
+        let found = tx.prefetch(&event_ids, &todo_ids, &board_ids).await?;
+        known.receipts = found.receipts.into_iter().collect();
+        for todo in found.todos {
             // A todo's stored board decides whose it is now.
             board_ids.push(todo.board_id);
             known.todos.insert(todo.id, Some(todo));
@@ -339,18 +342,16 @@ impl Known {
             known.todos.entry(*id).or_insert(None);
         }
         dedup(&mut board_ids);
-        for board in tx.boards(&board_ids).await? {
+        for board in found.boards {
             known.boards.insert(board.id, Some(board));
         }
         for id in &board_ids {
             known.boards.entry(*id).or_insert(None);
         }
-        let mut all: Vec<Uuid> = board_ids.into_iter().chain(todo_ids).collect();
-        dedup(&mut all);
-        for (id, owner) in tx.owners(&all).await? {
+        for (id, owner) in found.owners {
             known.owners.insert(id, Some(owner));
         }
-        for id in all {
+        for id in board_ids.into_iter().chain(todo_ids) {
             known.owners.entry(id).or_insert(None);
         }
         Ok(known)
