@@ -12,7 +12,10 @@ use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-on_both_backends!(half_sent_requests_do_not_starve_other_clients);
+on_both_backends!(
+    half_sent_requests_do_not_starve_other_clients,
+    connections_past_the_limit_wait_until_a_slot_frees,
+);
 
 /// Slow connections opened in all: several times the connection limit below.
 const SLOW: usize = 240;
@@ -135,4 +138,118 @@ async fn half_sent_requests_do_not_starve_other_clients(backend: Backend) {
     }
     // Still serving.
     assert_eq!(alice.get("/api/health").await.status(), 200);
+}
+
+/// Asks for `/api/health` on `stream` (kept alive) and reads the whole answer; its status
+/// line, or None when nothing complete came within `wait`.
+async fn health_on(stream: &mut TcpStream, wait: Duration) -> Option<String> {
+    stream
+        .write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .ok()?;
+    let read_all = async {
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buffer).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            answer.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&answer).to_string();
+            let Some(end) = text.find("\r\n\r\n") else {
+                continue;
+            };
+            let length = text[..end]
+                .lines()
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            // The whole body too, so that the next answer on this connection starts clean.
+            if answer.len() >= end + 4 + length {
+                return text.lines().next().map(str::to_string);
+            }
+        }
+    };
+    tokio::time::timeout(wait, read_all).await.ok()?
+}
+
+/// The connection limit alone (no timeout expires here): past `--max-connections` a
+/// new connection waits to be accepted, while the held ones are still served; once one
+/// closes, the waiting one is answered, and the server stays reachable.
+async fn connections_past_the_limit_wait_until_a_slot_frees(backend: Backend) {
+    const LIMIT: usize = 2;
+    let Some(server) = TestServer::start_with(backend, |config| {
+        config.max_connections = LIMIT;
+        // Far beyond the test's length: only the limit decides who is served.
+        config.header_timeout_secs = 60;
+        config.body_timeout_secs = 60;
+        config.idle_timeout_secs = 60;
+    })
+    .await
+    else {
+        return;
+    };
+    let addr: std::net::SocketAddr = server
+        .url
+        .trim_start_matches("http://")
+        .replace("localhost", "127.0.0.1")
+        .parse()
+        .unwrap();
+    let answer = Duration::from_secs(5);
+
+    // These two are answered, and then hold every slot (kept alive).
+    let mut held = Vec::new();
+    for _ in 0..LIMIT {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let status = health_on(&mut stream, answer).await;
+        assert_eq!(status.as_deref(), Some("HTTP/1.1 200 OK"));
+        held.push(stream);
+    }
+    assert_eq!(held.len(), LIMIT);
+
+    // One more: the kernel completes its handshake (backlog), the server does not take
+    // it, so its request stays unanswered...
+    let mut waiting = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(
+        health_on(&mut waiting, Duration::from_millis(1500)).await,
+        None,
+        "a connection past the limit was served"
+    );
+    // ...while the held ones are served as usual.
+    for stream in &mut held {
+        let status = health_on(stream, answer).await;
+        assert_eq!(status.as_deref(), Some("HTTP/1.1 200 OK"));
+    }
+
+    // A slot frees: the waiting connection is accepted and its request answered.
+    drop(held.pop());
+    let mut status = None;
+    let mut buffer = [0u8; 4096];
+    let mut answer_text = Vec::new();
+    let deadline = tokio::time::Instant::now() + answer;
+    while status.is_none() {
+        let n = tokio::time::timeout_at(deadline, waiting.read(&mut buffer))
+            .await
+            .expect("the waiting connection is answered once a slot frees")
+            .unwrap();
+        assert!(n > 0, "the waiting connection was closed unanswered");
+        answer_text.extend_from_slice(&buffer[..n]);
+        status = String::from_utf8_lossy(&answer_text)
+            .split("\r\n")
+            .next()
+            .filter(|line| line.starts_with("HTTP/1.1 "))
+            .map(str::to_string);
+    }
+    assert_eq!(status.as_deref(), Some("HTTP/1.1 200 OK"));
+
+    // All closed: new clients get in as before.
+    drop(held);
+    drop(waiting);
+    let mut fresh = TcpStream::connect(addr).await.unwrap();
+    let status = health_on(&mut fresh, answer).await;
+    assert_eq!(status.as_deref(), Some("HTTP/1.1 200 OK"));
 }

@@ -44,11 +44,29 @@ pub struct ChangelogEntry {
     pub outbox_event_id: String,
 }
 
+/// A record as stored, with the account its ownership path (Todo → Board → User) ends
+/// at: a user is their own, a board its user's, a todo its board's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnedRecord {
+    pub record: Record,
+    pub owner: Uuid,
+}
+
 /// Where an outbox event was applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     pub scope_key: String,
     pub seq: u64,
+}
+
+/// What [`ScopeTx::prefetch`] found: only rows that exist.
+#[derive(Debug, Default)]
+pub struct Prefetched {
+    pub receipts: Vec<(String, Receipt)>,
+    pub todos: Vec<sync_protocol::Todo>,
+    pub boards: Vec<sync_protocol::Board>,
+    /// `(id, owner scope)`.
+    pub owners: Vec<(Uuid, Uuid)>,
 }
 
 /// A new account: the user record and its password hash.
@@ -88,12 +106,9 @@ pub trait Storage: Send + Sync {
         limit: u32,
     ) -> Result<Vec<ChangelogEntry>, Error>;
 
-    /// The records among `keys` that exist and belong to `scope` (others are left out).
-    async fn records_in_scope(
-        &self,
-        scope: Uuid,
-        keys: &[(Model, Uuid)],
-    ) -> Result<Vec<Record>, Error>;
+    /// The records among `keys` that exist, each with its owner, whoever that is: which
+    /// of them a user may see is the sync service's rule, not the store's.
+    async fn records(&self, keys: &[(Model, Uuid)]) -> Result<Vec<OwnedRecord>, Error>;
 
     /// Tells the realtime streams of `scope`, in every server process sharing this
     /// database, that its changelog grew. Call after commit.
@@ -157,6 +172,11 @@ pub trait ScopeView: Send {
 
 /// A write transaction on one scope. Its writes never touch a record of another scope,
 /// even when one commits concurrently under an id this transaction saw free.
+///
+/// Outside a savepoint, [`ScopeTx::put`] and [`ScopeTx::remove`] may be sent later,
+/// together with other writes, before the next read that could see them or at commit:
+/// their failure then shows there (the transaction as a whole has failed). Under a
+/// savepoint each write is sent before it returns, so a failure is that event's.
 #[async_trait]
 pub trait ScopeTx: ScopeView {
     /// Where this outbox event was applied, in any scope.
@@ -176,6 +196,18 @@ pub trait ScopeTx: ScopeView {
 
     /// `(id, owner scope)` of the ids among `ids` that were ever claimed, in one query.
     async fn owners(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, Error>;
+
+    /// What a batch reads up front, in as few round trips as the backend allows: the
+    /// receipts of `outbox_event_ids`, the todos among `todo_ids`, the boards among
+    /// `board_ids` and those the found todos are on, and the owners of all those ids.
+    async fn prefetch(
+        &mut self,
+        outbox_event_ids: &[&str],
+        todo_ids: &[Uuid],
+        board_ids: &[Uuid],
+    ) -> Result<Prefetched, Error> {
+        prefetch_each(self, outbox_event_ids, todo_ids, board_ids).await
+    }
 
     /// Makes `id` this scope's for good (written at commit). The commit fails with
     /// [`Error::WriteConflict`] when another scope claimed it first.
@@ -218,6 +250,32 @@ pub trait ScopeTx: ScopeView {
     /// Commits, releasing the scope's lock; when the changelog grew, the scope's streams
     /// in every server process are poked (no separate [`Storage::notify`] needed).
     async fn commit(self: Box<Self>) -> Result<(), Error>;
+}
+
+/// [`ScopeTx::prefetch`] a query for each kind of row.
+async fn prefetch_each<T: ScopeTx + ?Sized>(
+    tx: &mut T,
+    outbox_event_ids: &[&str],
+    todo_ids: &[Uuid],
+    board_ids: &[Uuid],
+) -> Result<Prefetched, Error> {
+    let receipts = tx.receipts(outbox_event_ids).await?;
+    let todos = tx.todos(todo_ids).await?;
+    let mut all: Vec<Uuid> = board_ids.to_vec();
+    all.extend(todos.iter().map(|todo| todo.board_id));
+    all.sort_unstable();
+    all.dedup();
+    let boards = tx.boards(&all).await?;
+    all.extend_from_slice(todo_ids);
+    all.sort_unstable();
+    all.dedup();
+    let owners = tx.owners(&all).await?;
+    Ok(Prefetched {
+        receipts,
+        todos,
+        boards,
+        owners,
+    })
 }
 
 /// Opens the database named by the configuration (creating a SQLite file if needed),

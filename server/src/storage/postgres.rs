@@ -8,12 +8,11 @@ use sqlx::{PgPool, Postgres, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
-use sync_protocol::{Board, Todo};
 use tokio::task::AbortHandle;
 use uuid::Uuid;
 
 /// The NOTIFY channel; the payload is the scope key whose changelog grew.
-const POKE_CHANNEL: &str = "sync_poke";
+pub const POKE_CHANNEL: &str = "sync_poke";
 
 /// Connects and brings the schema up to date. Several processes may start at once:
 /// sqlx's migrator serialises them with an advisory lock.
@@ -24,11 +23,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, Error> {
         // on one generic plan for them, chosen while a table was small (a full scan for
         // the push's `id IN (...)` lookups); a plan per execution follows the tables as
         // they grow, and costs little for these short queries.
-        .options([
-            ("plan_cache_mode", "force_custom_plan"),
-            // What `literal` relies on: a backslash is an ordinary character.
-            ("standard_conforming_strings", "on"),
-        ]);
+        .options([("plan_cache_mode", "force_custom_plan")]);
     let pool = PgPoolOptions::new()
         .max_connections(max_connections.max(2))
         .acquire_timeout(Duration::from_secs(10))
@@ -66,61 +61,6 @@ pub async fn notify(pool: &PgPool, scope: Uuid) -> Result<(), Error> {
         .execute(pool)
         .await?;
     Ok(())
-}
-
-/// A string literal for a statement sent with the simple protocol (see `upsert_board`).
-/// With `standard_conforming_strings` on (set for every connection in [`connect`]) a
-/// quote inside is written twice and nothing else is special; NUL cannot be written at
-/// all, and validation refuses it long before.
-pub fn literal(text: &str) -> Result<String, Error> {
-    if text.contains('\0') {
-        return Err(Error::Internal(
-            "NUL cannot be stored in PostgreSQL text".into(),
-        ));
-    }
-    Ok(format!("'{}'", text.replace('\'', "''")))
-}
-
-/// The board upsert as a statement without parameters, so that it travels in one round
-/// trip with the event's savepoint (the simple protocol takes no parameters). The same
-/// statement as the bound one in `sql`.
-pub fn upsert_board(board: &Board) -> Result<String, Error> {
-    Ok(format!(
-        "INSERT INTO boards (id, name, created_at, user_id) VALUES ('{}', {}, {}, '{}') \
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
-         created_at = excluded.created_at WHERE boards.user_id = excluded.user_id",
-        board.id,
-        literal(&board.name)?,
-        board.created_at.as_millis(),
-        board.user_id
-    ))
-}
-
-/// The todo upsert, as [`upsert_board`].
-pub fn upsert_todo(todo: &Todo, scope: Uuid) -> Result<String, Error> {
-    let description = match &todo.description {
-        Some(text) => literal(text)?,
-        None => "NULL".to_string(),
-    };
-    Ok(format!(
-        "INSERT INTO todos (id, title, description, is_completed, created_at, board_id) \
-         VALUES ('{}', {}, {description}, {}, {}, '{}') \
-         ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
-         description = excluded.description, is_completed = excluded.is_completed, \
-         created_at = excluded.created_at, board_id = excluded.board_id \
-         WHERE todos.board_id IN (SELECT id FROM boards WHERE user_id = '{scope}')",
-        todo.id,
-        literal(&todo.title)?,
-        if todo.is_completed { "TRUE" } else { "FALSE" },
-        todo.created_at.as_millis(),
-        todo.board_id
-    ))
-}
-
-/// The statement that pokes `scope` in every listening process when the transaction it
-/// runs in commits (a UUID needs no quoting beyond its quotes).
-pub fn notify_statement(scope: Uuid) -> String {
-    format!("NOTIFY {POKE_CHANNEL}, '{scope}'")
 }
 
 /// The task relaying notifications to this process's streams; stopped on drop.
@@ -167,23 +107,5 @@ impl Relay {
 impl Drop for Relay {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn literals_double_quotes_and_leave_the_rest() {
-        assert_eq!(literal("plain").unwrap(), "'plain'");
-        assert_eq!(literal("it's").unwrap(), "'it''s'");
-        assert_eq!(
-            literal("'; DROP TABLE todos; --").unwrap(),
-            "'''; DROP TABLE todos; --'"
-        );
-        assert_eq!(literal(r"back\slash \'").unwrap(), r"'back\slash \'''");
-        assert_eq!(literal("🦀 é\n").unwrap(), "'🦀 é\n'");
-        assert!(literal("nul\0").is_err());
     }
 }

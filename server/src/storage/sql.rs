@@ -6,8 +6,8 @@
 //! is delegated to `super::sqlite` and `super::postgres`.
 
 use super::{
-    postgres, sqlite, Backend, ChangelogEntry, Credentials, NewAccount, Receipt, ScopeTx,
-    ScopeView, Storage,
+    postgres, sqlite, Backend, ChangelogEntry, Credentials, NewAccount, OwnedRecord, Prefetched,
+    Receipt, ScopeTx, ScopeView, Storage,
 };
 use crate::realtime::Hub;
 use crate::Error;
@@ -53,8 +53,23 @@ macro_rules! by_ids {
     }};
 }
 
-const USER_COLUMNS: &str =
-    "id, name, email, email_verified, image, created_at, updated_at, is_anonymous";
+// Each table's columns as its row type reads them, written once; macros rather than
+// constants so that `concat!` builds each statement at compile time.
+macro_rules! user_columns {
+    () => {
+        "id, name, email, email_verified, image, created_at, updated_at, is_anonymous"
+    };
+}
+macro_rules! board_columns {
+    () => {
+        "id, name, created_at, user_id"
+    };
+}
+macro_rules! todo_columns {
+    () => {
+        "id, title, description, is_completed, created_at, board_id"
+    };
+}
 
 /// The store: a pool, the local realtime hub, and what each backend needs beside.
 pub struct SqlStore {
@@ -119,6 +134,7 @@ impl Storage for SqlStore {
             last_seq,
             next_seq: last_seq,
             pending: Pending::default(),
+            queued: Vec::new(),
             savepoint: None,
             release_pending: false,
             savepoint_unsent: false,
@@ -155,11 +171,7 @@ impl Storage for SqlStore {
         rows.into_iter().map(EntryRow::into_entry).collect()
     }
 
-    async fn records_in_scope(
-        &self,
-        scope: Uuid,
-        keys: &[(Model, Uuid)],
-    ) -> Result<Vec<Record>, Error> {
+    async fn records(&self, keys: &[(Model, Uuid)]) -> Result<Vec<OwnedRecord>, Error> {
         let ids_of = |model: Model| -> Vec<String> {
             keys.iter()
                 .filter(|(m, _)| *m == model)
@@ -168,62 +180,66 @@ impl Storage for SqlStore {
         };
         let mut records = Vec::new();
 
-        // A user sees one user record: their own.
-        let own = scope.to_string();
-        if ids_of(Model::User).contains(&own) {
-            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-            let row: Option<UserRow> = on_backend!(&self.pool, |pool| sqlx::query_as(&sql)
-                .bind(&own)
-                .fetch_optional(pool)
-                .await?);
-            if let Some(row) = row {
-                records.push(Record::User(row.try_into()?));
+        // Records are fetched by primary key only: a join or an owner filter in SQL lets
+        // the planner walk a whole board or user instead (seen at 100,000 todos on one
+        // board: 50 ms instead of 1 ms per page).
+        let user_ids = ids_of(Model::User);
+        if !user_ids.is_empty() {
+            let rows: Vec<UserRow> = on_backend!(&self.pool, |pool| by_ids!(
+                pool,
+                concat!("SELECT ", user_columns!(), " FROM users WHERE id IN ("),
+                &user_ids
+            ));
+            for row in rows {
+                let user = User::try_from(row)?;
+                records.push(OwnedRecord {
+                    owner: user.id,
+                    record: Record::User(user),
+                });
             }
         }
 
-        // Records are fetched by primary key only and their owners checked here: a join
-        // or an owner filter in SQL lets the planner walk a whole board or user instead
-        // (seen at 100,000 todos on one board: 50 ms instead of 1 ms per page).
-        let mut boards: Vec<Board> = Vec::new();
         let board_ids = ids_of(Model::Board);
         if !board_ids.is_empty() {
             let rows: Vec<BoardRow> = on_backend!(&self.pool, |pool| by_ids!(
                 pool,
-                "SELECT id, name, created_at, user_id FROM boards WHERE id IN (",
+                concat!("SELECT ", board_columns!(), " FROM boards WHERE id IN ("),
                 &board_ids
             ));
             for row in rows {
-                boards.push(row.try_into()?);
+                let board = Board::try_from(row)?;
+                records.push(OwnedRecord {
+                    owner: board.user_id,
+                    record: Record::Board(board),
+                });
             }
         }
 
-        // Each todo with its board's owner, in one query: the join starts from the
-        // todos' primary keys (an owner filter in SQL could make the planner start from
-        // the owner instead), and the owner is checked here.
-        let mut todos: Vec<Todo> = Vec::new();
+        // Each todo with its board's owner, in one query that starts from the todos'
+        // primary keys and looks each board up by its own.
         let todo_ids = ids_of(Model::Todo);
         if !todo_ids.is_empty() {
             let rows: Vec<OwnedTodoRow> = on_backend!(&self.pool, |pool| by_ids!(
                 pool,
-                "SELECT t.id, t.title, t.description, t.is_completed, t.created_at, \
-                 t.board_id, b.user_id AS owner FROM todos t \
-                 JOIN boards b ON b.id = t.board_id WHERE t.id IN (",
+                concat!(
+                    "SELECT ",
+                    todo_columns!(),
+                    ", (SELECT user_id FROM boards WHERE boards.id = todos.board_id) AS owner \
+                     FROM todos WHERE id IN ("
+                ),
                 &todo_ids
             ));
             for row in rows {
-                if row.owner == own {
-                    todos.push(row.todo.try_into()?);
-                }
+                // A todo always has its board (the foreign key removes todos with it).
+                let Some(owner) = row.owner.as_deref() else {
+                    continue;
+                };
+                records.push(OwnedRecord {
+                    owner: parse_uuid(owner)?,
+                    record: Record::Todo(row.todo.try_into()?),
+                });
             }
         }
-
-        records.extend(
-            boards
-                .into_iter()
-                .filter(|board| board.user_id == scope)
-                .map(Record::Board),
-        );
-        records.extend(todos.into_iter().map(Record::Todo));
         Ok(records)
     }
 
@@ -289,8 +305,12 @@ impl Storage for SqlStore {
     }
 
     async fn credentials(&self, email: &str) -> Result<Option<Credentials>, Error> {
-        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1");
-        let row: Option<CredentialsRow> = on_backend!(&self.pool, |pool| sqlx::query_as(&sql)
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            ", password_hash FROM users WHERE email = $1"
+        );
+        let row: Option<CredentialsRow> = on_backend!(&self.pool, |pool| sqlx::query_as(sql)
             .bind(email)
             .fetch_optional(pool)
             .await?);
@@ -332,11 +352,12 @@ impl Storage for SqlStore {
     }
 
     async fn session_user(&self, token_hash: &str, now: Timestamp) -> Result<Option<User>, Error> {
-        let row: Option<UserRow> = on_backend!(&self.pool, |pool| sqlx::query_as(
-            "SELECT u.id, u.name, u.email, u.email_verified, u.image, u.created_at, \
-             u.updated_at, u.is_anonymous FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2"
-        )
+        let row: Option<UserRow> = on_backend!(&self.pool, |pool| sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = (SELECT user_id FROM sessions \
+                 WHERE token_hash = $1 AND expires_at > $2)"
+        ))
         .bind(token_hash)
         .bind(now.as_millis())
         .fetch_optional(pool)
@@ -418,8 +439,14 @@ impl SqlStore {
 /// entries are numbered from `last_seq` and the new last number is written at commit.
 ///
 /// Changelog entries, receipts and claims are kept here and written at commit with one
-/// statement each (per chunk): a batch of 100 events then costs a few statements more
-/// than one event, not three times as many.
+/// statement each (per chunk; on PostgreSQL one statement for all of them, with the
+/// scope's last number and the poke): a batch of 100 events then costs a few statements
+/// more than one event, not three times as many.
+///
+/// Record writes outside a savepoint are queued too, and sent as one statement per run
+/// of like writes (all the batch's new todos in one upsert) before the next read of the
+/// records' tables, or at commit. Under a savepoint each write is sent at once, so its
+/// failure is known to be its event's.
 struct SqlScopeTx {
     tx: Tx,
     scope: Uuid,
@@ -428,6 +455,8 @@ struct SqlScopeTx {
     /// The last number this transaction handed out.
     next_seq: u64,
     pending: Pending,
+    /// Record writes not sent yet, in order.
+    queued: Vec<Write>,
     /// What `pending` held, and `next_seq`, when the open savepoint was taken.
     savepoint: Option<(PendingMark, u64)>,
     /// A savepoint released by the caller whose RELEASE has not been sent yet.
@@ -472,6 +501,22 @@ impl Pending {
     }
 }
 
+/// A record write not sent yet.
+enum Write {
+    Put(Record),
+    Remove(Model, Uuid),
+}
+
+impl Write {
+    /// Writes of one kind in a row go in one statement.
+    fn kind(&self) -> (bool, Model) {
+        match self {
+            Write::Put(record) => (true, record.model()),
+            Write::Remove(model, _) => (false, *model),
+        }
+    }
+}
+
 struct PendingEntry {
     seq: u64,
     model: Model,
@@ -506,8 +551,9 @@ impl ScopeView for SqlScopeTx {
     }
 
     async fn user(&mut self, id: Uuid) -> Result<Option<User>, Error> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row: Option<UserRow> = on_backend!(&mut self.tx, |tx| sqlx::query_as(&sql)
+        self.flush().await?;
+        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+        let row: Option<UserRow> = on_backend!(&mut self.tx, |tx| sqlx::query_as(sql)
             .bind(id.to_string())
             .fetch_optional(&mut **tx)
             .await?);
@@ -515,9 +561,12 @@ impl ScopeView for SqlScopeTx {
     }
 
     async fn board(&mut self, id: Uuid) -> Result<Option<Board>, Error> {
-        let row: Option<BoardRow> = on_backend!(&mut self.tx, |tx| sqlx::query_as(
-            "SELECT id, name, created_at, user_id FROM boards WHERE id = $1"
-        )
+        self.flush().await?;
+        let row: Option<BoardRow> = on_backend!(&mut self.tx, |tx| sqlx::query_as(concat!(
+            "SELECT ",
+            board_columns!(),
+            " FROM boards WHERE id = $1"
+        ))
         .bind(id.to_string())
         .fetch_optional(&mut **tx)
         .await?);
@@ -525,10 +574,12 @@ impl ScopeView for SqlScopeTx {
     }
 
     async fn todo(&mut self, id: Uuid) -> Result<Option<Todo>, Error> {
-        let row: Option<TodoRow> = on_backend!(&mut self.tx, |tx| sqlx::query_as(
-            "SELECT id, title, description, is_completed, created_at, board_id \
-             FROM todos WHERE id = $1"
-        )
+        self.flush().await?;
+        let row: Option<TodoRow> = on_backend!(&mut self.tx, |tx| sqlx::query_as(concat!(
+            "SELECT ",
+            todo_columns!(),
+            " FROM todos WHERE id = $1"
+        ))
         .bind(id.to_string())
         .fetch_optional(&mut **tx)
         .await?);
@@ -536,9 +587,12 @@ impl ScopeView for SqlScopeTx {
     }
 
     async fn boards_of_user(&mut self, user: Uuid) -> Result<Vec<Board>, Error> {
-        let rows: Vec<BoardRow> = on_backend!(&mut self.tx, |tx| sqlx::query_as(
-            "SELECT id, name, created_at, user_id FROM boards WHERE user_id = $1"
-        )
+        self.flush().await?;
+        let rows: Vec<BoardRow> = on_backend!(&mut self.tx, |tx| sqlx::query_as(concat!(
+            "SELECT ",
+            board_columns!(),
+            " FROM boards WHERE user_id = $1"
+        ))
         .bind(user.to_string())
         .fetch_all(&mut **tx)
         .await?);
@@ -546,6 +600,7 @@ impl ScopeView for SqlScopeTx {
     }
 
     async fn todo_ids_of_board(&mut self, board: Uuid) -> Result<Vec<Uuid>, Error> {
+        self.flush().await?;
         let ids: Vec<String> = on_backend!(&mut self.tx, |tx| sqlx::query_scalar(
             "SELECT id FROM todos WHERE board_id = $1 ORDER BY id"
         )
@@ -627,10 +682,11 @@ impl ScopeTx for SqlScopeTx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        self.flush().await?;
         let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
         let rows: Vec<BoardRow> = on_backend!(&mut self.tx, |tx| by_ids!(
             &mut **tx,
-            "SELECT id, name, created_at, user_id FROM boards WHERE id IN (",
+            concat!("SELECT ", board_columns!(), " FROM boards WHERE id IN ("),
             &ids
         ));
         rows.into_iter().map(Board::try_from).collect()
@@ -640,11 +696,11 @@ impl ScopeTx for SqlScopeTx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        self.flush().await?;
         let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
         let rows: Vec<TodoRow> = on_backend!(&mut self.tx, |tx| by_ids!(
             &mut **tx,
-            "SELECT id, title, description, is_completed, created_at, board_id \
-             FROM todos WHERE id IN (",
+            concat!("SELECT ", todo_columns!(), " FROM todos WHERE id IN ("),
             &ids
         ));
         rows.into_iter().map(Todo::try_from).collect()
@@ -672,6 +728,25 @@ impl ScopeTx for SqlScopeTx {
         Ok(owners)
     }
 
+    async fn prefetch(
+        &mut self,
+        outbox_event_ids: &[&str],
+        todo_ids: &[Uuid],
+        board_ids: &[Uuid],
+    ) -> Result<Prefetched, Error> {
+        let fresh = self.queued.is_empty()
+            && self.pending.receipts.is_empty()
+            && self.pending.claims.is_empty();
+        if fresh {
+            if let Either::Postgres(tx) = &mut self.tx {
+                return prefetch_postgres(tx, outbox_event_ids, todo_ids, board_ids).await;
+            }
+        }
+        // SQLite has no round trips to save; writes not sent yet (and pending receipts
+        // and claims) are taken into account by the reads of one kind each.
+        super::prefetch_each(self, outbox_event_ids, todo_ids, board_ids).await
+    }
+
     async fn claim(&mut self, id: Uuid) -> Result<(), Error> {
         if !self.pending.claims.contains(&id) {
             self.pending.claims.push(id);
@@ -683,8 +758,10 @@ impl ScopeTx for SqlScopeTx {
         if self.savepoint.is_some() {
             return Err(Error::Internal("savepoints do not nest".into()));
         }
-        // Sent with the event's first write (see `savepoint_prefix`): one round trip
-        // fewer per event, none for an event that writes nothing.
+        // Writes queued before the savepoint belong before it.
+        self.flush().await?;
+        // Sent before the event's first write (see `send_savepoint`): none for an event
+        // that writes nothing.
         self.savepoint_unsent = true;
         self.savepoint = Some((self.pending.mark(), self.next_seq));
         Ok(())
@@ -709,6 +786,8 @@ impl ScopeTx for SqlScopeTx {
         };
         self.pending.truncate(mark);
         self.next_seq = next_seq;
+        // Writes are sent at once under a savepoint; one whose sending failed is gone.
+        self.queued.clear();
         if std::mem::take(&mut self.savepoint_unsent) {
             // Nothing was written under it.
             return Ok(());
@@ -723,111 +802,30 @@ impl ScopeTx for SqlScopeTx {
     }
 
     async fn put(&mut self, record: &Record) -> Result<(), Error> {
-        let scope = self.scope.to_string();
         if !self.may_hold(record) {
             return Err(Error::Internal(format!(
-                "{} {} is outside scope {scope}",
+                "{} {} is outside scope {}",
                 record.model(),
-                record.id()
+                record.id(),
+                self.scope
             )));
         }
-        // The `WHERE` of each upsert leaves a row of another scope alone: between this
-        // transaction's checks and its write, another scope may commit a record with
-        // the same new id (PostgreSQL then applies `DO UPDATE` to that row). Zero rows
-        // written means exactly that race, and the push tries again.
-        //
-        // On PostgreSQL a board or todo travels with the event's savepoint, in one
-        // round trip (the hot path of a push); everything else sends the savepoint first.
-        let written = match (&self.tx, record) {
-            (Either::Postgres(_), Record::Board(board)) => {
-                let script = self.savepoint_prefix() + &postgres::upsert_board(board)?;
-                execute_script(&mut self.tx, &script).await?
-            }
-            (Either::Postgres(_), Record::Todo(todo)) => {
-                let script = self.savepoint_prefix() + &postgres::upsert_todo(todo, self.scope)?;
-                execute_script(&mut self.tx, &script).await?
-            }
-            (_, Record::User(user)) => {
-                self.send_savepoint().await?;
-                on_backend!(&mut self.tx, |tx| sqlx::query(
-                    "UPDATE users SET name = $2, image = $3, updated_at = $4 WHERE id = $1"
-                )
-                .bind(user.id.to_string())
-                .bind(&user.name)
-                .bind(&user.image)
-                .bind(user.updated_at.as_millis())
-                .execute(&mut **tx)
-                .await?
-                .rows_affected())
-            }
-            (_, Record::Board(board)) => {
-                self.send_savepoint().await?;
-                on_backend!(&mut self.tx, |tx| sqlx::query(
-                    "INSERT INTO boards (id, name, created_at, user_id) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
-                 created_at = excluded.created_at WHERE boards.user_id = excluded.user_id"
-                )
-                .bind(board.id.to_string())
-                .bind(&board.name)
-                .bind(board.created_at.as_millis())
-                .bind(board.user_id.to_string())
-                .execute(&mut **tx)
-                .await?
-                .rows_affected())
-            }
-            (_, Record::Todo(todo)) => {
-                self.send_savepoint().await?;
-                on_backend!(&mut self.tx, |tx| {
-                    sqlx::query(
-                "INSERT INTO todos (id, title, description, is_completed, created_at, board_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
-                 description = excluded.description, is_completed = excluded.is_completed, \
-                 created_at = excluded.created_at, board_id = excluded.board_id \
-                 WHERE todos.board_id IN (SELECT id FROM boards WHERE user_id = $7)"
-            )
-            .bind(todo.id.to_string())
-            .bind(&todo.title)
-            .bind(&todo.description)
-            .bind(todo.is_completed)
-            .bind(todo.created_at.as_millis())
-            .bind(todo.board_id.to_string())
-            .bind(&scope)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected()
-                })
-            }
-        };
-        if written == 0 {
-            return Err(Error::WriteConflict(format!(
-                "{} {} belongs to another scope",
-                record.model(),
-                record.id()
-            )));
+        self.queued.push(Write::Put(record.clone()));
+        if self.savepoint.is_some() {
+            self.flush().await?;
         }
         Ok(())
     }
 
     async fn remove(&mut self, model: Model, id: Uuid) -> Result<(), Error> {
-        // Only this scope's row: another scope may have committed this id since the
-        // checks (see `put`).
-        let sql = match model {
-            Model::Board => "DELETE FROM boards WHERE id = $1 AND user_id = $2",
-            Model::Todo => {
-                "DELETE FROM todos WHERE id = $1 \
-                 AND board_id IN (SELECT id FROM boards WHERE user_id = $2)"
-            }
+        if model == Model::User {
             // Accounts are not deleted through sync; the sync logic never asks.
-            Model::User => return Err(Error::Internal("users are not removed by sync".into())),
-        };
-        self.send_savepoint().await?;
-        on_backend!(&mut self.tx, |tx| sqlx::query(sql)
-            .bind(id.to_string())
-            .bind(self.scope.to_string())
-            .execute(&mut **tx)
-            .await?
-            .rows_affected());
+            return Err(Error::Internal("users are not removed by sync".into()));
+        }
+        self.queued.push(Write::Remove(model, id));
+        if self.savepoint.is_some() {
+            self.flush().await?;
+        }
         Ok(())
     }
 
@@ -862,24 +860,25 @@ impl ScopeTx for SqlScopeTx {
         if self.savepoint.is_some() {
             return Err(Error::Internal("commit with an open savepoint".into()));
         }
-        self.flush_claims().await?;
-        self.flush_entries().await?;
-        self.flush_receipts().await?;
+        self.flush().await?;
         let grew = self.next_seq != self.last_seq;
-        if grew {
-            // A number and a UUID: nothing here needs quoting. One round trip sets the
-            // scope's last number and, on PostgreSQL, queues the poke, which NOTIFY
-            // delivers to every process only if this transaction commits.
-            let last = to_i64(self.next_seq)?;
-            let mut script = format!(
-                "UPDATE scopes SET last_seq = {last} WHERE scope_key = '{}'",
-                self.scope
-            );
-            if let Either::Postgres(_) = self.tx {
-                script.push_str("; ");
-                script.push_str(&postgres::notify_statement(self.scope));
+        if grew && matches!(self.tx, Either::Postgres(_)) {
+            // Claims, entries, receipts, the last number and the poke in one round trip.
+            self.flush_all_postgres().await?;
+        } else {
+            self.flush_claims().await?;
+            self.flush_entries().await?;
+            self.flush_receipts().await?;
+            if grew {
+                on_backend!(&mut self.tx, |tx| sqlx::query(
+                    "UPDATE scopes SET last_seq = $1 WHERE scope_key = $2"
+                )
+                .bind(to_i64(self.next_seq)?)
+                .bind(self.scope.to_string())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected());
             }
-            execute_script(&mut self.tx, &script).await?;
         }
         let sqlite = matches!(self.tx, Either::Sqlite(_));
         on_backend!(self.tx, |tx| tx.commit().await?);
@@ -892,24 +891,253 @@ impl ScopeTx for SqlScopeTx {
 }
 
 impl SqlScopeTx {
-    /// The savepoint statements not sent yet, to go before the event's first write (and
-    /// counted as sent). Reads need none: what they see is the same either way.
-    fn savepoint_prefix(&mut self) -> String {
-        let mut prefix = String::new();
+    /// Sends the savepoint statements not sent yet: the previous event's RELEASE and
+    /// this event's SAVEPOINT, in one round trip before the event's first write. Reads
+    /// need none: what they see is the same either way.
+    async fn send_savepoint(&mut self) -> Result<(), Error> {
+        let mut script = String::new();
         if std::mem::take(&mut self.release_pending) {
-            prefix.push_str(&format!("RELEASE SAVEPOINT {SAVEPOINT}; "));
+            script.push_str(&format!("RELEASE SAVEPOINT {SAVEPOINT}; "));
         }
         if std::mem::take(&mut self.savepoint_unsent) {
-            prefix.push_str(&format!("SAVEPOINT {SAVEPOINT}; "));
+            script.push_str(&format!("SAVEPOINT {SAVEPOINT}; "));
         }
-        prefix
+        if !script.is_empty() {
+            execute_script(&mut self.tx, &script).await?;
+        }
+        Ok(())
     }
 
-    /// Sends the savepoint statements not sent yet, on their own.
-    async fn send_savepoint(&mut self) -> Result<(), Error> {
-        let prefix = self.savepoint_prefix();
-        if !prefix.is_empty() {
-            execute_script(&mut self.tx, &prefix).await?;
+    /// Sends the queued record writes, a statement (per chunk) for each run of writes
+    /// of one kind: runs keep their order, so a todo is written after its board and a
+    /// board's delete after the writes before it.
+    async fn flush(&mut self) -> Result<(), Error> {
+        if self.queued.is_empty() {
+            return Ok(());
+        }
+        let writes = std::mem::take(&mut self.queued);
+        self.send_savepoint().await?;
+        for run in writes.chunk_by(|a, b| a.kind() == b.kind()) {
+            match run[0].kind() {
+                (true, Model::User) => {
+                    for write in run {
+                        if let Write::Put(Record::User(user)) = write {
+                            self.update_user(user).await?;
+                        }
+                    }
+                }
+                (true, Model::Board) => {
+                    let boards = latest(run, |write| match write {
+                        Write::Put(Record::Board(board)) => Some((board.id, board)),
+                        _ => None,
+                    });
+                    self.upsert_boards(&boards).await?;
+                }
+                (true, Model::Todo) => {
+                    let todos = latest(run, |write| match write {
+                        Write::Put(Record::Todo(todo)) => Some((todo.id, todo)),
+                        _ => None,
+                    });
+                    self.upsert_todos(&todos).await?;
+                }
+                (false, model) => {
+                    let ids = latest(run, |write| match write {
+                        Write::Remove(_, id) => Some((*id, id)),
+                        Write::Put(_) => None,
+                    });
+                    self.delete(model, &ids).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the fields of the scope's user that a client may change.
+    async fn update_user(&mut self, user: &User) -> Result<(), Error> {
+        let written = on_backend!(&mut self.tx, |tx| sqlx::query(
+            "UPDATE users SET name = $2, image = $3, updated_at = $4 WHERE id = $1"
+        )
+        .bind(user.id.to_string())
+        .bind(&user.name)
+        .bind(&user.image)
+        .bind(user.updated_at.as_millis())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected());
+        if written == 0 {
+            return Err(Error::Internal(format!("scope {} has no user", self.scope)));
+        }
+        Ok(())
+    }
+
+    // The `WHERE` of each upsert leaves a row of another scope alone: between this
+    // transaction's checks and its write, another scope may commit a record with the
+    // same new id (PostgreSQL then applies `DO UPDATE` to that row). Fewer rows written
+    // than sent means exactly that race, and the push tries again.
+
+    /// Inserts or replaces boards of this scope (each id once).
+    async fn upsert_boards(&mut self, boards: &[&Board]) -> Result<(), Error> {
+        for chunk in boards.chunks(ROWS_PER_INSERT) {
+            let written = on_backend!(&mut self.tx, |tx| {
+                let mut query =
+                    QueryBuilder::new(concat!("INSERT INTO boards (", board_columns!(), ") "));
+                query.push_values(chunk, |mut row, board| {
+                    row.push_bind(board.id.to_string())
+                        .push_bind(&board.name)
+                        .push_bind(board.created_at.as_millis())
+                        .push_bind(board.user_id.to_string());
+                });
+                query.push(
+                    " ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+                     created_at = excluded.created_at WHERE boards.user_id = excluded.user_id",
+                );
+                query.build().execute(&mut **tx).await?.rows_affected()
+            });
+            if written != chunk.len() as u64 {
+                return Err(Error::WriteConflict(
+                    "a board id belongs to another scope".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts or replaces todos on this scope's boards (each id once).
+    async fn upsert_todos(&mut self, todos: &[&Todo]) -> Result<(), Error> {
+        let scope = self.scope.to_string();
+        for chunk in todos.chunks(ROWS_PER_INSERT) {
+            let written = on_backend!(&mut self.tx, |tx| {
+                let mut query =
+                    QueryBuilder::new(concat!("INSERT INTO todos (", todo_columns!(), ") "));
+                query.push_values(chunk, |mut row, todo| {
+                    row.push_bind(todo.id.to_string())
+                        .push_bind(&todo.title)
+                        .push_bind(&todo.description)
+                        .push_bind(todo.is_completed)
+                        .push_bind(todo.created_at.as_millis())
+                        .push_bind(todo.board_id.to_string());
+                });
+                query.push(
+                    " ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
+                     description = excluded.description, is_completed = excluded.is_completed, \
+                     created_at = excluded.created_at, board_id = excluded.board_id \
+                     WHERE todos.board_id IN (SELECT id FROM boards WHERE user_id = ",
+                );
+                query.push_bind(&scope).push(")");
+                query.build().execute(&mut **tx).await?.rows_affected()
+            });
+            if written != chunk.len() as u64 {
+                return Err(Error::WriteConflict(
+                    "a todo id belongs to another scope".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes boards (with their todos) or todos of this scope; rows already gone, or
+    /// another scope's (committed since the checks), are left alone.
+    async fn delete(&mut self, model: Model, ids: &[&Uuid]) -> Result<(), Error> {
+        let sql = match model {
+            Model::Board => "DELETE FROM boards WHERE user_id = ",
+            Model::Todo => {
+                "DELETE FROM todos WHERE board_id IN (SELECT id FROM boards WHERE user_id = "
+            }
+            Model::User => return Err(Error::Internal("users are not removed by sync".into())),
+        };
+        let scope = self.scope.to_string();
+        for chunk in ids.chunks(ROWS_PER_INSERT) {
+            on_backend!(&mut self.tx, |tx| {
+                let mut query = QueryBuilder::new(sql);
+                query.push_bind(&scope);
+                if model == Model::Todo {
+                    query.push(")");
+                }
+                query.push(" AND id IN (");
+                let mut list = query.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.to_string());
+                }
+                query.push(")");
+                query.build().execute(&mut **tx).await?.rows_affected()
+            });
+        }
+        Ok(())
+    }
+
+    /// PostgreSQL, at the commit of a transaction that appended: writes the claims, the
+    /// entries and the receipts, sets the scope's last number and queues the poke, in one
+    /// statement (and one round trip instead of four): each list travels as an array
+    /// parameter, so the statement's text is the same whatever the batch's size.
+    ///
+    /// Data-modifying CTEs all run, to completion, whether or not the final SELECT reads
+    /// them; they see the same snapshot, which is fine here as none of them reads what
+    /// another writes (the foreign keys, checked at the statement's end, see it all).
+    /// `pg_notify` is transactional like NOTIFY: delivered only if the commit succeeds.
+    async fn flush_all_postgres(&mut self) -> Result<(), Error> {
+        const SQL: &str = "WITH claimed AS ( \
+                INSERT INTO record_owners (id, scope_key) \
+                SELECT id, $1 FROM unnest($2::text[]) AS c (id) \
+                ON CONFLICT (id) DO UPDATE SET scope_key = excluded.scope_key \
+                WHERE record_owners.scope_key = excluded.scope_key \
+                RETURNING 1 \
+            ), logged AS ( \
+                INSERT INTO changelog (scope_key, seq, model, key_path, operation, \
+                    outbox_event_id, created_at) \
+                SELECT $1, seq, model, jsonb_build_array(id), operation, event, created_at \
+                FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                    $8::bigint[]) AS e (seq, model, id, operation, event, created_at) \
+            ), receipted AS ( \
+                INSERT INTO push_receipts (outbox_event_id, scope_key, seq) \
+                SELECT event, $1, seq FROM unnest($9::text[], $10::bigint[]) AS r (event, seq) \
+            ), numbered AS ( \
+                UPDATE scopes SET last_seq = $11 WHERE scope_key = $1 \
+            ) \
+            SELECT (SELECT count(*) FROM claimed), pg_notify($12, $1)::text";
+        let Either::Postgres(tx) = &mut self.tx else {
+            return Err(Error::Internal("not a PostgreSQL transaction".into()));
+        };
+        let pending = std::mem::take(&mut self.pending);
+        let claims: Vec<String> = pending.claims.iter().map(Uuid::to_string).collect();
+        let entries = &pending.entries;
+        let seqs = entries
+            .iter()
+            .map(|entry| to_i64(entry.seq))
+            .collect::<Result<Vec<_>, _>>()?;
+        let models: Vec<&str> = entries.iter().map(|entry| entry.model.name()).collect();
+        let ids: Vec<String> = entries.iter().map(|entry| entry.id.to_string()).collect();
+        let operations: Vec<&str> = entries.iter().map(|e| e.operation.name()).collect();
+        let events: Vec<&str> = entries.iter().map(|e| e.outbox_event_id.as_str()).collect();
+        let created: Vec<i64> = entries.iter().map(|entry| entry.created_at).collect();
+        let receipt_events: Vec<&str> =
+            pending.receipts.iter().map(|(id, _)| id.as_str()).collect();
+        let receipt_seqs = pending
+            .receipts
+            .iter()
+            .map(|(_, seq)| to_i64(*seq))
+            .collect::<Result<Vec<_>, _>>()?;
+        // A unique violation (an event id another scope applied meanwhile) and a claim
+        // left unwritten (an id another scope claimed first) are both write conflicts,
+        // which the push answers by trying the batch again.
+        let (claimed, _): (i64, Option<String>) = sqlx::query_as(SQL)
+            .bind(self.scope.to_string())
+            .bind(&claims)
+            .bind(&seqs)
+            .bind(&models)
+            .bind(&ids)
+            .bind(&operations)
+            .bind(&events)
+            .bind(&created)
+            .bind(&receipt_events)
+            .bind(&receipt_seqs)
+            .bind(to_i64(self.next_seq)?)
+            .bind(postgres::POKE_CHANNEL)
+            .fetch_one(&mut **tx)
+            .await?;
+        if claimed != claims.len() as i64 {
+            return Err(Error::WriteConflict(
+                "a new id was claimed by another scope".into(),
+            ));
         }
         Ok(())
     }
@@ -1004,6 +1232,113 @@ impl SqlScopeTx {
         }
         Ok(())
     }
+}
+
+/// [`ScopeTx::prefetch`] on PostgreSQL in one round trip instead of four: the four reads
+/// as one UNION ALL, each row tagged with its kind, in a shape wide enough for a todo.
+///
+/// The ids travel as arrays (`= ANY`), each list matched against a primary key; the
+/// found todos' boards join the lists through `ARRAY(...)`, which PostgreSQL computes
+/// once before the scan (an `OR id IN (subquery)` would let the planner scan the table;
+/// the casts keep `ANY ((SELECT ...))` an array expression, not a subquery form).
+async fn prefetch_postgres(
+    tx: &mut Transaction<'static, Postgres>,
+    outbox_event_ids: &[&str],
+    todo_ids: &[Uuid],
+    board_ids: &[Uuid],
+) -> Result<Prefetched, Error> {
+    // Columns: kind, id, then `a` (the receipt's or owner's scope, the todo's board, the
+    // board's user), `b` (title, name), `c` (description), `n` (seq, created_at), `f`
+    // (is_completed).
+    const SQL: &str = "WITH t AS ( \
+            SELECT id, title, description, is_completed, created_at, board_id \
+            FROM todos WHERE id = ANY($2::text[]) \
+        ), b AS ( \
+            SELECT $3::text[] || ARRAY(SELECT board_id FROM t) AS ids \
+        ) \
+        SELECT 0 AS kind, outbox_event_id AS id, scope_key AS a, NULL::text AS b, \
+            NULL::text AS c, seq AS n, NULL::bool AS f \
+        FROM push_receipts WHERE outbox_event_id = ANY($1::text[]) \
+        UNION ALL \
+        SELECT 1, id, board_id, title, description, created_at, is_completed FROM t \
+        UNION ALL \
+        SELECT 2, id, user_id, name, NULL, created_at, NULL FROM boards \
+        WHERE id = ANY((SELECT ids FROM b)::text[]) \
+        UNION ALL \
+        SELECT 3, id, scope_key, NULL, NULL, NULL, NULL FROM record_owners \
+        WHERE id = ANY((SELECT ids FROM b)::text[] || $2::text[])";
+    let todos: Vec<String> = todo_ids.iter().map(Uuid::to_string).collect();
+    let boards: Vec<String> = board_ids.iter().map(Uuid::to_string).collect();
+    let rows: Vec<PrefetchRow> = sqlx::query_as(SQL)
+        .bind(outbox_event_ids)
+        .bind(&todos)
+        .bind(&boards)
+        .fetch_all(&mut **tx)
+        .await?;
+    let missing = |column: &str| Error::CorruptData(format!("prefetch row without {column}"));
+    let mut found = Prefetched::default();
+    for row in rows {
+        match row.kind {
+            0 => found.receipts.push((
+                row.id,
+                Receipt {
+                    scope_key: row.a,
+                    seq: to_u64(row.n.ok_or_else(|| missing("seq"))?)?,
+                },
+            )),
+            1 => found.todos.push(Todo::try_from(TodoRow {
+                id: row.id,
+                title: row.b.ok_or_else(|| missing("title"))?,
+                description: row.c,
+                is_completed: row.f.ok_or_else(|| missing("is_completed"))?,
+                created_at: row.n.ok_or_else(|| missing("created_at"))?,
+                board_id: row.a,
+            })?),
+            2 => found.boards.push(Board::try_from(BoardRow {
+                id: row.id,
+                name: row.b.ok_or_else(|| missing("name"))?,
+                created_at: row.n.ok_or_else(|| missing("created_at"))?,
+                user_id: row.a,
+            })?),
+            _ => found
+                .owners
+                .push((parse_uuid(&row.id)?, parse_uuid(&row.a)?)),
+        }
+    }
+    // A row matches once however often the arrays list its id; this only guards the
+    // callers, who expect each record once, against a change of plan.
+    found.boards.sort_unstable_by_key(|board| board.id);
+    found.boards.dedup_by_key(|board| board.id);
+    found.owners.sort_unstable();
+    found.owners.dedup();
+    Ok(found)
+}
+
+/// One row of [`prefetch_postgres`].
+#[derive(sqlx::FromRow)]
+struct PrefetchRow {
+    kind: i32,
+    id: String,
+    a: String,
+    b: Option<String>,
+    c: Option<String>,
+    n: Option<i64>,
+    f: Option<bool>,
+}
+
+/// The last value of each id among a run's writes, in id order: a statement may name a
+/// row once only (PostgreSQL refuses an upsert that touches a row twice), and a
+/// concurrent writer meets the rows in the same order (no deadlock between two scopes
+/// racing for the same new ids).
+fn latest<'a, T: ?Sized>(
+    run: &'a [Write],
+    each: impl Fn(&'a Write) -> Option<(Uuid, &'a T)>,
+) -> Vec<&'a T> {
+    run.iter()
+        .filter_map(each)
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_values()
+        .collect()
 }
 
 /// Runs statements without parameters in one round trip (PostgreSQL's simple protocol;
@@ -1119,7 +1454,7 @@ impl TryFrom<TodoRow> for Todo {
 struct OwnedTodoRow {
     #[sqlx(flatten)]
     todo: TodoRow,
-    owner: String,
+    owner: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]

@@ -1,7 +1,7 @@
 //! Pull: a page of the user's changelog after a cursor, in commit order, each entry with
 //! its record's current state (null when it is gone or not the user's).
 
-use super::SyncService;
+use super::{scope, SyncService};
 use crate::Error;
 use std::collections::HashMap;
 use sync_protocol::{
@@ -52,12 +52,10 @@ impl SyncService {
             .collect();
         keys.sort();
         keys.dedup();
-        // One query per model for the whole page, not one per entry.
-        let records: HashMap<(Model, Uuid), Record> = self
-            .store
-            .records_in_scope(scope, &keys)
-            .await?
-            .into_iter()
+        // One query per model for the whole page, not one per entry; what the user may
+        // not see is left out, and its entries go with a null record.
+        let rows = self.store.records(&keys).await?;
+        let records: HashMap<(Model, Uuid), Record> = scope::visible_records(scope, rows)
             .map(|record| ((record.model(), record.id()), record))
             .collect();
 

@@ -1,10 +1,14 @@
 //! Push: apply a batch of outbox events in order, in one transaction on the user's scope,
 //! and answer one result per event. A failing event never stops the rest.
 //!
-//! The batch takes the scope's lock once, reads what its events need in a few queries
-//! up front ([`Known`]), and gives each event that reaches the database a savepoint of
-//! its own: an event that fails there is rolled back alone and the others still apply.
-//! Entries, receipts and id claims are written at commit, a statement each.
+//! The batch takes the scope's lock once and reads what its events need in a few queries
+//! up front ([`Known`]). Every refusal is decided before an event writes anything, so
+//! only a fault (a database error, a lost race for a new id) can stop an event after
+//! it wrote. The batch is first applied with its writes sent together (all its new
+//! todos in one statement; entries, receipts and id claims at commit, a statement
+//! each, or all in one on PostgreSQL). Should that fault, nothing of it is committed and the batch is applied again
+//! with a savepoint per event: the faulty event is rolled back alone and the others
+//! still apply. Either way every event gets the answer it would get on its own.
 //!
 //! Per event: replay (an applied event id answers its changelog id again and changes
 //! nothing), retry limit, validation, scope, custom rules, then the change and its
@@ -31,12 +35,20 @@ impl SyncService {
     /// Applies `events` for `user`, in order; the commit pokes the user's streams if the
     /// changelog grew.
     pub async fn push(&self, user: &User, events: &[OutboxEvent]) -> Vec<PushResult> {
-        let mut outcome = self.push_batch(user.id, events).await;
+        let mut outcome = self.push_batch(user.id, events, Isolation::Together).await;
+        if let Err(error) = &outcome {
+            // Nothing of it committed: event by event, the fault stays with its event.
+            tracing::debug!(
+                "push of {} events again, event by event: {error}",
+                events.len()
+            );
+            outcome = self.push_batch(user.id, events, Isolation::PerEvent).await;
+        }
         // Another scope committed a claim on one of the batch's new ids (or event ids)
         // between our reads and our commit: one more try reads its rows and answers as
         // if the two requests had come one after the other (SCOPE_VIOLATION).
         if matches!(&outcome, Err(error) if error.is_write_conflict()) {
-            outcome = self.push_batch(user.id, events).await;
+            outcome = self.push_batch(user.id, events, Isolation::PerEvent).await;
         }
         match outcome {
             Ok(results) => results,
@@ -53,13 +65,16 @@ impl SyncService {
         &self,
         scope: Uuid,
         events: &[OutboxEvent],
+        isolation: Isolation,
     ) -> Result<Vec<PushResult>, Error> {
         let mut tx = self.store.begin_scope(scope).await?;
         let mut known = Known::prefetch(tx.as_mut(), events).await?;
         let mut results = Vec::with_capacity(events.len());
         let mut grew = false;
         for event in events {
-            let (result, applied) = self.push_one(tx.as_mut(), &mut known, event).await?;
+            let (result, applied) = self
+                .push_one(tx.as_mut(), &mut known, event, isolation)
+                .await?;
             grew |= applied;
             results.push(result);
         }
@@ -70,13 +85,15 @@ impl SyncService {
         Ok(results)
     }
 
-    /// One event's result and whether it appended to the changelog; an error only when
-    /// the transaction itself can go no further.
+    /// One event's result and whether it appended to the changelog; an error when the
+    /// transaction itself can go no further, and for any fault under
+    /// [`Isolation::Together`].
     async fn push_one(
         &self,
         tx: &mut dyn ScopeTx,
         known: &mut Known,
         event: &OutboxEvent,
+        isolation: Isolation,
     ) -> Result<(PushResult, bool), Error> {
         // Decided without the database: no savepoint needed.
         let valid = match self.precheck(tx.scope(), known, event) {
@@ -87,16 +104,21 @@ impl SyncService {
             }
             Err(Failure::Fault(error)) => return Err(error),
         };
+        let isolated = isolation == Isolation::PerEvent;
         let mut retried = false;
         loop {
-            tx.savepoint().await?;
+            if isolated {
+                tx.savepoint().await?;
+            }
             let outcome = {
                 let mut view = Cached { tx, known };
                 self.decide_and_apply(&mut view, &valid, &event.id).await
             };
             match outcome {
                 Ok(seq) => {
-                    tx.release_savepoint().await?;
+                    if isolated {
+                        tx.release_savepoint().await?;
+                    }
                     known.receipts.insert(
                         event.id.clone(),
                         Receipt {
@@ -108,9 +130,13 @@ impl SyncService {
                 }
                 Err(Failure::Rejected(kind, message)) => {
                     // Nothing was written; the savepoint goes either way.
-                    tx.release_savepoint().await?;
+                    if isolated {
+                        tx.release_savepoint().await?;
+                    }
                     return Ok((self.rejected(tx, known, event, kind, message).await?, false));
                 }
+                // No savepoint to go back to: the batch goes again, event by event.
+                Err(Failure::Fault(error)) if !isolated => return Err(error),
                 Err(Failure::Fault(error)) => {
                     tx.rollback_to_savepoint().await?;
                     // What this event read or wrote may be stale now: read it afresh.
@@ -201,6 +227,16 @@ impl SyncService {
     }
 }
 
+/// How the events of a batch are kept apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isolation {
+    /// No savepoints: the store may send the batch's writes together, and any fault
+    /// fails the whole batch (nothing of it commits).
+    Together,
+    /// A savepoint per event: a fault rolls back that event alone.
+    PerEvent,
+}
+
 /// What the checks that need no database concluded.
 enum Precheck {
     Valid(ValidatedEvent),
@@ -262,15 +298,19 @@ struct Known {
     boards: HashMap<Uuid, Option<Board>>,
     todos: HashMap<Uuid, Option<Todo>>,
     owners: HashMap<Uuid, Option<Uuid>>,
+    /// Whether `boards` holds every board of the scope: read once, then kept up to date
+    /// by the batch's own writes (only the scope's writers, who hold its lock, can add
+    /// or remove its boards).
+    scope_boards: bool,
 }
 
 impl Known {
-    /// Reads, in a few queries, what the batch's events will ask about: their receipts,
-    /// the records they name and those records' parents, and who owns each id.
+    /// Reads, in a few queries (one on PostgreSQL), what the batch's events will ask
+    /// about: their receipts, the records they name and those records' parents, and who
+    /// owns each id.
     async fn prefetch(tx: &mut dyn ScopeTx, events: &[OutboxEvent]) -> Result<Known, Error> {
         let mut known = Known::default();
         let event_ids: Vec<&str> = events.iter().map(|event| event.id.as_str()).collect();
-        known.receipts = tx.receipts(&event_ids).await?.into_iter().collect();
 
         let uuid_of = |value: Option<&serde_json::Value>| -> Option<Uuid> {
             value
@@ -290,7 +330,10 @@ impl Known {
             }
         }
         dedup(&mut todo_ids);
-        for todo in tx.todos(&todo_ids).await? {
+        dedup(&mut board_ids);
+        let found = tx.prefetch(&event_ids, &todo_ids, &board_ids).await?;
+        known.receipts = found.receipts.into_iter().collect();
+        for todo in found.todos {
             // A todo's stored board decides whose it is now.
             board_ids.push(todo.board_id);
             known.todos.insert(todo.id, Some(todo));
@@ -299,18 +342,16 @@ impl Known {
             known.todos.entry(*id).or_insert(None);
         }
         dedup(&mut board_ids);
-        for board in tx.boards(&board_ids).await? {
+        for board in found.boards {
             known.boards.insert(board.id, Some(board));
         }
         for id in &board_ids {
             known.boards.entry(*id).or_insert(None);
         }
-        let mut all: Vec<Uuid> = board_ids.into_iter().chain(todo_ids).collect();
-        dedup(&mut all);
-        for (id, owner) in tx.owners(&all).await? {
+        for (id, owner) in found.owners {
             known.owners.insert(id, Some(owner));
         }
-        for id in all {
+        for id in board_ids.into_iter().chain(todo_ids) {
             known.owners.entry(id).or_insert(None);
         }
         Ok(known)
@@ -350,6 +391,7 @@ impl Known {
 
     /// Drops what is known of `record` and its parent, to be read again.
     fn forget(&mut self, record: &Record) {
+        self.scope_boards = false;
         for id in [Some(record.id()), record.parent_id()]
             .into_iter()
             .flatten()
@@ -402,7 +444,23 @@ impl ScopeView for Cached<'_> {
     }
 
     async fn boards_of_user(&mut self, user: Uuid) -> Result<Vec<Board>, Error> {
-        self.tx.boards_of_user(user).await
+        if user != self.tx.scope() {
+            return self.tx.boards_of_user(user).await;
+        }
+        if !self.known.scope_boards {
+            for board in self.tx.boards_of_user(user).await? {
+                self.known.boards.entry(board.id).or_insert(Some(board));
+            }
+            self.known.scope_boards = true;
+        }
+        Ok(self
+            .known
+            .boards
+            .values()
+            .flatten()
+            .filter(|board| board.user_id == user)
+            .cloned()
+            .collect())
     }
 
     async fn todo_ids_of_board(&mut self, board: Uuid) -> Result<Vec<Uuid>, Error> {

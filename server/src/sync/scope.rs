@@ -10,7 +10,7 @@
 //! already knows is taken, never anything stored under it.
 
 use super::{reject, Failure};
-use crate::storage::ScopeView;
+use crate::storage::{OwnedRecord, ScopeView};
 use crate::Error;
 use sync_protocol::{Model, Operation, PushErrorKind, Record, User, ValidatedEvent};
 use uuid::Uuid;
@@ -129,6 +129,20 @@ async fn owner_of_board(tx: &mut dyn ScopeView, board: Uuid) -> Result<Option<Uu
     Ok(tx.board(board).await?.map(|board| board.user_id))
 }
 
+/// The visibility rule, the one place it is written: a user may see a record whose
+/// ownership path ends at them. Pulls apply it to what storage returns
+/// ([`visible_records`]), refusals to the record they send back ([`visible_record`]).
+fn visible_to(scope: Uuid, owner: Option<Uuid>) -> bool {
+    owner == Some(scope)
+}
+
+/// Of `rows` as storage returns them, the records the user of `scope` may see.
+pub fn visible_records(scope: Uuid, rows: Vec<OwnedRecord>) -> impl Iterator<Item = Record> {
+    rows.into_iter()
+        .filter(move |row| visible_to(scope, Some(row.owner)))
+        .map(|row| row.record)
+}
+
 /// The record `(model, id)` as the scope's user may see it: None when it does not exist
 /// or belongs to someone else.
 pub async fn visible_record(
@@ -136,20 +150,25 @@ pub async fn visible_record(
     model: Model,
     id: Uuid,
 ) -> Result<Option<Record>, Error> {
-    let scope = tx.scope();
-    Ok(match model {
-        Model::User if id == scope => tx.user(id).await?.map(Record::User),
-        Model::User => None,
-        Model::Board => tx
-            .board(id)
-            .await?
-            .filter(|board| board.user_id == scope)
-            .map(Record::Board),
-        Model::Todo => match tx.todo(id).await? {
-            Some(todo) if owner_of_board(tx, todo.board_id).await? == Some(scope) => {
-                Some(Record::Todo(todo))
-            }
-            _ => None,
+    let (record, owner) = match model {
+        Model::User => match tx.user(id).await? {
+            Some(user) => (Record::User(user), Some(id)),
+            None => return Ok(None),
         },
-    })
+        Model::Board => match tx.board(id).await? {
+            Some(board) => {
+                let owner = Some(board.user_id);
+                (Record::Board(board), owner)
+            }
+            None => return Ok(None),
+        },
+        Model::Todo => match tx.todo(id).await? {
+            Some(todo) => {
+                let owner = owner_of_board(tx, todo.board_id).await?;
+                (Record::Todo(todo), owner)
+            }
+            None => return Ok(None),
+        },
+    };
+    Ok(visible_to(tx.scope(), owner).then_some(record))
 }
