@@ -74,12 +74,7 @@ async fn half_sent_requests_do_not_starve_other_clients(backend: Backend) {
         return;
     };
     let alice = server.user("alice").await;
-    let addr: std::net::SocketAddr = server
-        .url
-        .trim_start_matches("http://")
-        .replace("localhost", "127.0.0.1")
-        .parse()
-        .unwrap();
+    let addr = socket_address(&server);
 
     // The attack: waves of slow connections, started a few milliseconds apart.
     let attack = tokio::spawn(async move {
@@ -193,12 +188,7 @@ async fn connections_past_the_limit_wait_until_a_slot_frees(backend: Backend) {
     else {
         return;
     };
-    let addr: std::net::SocketAddr = server
-        .url
-        .trim_start_matches("http://")
-        .replace("localhost", "127.0.0.1")
-        .parse()
-        .unwrap();
+    let addr = socket_address(&server);
     let answer = Duration::from_secs(5);
 
     // These two are answered, and then hold every slot (kept alive).
@@ -252,4 +242,14 @@ async fn connections_past_the_limit_wait_until_a_slot_frees(backend: Backend) {
     let mut fresh = TcpStream::connect(addr).await.unwrap();
     let status = health_on(&mut fresh, answer).await;
     assert_eq!(status.as_deref(), Some("HTTP/1.1 200 OK"));
+}
+
+/// The server's address, for raw TCP connections.
+fn socket_address(server: &TestServer) -> std::net::SocketAddr {
+    server
+        .url
+        .trim_start_matches("http://")
+        .replace("localhost", "127.0.0.1")
+        .parse()
+        .expect("the test server's URL names an address")
 }

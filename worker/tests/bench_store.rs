@@ -10,11 +10,14 @@
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+#[path = "store/test_db.rs"]
+mod test_db;
+
 use serde::Serialize;
+use sync_protocol::Todo;
 use sync_protocol::{LogWithRecord, Operation, OutboxEvent, PullResponse, Record, Timestamp};
-use sync_protocol::{Todo, User};
-use sync_worker::engine::Epoch;
-use sync_worker::store::{Account, LocalStore, OutboxEntry};
+use sync_worker::store::OutboxEntry;
+use test_db::TestDb;
 use uuid::Uuid;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -177,58 +180,25 @@ fn numbers(value: &JsValue) -> Vec<f64> {
 
 /// A signed-in store of its own, leading, and a plain-JS database of its own.
 struct Bench {
-    name: String,
-    store: LocalStore,
-    user: User,
-    epoch: Epoch,
+    db: TestDb,
     plain_name: String,
     plain: JsValue,
 }
 
 impl Bench {
     async fn new() -> Bench {
-        let name = format!("bench-{}", Uuid::new_v4());
-        let store = LocalStore::open_named(&name).await.expect("opens");
-        let user = User {
-            id: Uuid::new_v4(),
-            name: "Ada".into(),
-            email: "ada@example.com".into(),
-            email_verified: false,
-            image: None,
-            created_at: Timestamp::from_millis(0),
-            updated_at: Timestamp::from_millis(0),
-            is_anonymous: false,
-        };
-        store
-            .set_account(&Account {
-                user: user.clone(),
-                token: "token".into(),
-            })
-            .await
-            .expect("signs in");
-        let term = store.claim_term().await.expect("leads");
-        let epoch = Epoch {
-            user_id: user.id,
-            token: "token".into(),
-            term,
-        };
+        let db = TestDb::new().await;
         let plain_name = format!("bench-plain-{}", Uuid::new_v4());
         let plain = open_plain(&plain_name).await;
         Bench {
-            name,
-            store,
-            user,
-            epoch,
+            db,
             plain_name,
             plain,
         }
     }
 
     async fn finish(self) {
-        self.store.close();
-        LocalStore::delete_database(&self.name)
-            .await
-            .expect("deletes");
+        self.db.finish().await;
         delete_plain(&self.plain, &self.plain_name).await;
     }
 }
@@ -286,13 +256,13 @@ fn rate(times: &[f64], per_page: usize) -> f64 {
 async fn p1_local_write_commit() {
     const WRITES: usize = 200;
     let bench = Bench::new().await;
-    let user_id = bench.user.id.to_string();
+    let user_id = bench.db.user.id.to_string();
     let (mut store_ms, mut plain_ms) = (Vec::new(), Vec::new());
     // Interleaved, so both sides see the same warm-up, collections and machine load.
     for n in 0..WRITES {
         let name = format!("Board {n}");
         let started = now();
-        bench.store.create_board(&name).await.expect("writes");
+        bench.db.store.create_board(&name).await.expect("writes");
         store_ms.push(now() - started);
         let plain = plain_create_board(&bench.plain, &user_id, &name).await;
         plain_ms.push(plain.as_f64().expect("a duration"));
@@ -322,8 +292,9 @@ async fn apply_pull_run(count: usize) {
     for page in &pages {
         let started = now();
         let stats = bench
+            .db
             .store
-            .apply_pull(&bench.epoch, page)
+            .apply_pull(&bench.db.epoch, page)
             .await
             .expect("applies");
         store_ms.push(now() - started);
@@ -405,13 +376,14 @@ async fn p3_next_outbox_batch() {
     for target in [1_000, 10_000] {
         // Both databases get the same entries, written as the store writes them.
         let entries = to_js_array(&outbox_entries(board, pending + 1, target + 1));
-        seed(&bench.name, "OutboxEvent", &entries).await;
+        seed(&bench.db.name, "OutboxEvent", &entries).await;
         seed(&bench.plain_name, "OutboxEvent", &entries).await;
         pending = target;
         let (mut store_ms, mut plain_ms) = (Vec::new(), Vec::new());
         for _ in 0..READS {
             let started = now();
             let batch = bench
+                .db
                 .store
                 .next_batch(BATCH, |_| true)
                 .await

@@ -58,17 +58,6 @@ impl Change {
             }),
         }
     }
-
-    /// The ids of `model`'s records this change touched, or `None` for "all of them".
-    pub fn ids_of(&self, model: Model) -> Option<impl Iterator<Item = &str>> {
-        let records = self.records.as_ref()?;
-        Some(
-            records
-                .iter()
-                .filter(move |record| record.model == model)
-                .map(|record| record.id.as_str()),
-        )
-    }
 }
 
 /// Posts change notices.

@@ -4,7 +4,7 @@
 use indexed_db_futures::prelude::*;
 use sync_protocol::push::ServerState;
 use sync_protocol::{
-    LogWithRecord, Model, Operation, PullResponse, PushError, PushErrorKind, Timestamp, User,
+    LogWithRecord, Model, Operation, PullResponse, PushError, PushErrorKind, Timestamp,
 };
 use sync_worker::engine::{Epoch, Verdict};
 use sync_worker::store::notify::{Change, ChangeListener, ChangeOrigin, CHANGES_CHANNEL};
@@ -12,61 +12,9 @@ use sync_worker::store::{schema, Account, LocalStore, StoreError, TodoEdit};
 use uuid::Uuid;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-/// A fresh database for one test, deleted when the test ends.
-struct TestDb {
-    name: String,
-    store: LocalStore,
-    user: User,
-    /// The epoch of a sync cycle of this session, leading.
-    epoch: Epoch,
-}
-
-impl TestDb {
-    async fn new() -> TestDb {
-        let name = format!("test-{}", Uuid::new_v4());
-        let store = LocalStore::open_named(&name).await.expect("opens");
-        let user = user();
-        store
-            .set_account(&Account {
-                user: user.clone(),
-                token: "token".into(),
-            })
-            .await
-            .expect("signs in");
-        let term = store.claim_term().await.expect("leads");
-        let epoch = Epoch {
-            user_id: user.id,
-            token: "token".into(),
-            term,
-        };
-        TestDb {
-            name,
-            store,
-            user,
-            epoch,
-        }
-    }
-
-    async fn finish(self) {
-        self.store.close();
-        LocalStore::delete_database(&self.name)
-            .await
-            .expect("deletes");
-    }
-}
-
-fn user() -> User {
-    User {
-        id: Uuid::new_v4(),
-        name: "Ada".into(),
-        email: "ada@example.com".into(),
-        email_verified: false,
-        image: None,
-        created_at: Timestamp::from_millis(0),
-        updated_at: Timestamp::from_millis(0),
-        is_anonymous: false,
-    }
-}
+#[path = "test_db.rs"]
+mod test_db;
+use test_db::TestDb;
 
 fn now() -> Timestamp {
     Timestamp::from_millis(js_sys::Date::now() as i64)
@@ -788,10 +736,11 @@ fn watch_notices(
 }
 
 fn named(change: &Change, model: Model) -> Vec<String> {
-    change
-        .ids_of(model)
-        .expect("records are listed")
-        .map(str::to_string)
+    let records = change.records.as_ref().expect("records are listed");
+    records
+        .iter()
+        .filter(|record| record.model == model)
+        .map(|record| record.id.clone())
         .collect()
 }
 
