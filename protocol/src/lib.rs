@@ -20,7 +20,7 @@ pub use changelog::ChangelogId;
 pub use outbox::{Operation, OutboxEvent};
 pub use pull::{LogWithRecord, PullRequest, PullResponse};
 pub use push::{PushError, PushErrorKind, PushRequest, PushResult};
-pub use records::{Board, Model, Record, Todo, User};
+pub use records::{Board, Model, Record, Todo, UnknownField, User};
 pub use time::Timestamp;
 pub use validation::{ValidatedEvent, ValidationError};
 

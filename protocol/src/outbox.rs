@@ -42,8 +42,12 @@ impl fmt::Display for Operation {
     }
 }
 
-/// One outbox event, exactly the eleven fields prisma-idb sends (its server rejects any
-/// other field, so ours never adds one).
+/// One outbox event: the eleven fields prisma-idb sends, and one optional field of ours.
+///
+/// `changedFields` names the fields an update changed, so that the server applies just
+/// those onto its current record and a concurrent edit of another field survives (field-
+/// level merge). It is additive: an event without it (every prisma-idb client's) is a
+/// whole-record update, as before, and it is never sent when absent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxEvent {
@@ -58,6 +62,8 @@ pub struct OutboxEvent {
     pub synced_at: Option<Timestamp>,
     pub retryable: bool,
     pub last_attempted_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_fields: Option<Vec<String>>,
 }
 
 impl OutboxEvent {
@@ -93,7 +99,14 @@ impl OutboxEvent {
             synced_at: None,
             retryable: true,
             last_attempted_at: None,
+            changed_fields: None,
         }
+    }
+
+    /// This event, naming the fields it changed (meaningful for updates only).
+    pub fn with_changed_fields(mut self, fields: Vec<String>) -> OutboxEvent {
+        self.changed_fields = Some(fields);
+        self
     }
 
     pub fn model(&self) -> Option<Model> {
@@ -122,7 +135,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn serialises_the_eleven_prisma_idb_fields() {
+    fn serialises_the_eleven_prisma_idb_fields_and_changed_fields_only_when_set() {
         let board = Board {
             id: Uuid::nil(),
             name: "Home".into(),
@@ -159,5 +172,11 @@ mod tests {
         assert_eq!(value["createdAt"], json!("1970-01-01T00:00:00.000Z"));
         assert_eq!(event.record_id(), Some(Uuid::nil().to_string().as_str()));
         assert!(event.is_pending());
+
+        let update = event.with_changed_fields(vec!["name".into()]);
+        let value = serde_json::to_value(&update).unwrap();
+        assert_eq!(value["changedFields"], json!(["name"]));
+        let back: OutboxEvent = serde_json::from_value(value).unwrap();
+        assert_eq!(back, update);
     }
 }

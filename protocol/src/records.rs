@@ -68,6 +68,37 @@ impl Model {
         Model::ALL.into_iter().find(|model| model.name() == name)
     }
 
+    /// The payload's field names, as on the wire.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            Model::User => &[
+                "id",
+                "name",
+                "email",
+                "emailVerified",
+                "image",
+                "createdAt",
+                "updatedAt",
+                "isAnonymous",
+            ],
+            Model::Board => &["id", "name", "createdAt", "userId"],
+            Model::Todo => &[
+                "id",
+                "title",
+                "description",
+                "isCompleted",
+                "createdAt",
+                "boardId",
+            ],
+        }
+    }
+
+    /// Whether an update may name `field` as changed: a field of the model other than
+    /// its id (a record's id never changes).
+    pub fn is_mergeable_field(self, field: &str) -> bool {
+        field != "id" && self.fields().contains(&field)
+    }
+
     /// The model one step up the ownership path (Todo → Board → User).
     pub fn parent(self) -> Option<Model> {
         match self {
@@ -139,6 +170,55 @@ impl Record {
     }
 }
 
+/// A field name an update may not name (see [`Model::is_mergeable_field`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{model} has no field `{field}` that an update can change")]
+pub struct UnknownField {
+    pub model: Model,
+    pub field: String,
+}
+
+impl Record {
+    /// The fields whose values differ from `before` (a record of the same model), in
+    /// the model's field order. Empty when nothing changed.
+    pub fn changed_fields(&self, before: &Record) -> Vec<String> {
+        let (after, before) = (self.to_json(), before.to_json());
+        self.model()
+            .fields()
+            .iter()
+            .filter(|field| after.get(**field) != before.get(**field))
+            .map(|field| field.to_string())
+            .collect()
+    }
+
+    /// This record with `fields` taken from `other` (a record of the same model): the
+    /// field-level merge of an update onto the current record, and its inverse, the
+    /// rebase of pending local fields onto a pulled record.
+    pub fn with_fields_of(
+        &self,
+        other: &Record,
+        fields: &[String],
+    ) -> Result<Record, UnknownField> {
+        let model = self.model();
+        let mut merged = self.to_json();
+        let source = other.to_json();
+        for field in fields {
+            if !model.is_mergeable_field(field) || other.model() != model {
+                return Err(UnknownField {
+                    model,
+                    field: field.clone(),
+                });
+            }
+            if let (Some(target), Some(value)) = (merged.as_object_mut(), source.get(field)) {
+                target.insert(field.clone(), value.clone());
+            }
+        }
+        // Both inputs are whole records of `model`, and only known fields were copied:
+        // the result parses. Should it not, the record is left as it was.
+        Ok(Record::from_json(model, merged).unwrap_or_else(|_| self.clone()))
+    }
+}
+
 impl From<User> for Record {
     fn from(user: User) -> Record {
         Record::User(user)
@@ -201,6 +281,87 @@ mod tests {
         });
         let record = Record::from_json(Model::Todo, todo.clone()).expect("valid todo");
         assert_eq!(record.to_json(), todo);
+    }
+
+    #[test]
+    fn changed_fields_name_what_differs_and_merge_takes_only_those() {
+        let base = Record::from_json(
+            Model::Todo,
+            json!({
+                "id": "0190b8a2-7c1e-7b6a-9c1d-3f2e4a5b6c70",
+                "title": "Milk",
+                "description": null,
+                "isCompleted": false,
+                "createdAt": "2026-11-27T10:00:00.000Z",
+                "boardId": "0190b8a2-7c1e-7b6a-9c1d-3f2e4a5b6c7d"
+            }),
+        )
+        .unwrap();
+        let Record::Todo(todo) = &base else {
+            unreachable!()
+        };
+        let ticked: Record = Todo {
+            is_completed: true,
+            ..todo.clone()
+        }
+        .into();
+        let renamed: Record = Todo {
+            title: "Oat milk".into(),
+            description: Some("the blue one".into()),
+            ..todo.clone()
+        }
+        .into();
+        assert_eq!(ticked.changed_fields(&base), ["isCompleted"]);
+        assert_eq!(renamed.changed_fields(&base), ["title", "description"]);
+        assert!(base.changed_fields(&base).is_empty());
+
+        // The rename merged onto the ticked record: both edits survive.
+        let both = ticked
+            .with_fields_of(&renamed, &renamed.changed_fields(&base))
+            .unwrap();
+        let Record::Todo(both) = both else {
+            unreachable!()
+        };
+        assert!(both.is_completed);
+        assert_eq!(both.title, "Oat milk");
+        assert_eq!(both.description.as_deref(), Some("the blue one"));
+
+        for field in ["id", "color", "userId"] {
+            assert_eq!(
+                base.with_fields_of(&renamed, &[field.to_string()]),
+                Err(UnknownField {
+                    model: Model::Todo,
+                    field: field.into()
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn every_model_lists_exactly_its_payload_fields() {
+        let todo = json!({
+            "id": "0190b8a2-7c1e-7b6a-9c1d-3f2e4a5b6c70",
+            "title": "Milk",
+            "description": null,
+            "isCompleted": false,
+            "createdAt": "2026-11-27T10:00:00.000Z",
+            "boardId": "0190b8a2-7c1e-7b6a-9c1d-3f2e4a5b6c7d"
+        });
+        let keys: Vec<_> = todo.as_object().unwrap().keys().cloned().collect();
+        let mut fields: Vec<_> = Model::Todo.fields().iter().map(|f| f.to_string()).collect();
+        fields.sort();
+        let mut keys = keys;
+        keys.sort();
+        assert_eq!(fields, keys);
+        let mut board: Vec<_> = board_json().as_object().unwrap().keys().cloned().collect();
+        board.sort();
+        let mut fields: Vec<_> = Model::Board
+            .fields()
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        fields.sort();
+        assert_eq!(fields, board);
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub const MAX_USER_IMAGE: usize = 4096;
 pub struct ValidatedEvent {
     pub operation: Operation,
     pub record: Record,
+    /// For an update that named the fields it changed: those fields, each a field of the
+    /// model other than its id. `None`: the whole record (a prisma-idb client's update).
+    pub changed_fields: Option<Vec<String>>,
 }
 
 /// Why an event or record is invalid, as the protocol's error type and a message a
@@ -105,7 +108,44 @@ pub fn validate_event(event: &OutboxEvent) -> Result<ValidatedEvent, ValidationE
         )
     })?;
     validate_record(&record)?;
-    Ok(ValidatedEvent { operation, record })
+    let changed_fields = validate_changed_fields(model, operation, event)?;
+    Ok(ValidatedEvent {
+        operation,
+        record,
+        changed_fields,
+    })
+}
+
+/// `changedFields` belongs to updates only and names fields of the model (not its id).
+fn validate_changed_fields(
+    model: Model,
+    operation: Operation,
+    event: &OutboxEvent,
+) -> Result<Option<Vec<String>>, ValidationError> {
+    let Some(fields) = &event.changed_fields else {
+        return Ok(None);
+    };
+    let invalid = |message: String| {
+        Err(ValidationError::new(
+            PushErrorKind::RecordValidationFailure,
+            message,
+        ))
+    };
+    if operation != Operation::Update {
+        return invalid(format!(
+            "changedFields is for updates only (this is a {operation})"
+        ));
+    }
+    if let Some(field) = fields.iter().find(|f| !model.is_mergeable_field(f)) {
+        return invalid(format!(
+            "changedFields names `{}`, which is not a field of {model} an update can change",
+            field.escape_debug()
+        ));
+    }
+    let mut fields = fields.clone();
+    fields.sort_unstable();
+    fields.dedup();
+    Ok(Some(fields))
 }
 
 /// The field rules of each model, beyond the shape that parsing already checked.
@@ -220,6 +260,36 @@ mod tests {
 
     fn kind(result: Result<ValidatedEvent, ValidationError>) -> PushErrorKind {
         result.expect_err("should be invalid").kind
+    }
+
+    #[test]
+    fn changed_fields_are_for_updates_and_name_fields_of_the_model() {
+        let named = |operation: &str, fields: &[&str]| {
+            validate_event(
+                &event("Board", operation, board("a"))
+                    .with_changed_fields(fields.iter().map(|f| f.to_string()).collect()),
+            )
+        };
+        assert_eq!(
+            named("update", &["name", "name"]).unwrap().changed_fields,
+            Some(vec!["name".to_string()])
+        );
+        assert_eq!(named("update", &[]).unwrap().changed_fields, Some(vec![]));
+        let plain = validate_event(&event("Board", "update", board("a"))).unwrap();
+        assert_eq!(plain.changed_fields, None);
+        for (operation, fields) in [
+            ("update", &["id"][..]),
+            ("update", &["title"][..]),
+            ("update", &["name", "todos"][..]),
+            ("create", &["name"][..]),
+            ("delete", &["name"][..]),
+        ] {
+            assert_eq!(
+                kind(named(operation, fields)),
+                PushErrorKind::RecordValidationFailure,
+                "{operation} {fields:?}"
+            );
+        }
     }
 
     #[test]
