@@ -2,6 +2,10 @@
 //! the record(s), appends the outbox event carrying the full record after the change
 //! (with the change in words, for the notice if the server refuses it), and marks the
 //! record as having a local change pending.
+//!
+//! An update also names the fields it changed (`changedFields`), so that the server
+//! applies just those and a concurrent edit of another field on another device survives;
+//! an update that changes nothing writes nothing. Creates and deletes are whole-record.
 
 use super::meta::VersionMeta;
 use super::outbox::OutboxEntry;
@@ -67,12 +71,14 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
             .ok_or_else(|| not_found(model).into())
     }
 
-    /// Applies `operation` to `record` locally and queues it for the server.
+    /// Applies `operation` to `record` locally and queues it for the server; an update
+    /// names the fields it changed (`None`: the whole record).
     async fn save(
         &mut self,
         operation: Operation,
         record: Record,
         summary: String,
+        changed_fields: Option<Vec<String>>,
     ) -> Result<(), T::Error> {
         validate_record(&record).map_err(|e| RuleError::Invalid(e.message))?;
         let model = record.model();
@@ -95,7 +101,10 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
         let key = [(model, id.clone())];
         let (_, seq, mut metas) = futures::try_join!(change, seq, tx.metas(&key))?;
         self.next_seq = Some(seq + 1);
-        let event = OutboxEvent::new((self.new_id)(), operation, &record, self.now);
+        let mut event = OutboxEvent::new((self.new_id)(), operation, &record, self.now);
+        if let Some(fields) = changed_fields {
+            event = event.with_changed_fields(fields);
+        }
         let entry = OutboxEntry::new(event, seq, Some(summary));
         let mut meta = metas
             .pop()
@@ -105,6 +114,22 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
         futures::try_join!(tx.put_entry(&entry), tx.put_meta(&meta))?;
         self.touched.record(model, &id);
         Ok(())
+    }
+
+    /// Saves `after`, an update of `before`, naming the fields it changed; when it
+    /// changes nothing, writes nothing.
+    async fn update(
+        &mut self,
+        before: &Record,
+        after: Record,
+        summary: String,
+    ) -> Result<(), T::Error> {
+        let fields = after.changed_fields(before);
+        if fields.is_empty() {
+            return Ok(());
+        }
+        self.save(Operation::Update, after, summary, Some(fields))
+            .await
     }
 }
 
@@ -125,7 +150,7 @@ pub async fn create_board<T: ReplicaTx>(
     };
     let summary = format!("Creating board \"{}\"", board.name);
     write
-        .save(Operation::Create, board.clone().into(), summary)
+        .save(Operation::Create, board.clone().into(), summary, None)
         .await?;
     Ok(board)
 }
@@ -135,14 +160,13 @@ pub async fn rename_board<T: ReplicaTx>(
     id: Uuid,
     name: &str,
 ) -> Result<Board, T::Error> {
-    let Record::Board(mut board) = write.record(Model::Board, id).await? else {
+    let before = write.record(Model::Board, id).await?;
+    let Record::Board(mut board) = before.clone() else {
         return Err(not_found(Model::Board).into());
     };
     let summary = format!("Renaming board \"{}\" to \"{}\"", board.name, name.trim());
     board.name = name.trim().to_string();
-    write
-        .save(Operation::Update, board.clone().into(), summary)
-        .await?;
+    write.update(&before, board.clone().into(), summary).await?;
     Ok(board)
 }
 
@@ -173,7 +197,7 @@ pub async fn delete_board<T: ReplicaTx>(
         Record::Board(board) => format!("Deleting board \"{}\"", board.name),
         _ => "Deleting a board".into(),
     };
-    write.save(Operation::Delete, board, summary).await
+    write.save(Operation::Delete, board, summary, None).await
 }
 
 pub async fn create_todo<T: ReplicaTx>(
@@ -193,7 +217,7 @@ pub async fn create_todo<T: ReplicaTx>(
     };
     let summary = format!("Adding todo \"{}\"", todo.title);
     write
-        .save(Operation::Create, todo.clone().into(), summary)
+        .save(Operation::Create, todo.clone().into(), summary, None)
         .await?;
     Ok(todo)
 }
@@ -241,7 +265,7 @@ pub async fn delete_todo<T: ReplicaTx>(
         Record::Todo(todo) => format!("Deleting todo \"{}\"", todo.title),
         _ => "Deleting a todo".into(),
     };
-    write.save(Operation::Delete, todo, summary).await
+    write.save(Operation::Delete, todo, summary, None).await
 }
 
 /// Changes the signed-in user's display name.
@@ -250,15 +274,19 @@ pub async fn update_profile<T: ReplicaTx>(
     name: &str,
 ) -> Result<User, T::Error> {
     let account = write.account().await?;
-    let mut user = match write.record(Model::User, account.user.id).await {
+    let before = match write.record(Model::User, account.user.id).await {
         Ok(Record::User(user)) => user,
         _ => account.user,
     };
+    let mut user = before.clone();
     user.name = name.trim().to_string();
-    user.updated_at = write.now;
+    // The same name again changes nothing, not even the time of the last change.
+    if user.name != before.name {
+        user.updated_at = write.now;
+    }
     let summary = format!("Changing your name to \"{}\"", user.name);
     write
-        .save(Operation::Update, user.clone().into(), summary)
+        .update(&before.into(), user.clone().into(), summary)
         .await?;
     Ok(user)
 }
@@ -269,23 +297,26 @@ async fn update_todo<T: ReplicaTx>(
     id: Uuid,
     change: impl FnOnce(&mut Todo) -> String,
 ) -> Result<Todo, T::Error> {
-    let Record::Todo(mut todo) = write.record(Model::Todo, id).await? else {
+    let before = write.record(Model::Todo, id).await?;
+    let Record::Todo(mut todo) = before.clone() else {
         return Err(not_found(Model::Todo).into());
     };
     let summary = change(&mut todo);
-    write
-        .save(Operation::Update, todo.clone().into(), summary)
-        .await?;
+    write.update(&before, todo.clone().into(), summary).await?;
     Ok(todo)
 }
 
-/// Signs in locally: keeps the account and, unless it has a local change waiting to be
-/// pushed (which is newer than the server's copy), its user record.
+/// Signs in locally: keeps the account and its user record, the server's copy rebased
+/// under the local changes still waiting to be pushed (which are newer than it).
 pub async fn sign_in<T: ReplicaTx>(tx: &T, account: &Account) -> Result<(), T::Error> {
     tx.set_account(Some(account)).await?;
     let id = account.user.id.to_string();
-    if !tx.has_pending(Model::User, &id).await? {
-        tx.put_record(&Record::User(account.user.clone())).await?;
+    let (pending, local) = futures::try_join!(
+        tx.pending_part(Model::User, &id),
+        tx.record(Model::User, &id)
+    )?;
+    if let Some(user) = pending.rebase(Record::User(account.user.clone()), local.as_ref()) {
+        tx.put_record(&user).await?;
     }
     Ok(())
 }

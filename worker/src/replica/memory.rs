@@ -102,14 +102,14 @@ impl ReplicaTx for MemoryTx {
         Ok(())
     }
 
-    async fn pending_count_of(&self, model: Model, id: &str) -> Result<u32, RuleError> {
+    async fn pending_of(&self, model: Model, id: &str) -> Result<Vec<OutboxEntry>, RuleError> {
         let key = Some((model, id.to_string()));
         let state = self.state.borrow();
         let waiting = state
             .outbox
             .values()
             .filter(|entry| entry.event.is_pending() && entry.record_key() == key);
-        Ok(waiting.count() as u32)
+        Ok(waiting.cloned().collect())
     }
 
     async fn last_seq(&self) -> Result<u32, RuleError> {

@@ -9,14 +9,18 @@
 
 pub mod local;
 pub mod memory;
+#[cfg(test)]
+mod merge_tests;
 pub mod meta;
 pub mod outbox;
+pub mod pending;
 pub mod rules;
 pub mod touched;
 
 pub use local::TodoEdit;
 pub use meta::{version_key, Account, VersionMeta};
 pub use outbox::{OutboxEntry, OutboxStats};
+pub use pending::Pending;
 pub use touched::Touched;
 
 use sync_protocol::{Model, Record};
@@ -60,11 +64,12 @@ pub trait ReplicaTx {
 
     async fn entry(&self, event_id: &str) -> Result<Option<OutboxEntry>, Self::Error>;
     async fn put_entry(&self, entry: &OutboxEntry) -> Result<(), Self::Error>;
-    /// How many events for the record still wait to be pushed.
-    async fn pending_count_of(&self, model: Model, id: &str) -> Result<u32, Self::Error>;
-    /// Whether an event for the record still waits to be pushed.
-    async fn has_pending(&self, model: Model, id: &str) -> Result<bool, Self::Error> {
-        Ok(self.pending_count_of(model, id).await? > 0)
+    /// The record's events that still wait to be pushed, in no particular order.
+    async fn pending_of(&self, model: Model, id: &str) -> Result<Vec<OutboxEntry>, Self::Error>;
+    /// What of the record its events that still wait to be pushed touch.
+    async fn pending_part(&self, model: Model, id: &str) -> Result<Pending, Self::Error> {
+        let entries = self.pending_of(model, id).await?;
+        Ok(Pending::of(entries.iter().map(|entry| &entry.event)))
     }
     /// The highest outbox sequence number in use (0 when the outbox is empty).
     async fn last_seq(&self) -> Result<u32, Self::Error>;

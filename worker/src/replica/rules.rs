@@ -4,13 +4,16 @@
 //! or leadership term.
 
 use super::meta::VersionMeta;
+use super::pending::{field_scope, Pending};
 use super::{ReplicaTx, RuleError, Touched, Write};
 use crate::engine::{Epoch, Verdict};
 use crate::messages::PullStats;
 use futures::future::try_join_all;
 use std::collections::HashMap;
 use sync_protocol::push::ServerState;
-use sync_protocol::{LogWithRecord, Model, Operation, PullResponse, Record, Timestamp};
+use sync_protocol::{
+    LogWithRecord, Model, Operation, OutboxEvent, PullResponse, Record, Timestamp,
+};
 
 /// Fails with [`RuleError::StaleEpoch`] unless `epoch` is the current one: the same
 /// account and session are signed in and no other worker took the lead since.
@@ -28,14 +31,22 @@ pub async fn check_epoch<T: ReplicaTx>(tx: &T, epoch: &Epoch) -> Result<(), T::E
 
 /// Books the server's verdicts, in the order the events were made.
 ///
-/// Order matters: a refused change is undone only when no later change of the same
+/// Order matters: a refused change is undone only as far as no later change of the same
 /// record is still waiting or was accepted after it (booked in this same pass), so the
-/// record ends in the server's state after the last accepted change. Returns the records
-/// that changed (rolled back).
+/// record ends in the server's state after the last accepted change. A refused update
+/// that named its fields gives back just those fields, less the ones a change still
+/// waiting touches; any other refused change gives back the whole record, and only when
+/// no other change of it waits.
+///
+/// An accepted update that named its fields does not mark its changelog entry applied:
+/// the server merged it into a record that may hold another device's fields from
+/// entries this device has not pulled yet (with lower changelog ids), and the pull must
+/// still bring them (see [`decide_pulled`]).
 ///
 /// Three rounds of requests whatever the batch size: the entries, then each record's
-/// pending count and metadata, all issued together; the decisions are made in memory,
-/// in event order; then every write at once.
+/// pending events and metadata (and the local copy of a record whose update was refused),
+/// all issued together; the decisions are made in memory, in event order; then every
+/// write at once.
 pub async fn book_verdicts<T: ReplicaTx>(
     tx: &T,
     epoch: &Epoch,
@@ -44,23 +55,50 @@ pub async fn book_verdicts<T: ReplicaTx>(
 ) -> Result<Touched, T::Error> {
     check_epoch(tx, epoch).await?;
     let entries = try_join_all(verdicts.iter().map(|(id, _)| tx.entry(id))).await?;
-    // The records whose events are booked here, each once.
+    // The records whose events are booked here, each once, and those of them whose
+    // field-scoped update was refused with the server's copy (their local copy is needed).
     let mut keys: Vec<(Model, String)> = Vec::new();
-    for entry in entries.iter().flatten() {
-        if let Some(key) = entry.record_key().filter(|_| entry.event.is_pending()) {
-            if !keys.contains(&key) {
-                keys.push(key);
+    let mut refused_fields: Vec<(Model, String)> = Vec::new();
+    for ((_, verdict), entry) in verdicts.iter().zip(&entries) {
+        let Some(entry) = entry.as_ref().filter(|entry| entry.event.is_pending()) else {
+            continue;
+        };
+        let Some(key) = entry.record_key() else {
+            continue;
+        };
+        let refused_with_state = matches!(
+            verdict,
+            Verdict::Rejected {
+                server_state: Some(_),
+                ..
             }
+        );
+        if refused_with_state
+            && field_scope(&entry.event).is_some()
+            && !refused_fields.contains(&key)
+        {
+            refused_fields.push(key.clone());
+        }
+        if !keys.contains(&key) {
+            keys.push(key);
         }
     }
-    let (counts, metas) = futures::try_join!(
-        try_join_all(
-            keys.iter()
-                .map(|(model, id)| tx.pending_count_of(*model, id))
-        ),
+    let (waiting, metas, locals) = futures::try_join!(
+        try_join_all(keys.iter().map(|(model, id)| tx.pending_of(*model, id))),
         tx.metas(&keys),
+        try_join_all(
+            refused_fields
+                .iter()
+                .map(|(model, id)| tx.record(*model, id))
+        ),
     )?;
-    let mut pending: HashMap<(Model, String), u32> = keys.iter().cloned().zip(counts).collect();
+    // Each record's events still waiting, as booking goes on.
+    let mut waiting: HashMap<(Model, String), Vec<OutboxEvent>> = keys
+        .iter()
+        .cloned()
+        .zip(waiting)
+        .map(|(key, entries)| (key, entries.into_iter().map(|e| e.event).collect()))
+        .collect();
     let mut metas: HashMap<(Model, String), VersionMeta> = keys
         .iter()
         .cloned()
@@ -70,6 +108,9 @@ pub async fn book_verdicts<T: ReplicaTx>(
             (key, meta)
         })
         .collect();
+    // The local copies of the records, as the roll-backs of this pass leave them.
+    let mut locals: HashMap<(Model, String), Option<Record>> =
+        refused_fields.into_iter().zip(locals).collect();
 
     let mut changed = Touched::default();
     let mut writes = Vec::new();
@@ -83,35 +124,44 @@ pub async fn book_verdicts<T: ReplicaTx>(
         }
         entry.book(verdict, now);
         let key = entry.record_key();
-        let booked_op = entry.event.op();
+        let booked = entry.event.clone();
         let still_pending = entry.event.is_pending();
         writes.push(Write::PutEntry(entry));
         let Some(key) = key else {
             continue;
         };
-        let waiting = pending.entry(key.clone()).or_default();
+        let events = waiting.entry(key.clone()).or_default();
         if !still_pending {
-            *waiting = waiting.saturating_sub(1);
+            events.retain(|event| event.id != booked.id);
         }
-        let others_wait = *waiting > 0;
+        let others = Pending::of(events.iter());
         let (model, id) = (key.0, key.1.as_str());
         match verdict {
             Verdict::Applied { changelog_id } => {
-                if let Some(meta) = metas.get_mut(&key) {
-                    meta.applied(changelog_id);
+                if field_scope(&booked).is_none() {
+                    // The server's record is this change, whole: older entries of it are
+                    // stale, and so is its echo.
+                    if let Some(meta) = metas.get_mut(&key) {
+                        meta.applied(changelog_id);
+                    }
                 }
             }
             Verdict::Retry(_) => {}
             Verdict::Rejected { server_state, .. } => {
                 // Without the server's state the change cannot be undone: keep it (the
                 // person sees the refusal).
-                if let Some(state) = server_state.as_ref().filter(|_| !others_wait) {
-                    if let Some(write) = roll_back(model, id, state) {
+                if let Some(state) = server_state {
+                    let local = locals.get(&key).cloned().flatten();
+                    if let Some(write) = roll_back(&booked, &others, state, local) {
+                        if let Write::PutRecord(record) = &write {
+                            locals.insert(key.clone(), Some(record.clone()));
+                        }
                         writes.push(write);
                         changed.record(model, id);
                     }
                     let board_restored = model == Model::Board
-                        && booked_op == Some(Operation::Delete)
+                        && booked.op() == Some(Operation::Delete)
+                        && others.is_nothing()
                         && state.record.is_some();
                     if board_restored {
                         // Its todos went locally with it: read the changelog again from
@@ -123,7 +173,7 @@ pub async fn book_verdicts<T: ReplicaTx>(
         }
         // The record's pending mark: set while another of its events still waits.
         if let Some(meta) = metas.get_mut(&key) {
-            meta.local_change_pending = others_wait;
+            meta.local_change_pending = !others.is_nothing();
         }
     }
     writes.extend(
@@ -135,23 +185,47 @@ pub async fn book_verdicts<T: ReplicaTx>(
     Ok(changed)
 }
 
-/// The write that puts the server's state of a record back, or removes the record when
-/// it has none; none for a server state this client cannot read (no better than ours).
-fn roll_back(model: Model, id: &str, state: &ServerState) -> Option<Write> {
-    match &state.record {
-        Some(value) => Record::from_json(model, value.clone())
-            .ok()
-            .map(Write::PutRecord),
-        None => Some(Write::RemoveRecord(model, id.to_string())),
+/// What undoing the refused event `refused` writes, given the server's state of its
+/// record, what the record's other events still waiting touch, and its local copy.
+///
+/// A field-scoped update gives back its fields that no waiting change touches, from the
+/// server's copy. Anything else, or a record the server no longer has or this device no
+/// longer holds, is put back whole (the server's copy, or removed when it has none), and
+/// only when nothing else of the record waits. None when nothing is to be written.
+fn roll_back(
+    refused: &OutboxEvent,
+    others: &Pending,
+    state: &ServerState,
+    local: Option<Record>,
+) -> Option<Write> {
+    let model = refused.model()?;
+    let server = match &state.record {
+        Some(value) => Some(Record::from_json(model, value.clone()).ok()?),
+        None => None,
+    };
+    match (field_scope(refused), server, local) {
+        (Some(fields), Some(server), Some(local)) => {
+            let give_back: Vec<String> = others.free_of(fields).into_iter().cloned().collect();
+            let restored = local.with_fields_of(&server, &give_back).ok()?;
+            (restored != local).then_some(Write::PutRecord(restored))
+        }
+        (_, server, _) if others.is_nothing() => Some(match server {
+            Some(record) => Write::PutRecord(record),
+            None => Write::RemoveRecord(model, refused.record_id()?.to_string()),
+        }),
+        _ => None,
     }
 }
 
 /// What a pulled entry does to its record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pulled {
-    /// The record has this change or a newer one, or a local change that waits to be
-    /// pushed (newer to this device; a refusal brings the server's state back).
+    /// The record has this change or a newer one, or a local change of the whole record
+    /// that waits to be pushed (newer to this device; a refusal brings the server's state
+    /// back).
     Stale,
+    /// The record becomes this: the server's copy, with the fields that local changes
+    /// waiting to be pushed touch kept as they are here (a rebase).
     Put(Record),
     Remove,
     /// Not a delete, yet no record: it was deleted since, and that follows in the log.
@@ -160,19 +234,36 @@ pub enum Pulled {
     Invalid,
 }
 
-/// Decides what `entry` does, given its record's metadata.
-pub fn decide_pulled(meta: Option<&VersionMeta>, model: Model, entry: &LogWithRecord) -> Pulled {
-    if meta.is_some_and(|m| m.is_stale(&entry.changelog_id) || m.local_change_pending) {
+/// Decides what `entry` does, given its record's metadata, what of the record local
+/// changes still waiting touch, and (when they touch some fields) its local copy.
+///
+/// A delete of a record with local updates waiting keeps the local copy: pushing them
+/// brings the record back on the server from their full payload (the server's rule for
+/// an update of a gone record), so every device ends with it; if the server refuses them
+/// instead, the refusal removes it here.
+pub fn decide_pulled(
+    meta: Option<&VersionMeta>,
+    pending: &Pending,
+    local: Option<&Record>,
+    model: Model,
+    entry: &LogWithRecord,
+) -> Pulled {
+    let mine = !pending.is_nothing();
+    if meta.is_some_and(|m| m.is_stale(&entry.changelog_id)) || *pending == Pending::Whole {
         return Pulled::Stale;
     }
     let Some(id) = entry.record_id() else {
         return Pulled::Invalid;
     };
     match (&entry.record, entry.operation) {
+        (None, Operation::Delete) if mine => Pulled::Stale,
         (None, Operation::Delete) => Pulled::Remove,
         (None, _) => Pulled::Missing,
         (Some(value), _) => match Record::from_json(model, value.clone()) {
-            Ok(record) if record.id().to_string() == id => Pulled::Put(record),
+            Ok(record) if record.id().to_string() == id => match pending.rebase(record, local) {
+                Some(record) => Pulled::Put(record),
+                None => Pulled::Stale,
+            },
             _ => Pulled::Invalid,
         },
     }
@@ -205,6 +296,28 @@ pub async fn apply_page<T: ReplicaTx>(
         .map(|(model, id, _)| (*model, id.clone()))
         .collect();
     let mut metas = tx.metas(&keys).await?;
+    // Only a record marked as having local changes waiting has some: what they touch, and
+    // its local copy to keep those fields from, are read for those alone (one more round
+    // of requests, and none when nothing waits).
+    let marked: Vec<(Model, String)> = keys
+        .iter()
+        .zip(&metas)
+        .filter(|(_, meta)| meta.as_ref().is_some_and(|m| m.local_change_pending))
+        .map(|(key, _)| key.clone())
+        .fold(Vec::new(), |mut unique, key| {
+            if !unique.contains(&key) {
+                unique.push(key);
+            }
+            unique
+        });
+    let (parts, locals) = futures::try_join!(
+        try_join_all(marked.iter().map(|(model, id)| tx.pending_part(*model, id))),
+        try_join_all(marked.iter().map(|(model, id)| tx.record(*model, id))),
+    )?;
+    let mine: HashMap<(Model, String), (Pending, Option<Record>)> = marked
+        .into_iter()
+        .zip(parts.into_iter().zip(locals))
+        .collect();
     let mut writes = Vec::with_capacity(readable.len() * 2);
     for (index, (model, id, entry)) in readable.iter().enumerate() {
         // A page may name one record twice: the second entry sees the first's metadata.
@@ -216,7 +329,11 @@ pub async fn apply_page<T: ReplicaTx>(
             None => metas[index].clone(),
         };
         metas[index] = meta.clone();
-        match decide_pulled(meta.as_ref(), *model, entry) {
+        let (pending, local) = match mine.get(&(*model, id.clone())) {
+            Some((pending, local)) => (pending, local.as_ref()),
+            None => (&Pending::Nothing, None),
+        };
+        match decide_pulled(meta.as_ref(), pending, local, *model, entry) {
             Pulled::Stale => {
                 stats.stale += 1;
                 continue;

@@ -92,16 +92,18 @@ impl ReplicaTx for IdbTx<'_, '_> {
         put(&self.tx.object_store(OUTBOX)?, entry).await
     }
 
-    async fn pending_count_of(&self, model: Model, id: &str) -> Result<u32, StoreError> {
-        let count = self
+    async fn pending_of(&self, model: Model, id: &str) -> Result<Vec<OutboxEntry>, StoreError> {
+        // The index holds an event only while it waits to be pushed (sparse).
+        let entries = self
             .tx
             .object_store(OUTBOX)?
             .index(OUTBOX_PENDING_RECORD)?
-            .count()
+            .get_all::<OutboxEntry>()
             .with_query(KeyRange::Only(version_key(model, id)))
             .serde()?
-            .await?;
-        Ok(count)
+            .await?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(entries)
     }
 
     async fn last_seq(&self) -> Result<u32, StoreError> {

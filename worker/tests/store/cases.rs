@@ -886,3 +886,136 @@ async fn boards_read_whole_across_read_chunks() {
     );
     db.finish().await;
 }
+
+/// The todo of a fresh board, both created here and acknowledged by the server
+/// (changelog 1 and 2), so that what follows are updates of a synced record.
+async fn synced_todo(db: &TestDb) -> sync_protocol::Todo {
+    let board = db.store.create_board("Home").await.unwrap();
+    let todo = db.store.create_todo(board.id, "Milk", None).await.unwrap();
+    let creates = db.store.next_batch(10, |_| true).await.unwrap();
+    let verdicts: Vec<(String, Verdict)> = creates
+        .iter()
+        .zip(1..)
+        .map(|(event, n)| {
+            let changelog_id = format!("{n:020}");
+            (event.id.clone(), Verdict::Applied { changelog_id })
+        })
+        .collect();
+    db.store
+        .book_verdicts(&db.epoch, &verdicts, now())
+        .await
+        .unwrap();
+    todo
+}
+
+async fn read_todo(db: &TestDb, id: Uuid) -> sync_protocol::Todo {
+    let read = db
+        .store
+        .records_by_id(&[], &[id.to_string()])
+        .await
+        .unwrap();
+    read.todos[0].1.clone().expect("the todo is here")
+}
+
+#[wasm_bindgen_test]
+async fn an_update_names_the_fields_it_changed_and_no_change_writes_nothing() {
+    let db = TestDb::new().await;
+    let todo = synced_todo(&db).await;
+    db.store.toggle_todo(todo.id).await.unwrap();
+    let same = TodoEdit {
+        title: "Milk".into(),
+        description: None,
+    };
+    db.store.edit_todo(todo.id, same).await.unwrap();
+    let board = db.store.boards_with_todos().await.unwrap().remove(0).board;
+    db.store.rename_board(board.id, " Home ").await.unwrap();
+    let pending = db.store.next_batch(10, |_| true).await.unwrap();
+    assert_eq!(pending.len(), 1, "the edit and the rename changed nothing");
+    let tick = serde_json::to_value(&pending[0]).unwrap();
+    assert_eq!(tick["changedFields"], serde_json::json!(["isCompleted"]));
+    assert_eq!(tick["payload"]["title"], "Milk", "the payload stays whole");
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_pull_keeps_the_pending_fields_and_takes_the_rest() {
+    let db = TestDb::new().await;
+    let todo = synced_todo(&db).await;
+    db.store.toggle_todo(todo.id).await.unwrap();
+    // Another device renamed it and gave it a description; the server still has it
+    // not done.
+    let mut theirs = sync_protocol::Record::Todo(todo.clone()).to_json();
+    theirs["title"] = "Oat milk".into();
+    theirs["description"] = "the blue one".into();
+    let id = todo.id.to_string();
+    let page = PullResponse {
+        cursor: Some(format!("{:020}", 3)),
+        logs_with_records: vec![entry(3, "Todo", &id, Operation::Update, Some(theirs))],
+    };
+    let stats = db.store.apply_pull(&db.epoch, &page).await.unwrap();
+    assert_eq!((stats.applied, stats.stale), (1, 0));
+    let shown = read_todo(&db, todo.id).await;
+    assert_eq!(shown.title, "Oat milk");
+    assert_eq!(shown.description.as_deref(), Some("the blue one"));
+    assert!(shown.is_completed, "the tick still on its way stays");
+    assert_eq!(db.store.pending_count().await.unwrap(), 1);
+
+    // A delete pulled while the tick waits keeps the todo: pushing the tick brings it
+    // back on the server.
+    let gone = PullResponse {
+        cursor: Some(format!("{:020}", 4)),
+        logs_with_records: vec![entry(4, "Todo", &id, Operation::Delete, None)],
+    };
+    let stats = db.store.apply_pull(&db.epoch, &gone).await.unwrap();
+    assert_eq!((stats.applied, stats.stale), (0, 1));
+    assert!(read_todo(&db, todo.id).await.is_completed);
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_refusal_rolls_back_only_the_fields_of_the_refused_change() {
+    let db = TestDb::new().await;
+    let todo = synced_todo(&db).await;
+    db.store.toggle_todo(todo.id).await.unwrap();
+    let rename = TodoEdit {
+        title: "Oat milk".into(),
+        description: None,
+    };
+    db.store.edit_todo(todo.id, rename).await.unwrap();
+    let pending = db.store.next_batch(10, |_| true).await.unwrap();
+    assert_eq!(pending.len(), 2);
+    // The server refuses the tick (its copy: not done, and another device's description)
+    // and is busy for the rename, which waits.
+    let mut server = sync_protocol::Record::Todo(todo.clone()).to_json();
+    server["description"] = "from elsewhere".into();
+    let changed = db
+        .store
+        .book_verdicts(
+            &db.epoch,
+            &[
+                (
+                    pending[0].id.clone(),
+                    Verdict::Rejected {
+                        error: PushError::new(PushErrorKind::CustomValidationFailed, "no"),
+                        server_state: Some(ServerState {
+                            record: Some(server),
+                        }),
+                    },
+                ),
+                (
+                    pending[1].id.clone(),
+                    Verdict::Retry(PushError::new(PushErrorKind::UnknownError, "busy")),
+                ),
+            ],
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.records(), [(Model::Todo, todo.id.to_string())]);
+    let shown = read_todo(&db, todo.id).await;
+    assert!(!shown.is_completed, "the refused tick is undone");
+    assert_eq!(shown.title, "Oat milk", "the rename, still waiting, stays");
+    assert_eq!(shown.description, None, "no refused change touched it");
+    assert_eq!(db.store.pending_count().await.unwrap(), 1);
+    db.finish().await;
+}

@@ -1,0 +1,439 @@
+//! The field-level merge on this side: local updates name their fields, a pull rebases
+//! a record's pending fields onto the server's copy, an accepted field update leaves the
+//! pull to bring the server's merged record, and a refusal gives back only the refused
+//! change's fields. Run over the in-memory replica, which runs the same rules as the
+//! IndexedDB store (worker/tests/store/cases.rs runs the store's side).
+
+use super::local::{self, TodoEdit};
+use super::memory::MemoryReplica;
+use super::rules;
+use super::{Account, RuleError};
+use crate::engine::{Epoch, Verdict};
+use sync_protocol::push::ServerState;
+use sync_protocol::{
+    LogWithRecord, Model, Operation, OutboxEvent, PullResponse, PushError, PushErrorKind, Record,
+    Timestamp, Todo, User,
+};
+use uuid::Uuid;
+
+fn user() -> User {
+    User {
+        id: Uuid::from_u128(1),
+        name: "Ada".into(),
+        email: "ada@example.com".into(),
+        email_verified: false,
+        image: None,
+        created_at: Timestamp::from_millis(0),
+        updated_at: Timestamp::from_millis(0),
+        is_anonymous: false,
+    }
+}
+
+fn epoch() -> Epoch {
+    Epoch {
+        user_id: user().id,
+        token: "token".into(),
+        term: 1,
+    }
+}
+
+fn run<V>(future: impl std::future::Future<Output = V>) -> V {
+    futures::executor::block_on(future)
+}
+
+fn changelog(n: u64) -> String {
+    format!("{n:020}")
+}
+
+/// A signed-in replica holding one board and its todo "Milk", both synced (changelog 1
+/// and 2).
+struct Rig {
+    replica: MemoryReplica,
+    todo: Todo,
+    next_id: u128,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let replica = MemoryReplica::new();
+        let mut rig = Rig {
+            replica,
+            todo: Todo {
+                id: Uuid::nil(),
+                title: String::new(),
+                description: None,
+                is_completed: false,
+                created_at: Timestamp::from_millis(0),
+                board_id: Uuid::nil(),
+            },
+            next_id: 100,
+        };
+        run(async {
+            let account = Account {
+                user: user(),
+                token: "token".into(),
+            };
+            rig.replica.sign_in(&account).await.unwrap();
+            assert_eq!(rig.replica.claim_term().await.unwrap(), 1);
+        });
+        let board = rig.change(async |w| local::create_board(w, "Home").await);
+        let edit = TodoEdit::normalized("Milk", None);
+        rig.todo = rig.change(async |w| local::create_todo(w, board.id, edit).await);
+        let pending = rig.pending();
+        rig.book(&[
+            (pending[0].id.clone(), applied(1)),
+            (pending[1].id.clone(), applied(2)),
+        ]);
+        assert!(rig.pending().is_empty());
+        rig
+    }
+
+    fn change<V>(
+        &mut self,
+        change: impl for<'w> AsyncFnOnce(
+            &mut local::LocalWriter<'w, super::memory::MemoryTx>,
+        ) -> Result<V, RuleError>,
+    ) -> V {
+        let mut next = self.next_id;
+        let mut ids = || {
+            next += 1;
+            Uuid::from_u128(next)
+        };
+        let value = run(self
+            .replica
+            .local_change(Timestamp::from_millis(1), &mut ids, change))
+        .unwrap();
+        self.next_id = next;
+        value
+    }
+
+    fn toggle(&mut self) {
+        let id = self.todo.id;
+        self.change(async |w| local::toggle_todo(w, id).await);
+    }
+
+    fn rename(&mut self, title: &str) {
+        let (id, edit) = (self.todo.id, TodoEdit::normalized(title, None));
+        self.change(async |w| local::edit_todo(w, id, edit).await);
+    }
+
+    /// The events waiting to be pushed, oldest first.
+    fn pending(&self) -> Vec<OutboxEvent> {
+        self.replica
+            .state()
+            .outbox
+            .values()
+            .filter(|entry| entry.event.is_pending())
+            .map(|entry| entry.event.clone())
+            .collect()
+    }
+
+    fn book(&self, verdicts: &[(String, Verdict)]) {
+        let now = Timestamp::from_millis(2);
+        run(self
+            .replica
+            .transaction(async |tx| rules::book_verdicts(tx, &epoch(), verdicts, now).await))
+        .unwrap();
+    }
+
+    fn pull(&self, entries: Vec<LogWithRecord>) -> crate::messages::PullStats {
+        let page = PullResponse {
+            cursor: entries.last().map(|e| e.changelog_id.clone()),
+            logs_with_records: entries,
+        };
+        run(self
+            .replica
+            .transaction(async |tx| rules::apply_page(tx, &epoch(), &page).await))
+        .unwrap()
+        .0
+    }
+
+    fn local_todo(&self) -> Option<Todo> {
+        let key = (Model::Todo, self.todo.id.to_string());
+        match self.replica.state().records.get(&key) {
+            Some(Record::Todo(todo)) => Some(todo.clone()),
+            _ => None,
+        }
+    }
+
+    fn is_marked_pending(&self) -> bool {
+        let key = (Model::Todo, self.todo.id.to_string());
+        self.replica.state().metas[&key].local_change_pending
+    }
+
+    /// A changelog entry of the todo as the server holds it (`None`: gone).
+    fn entry(&self, n: u64, operation: Operation, todo: Option<&Todo>) -> LogWithRecord {
+        LogWithRecord {
+            id: changelog(n),
+            model: "Todo".into(),
+            key_path: vec![serde_json::json!(self.todo.id.to_string())],
+            operation,
+            scope_key: user().id.to_string(),
+            outbox_event_id: format!("remote-{n}"),
+            record: todo.map(|t| Record::Todo(t.clone()).to_json()),
+            changelog_id: changelog(n),
+        }
+    }
+}
+
+fn applied(n: u64) -> Verdict {
+    Verdict::Applied {
+        changelog_id: changelog(n),
+    }
+}
+
+fn rejected(server: Option<&Todo>) -> Verdict {
+    Verdict::Rejected {
+        error: PushError::new(PushErrorKind::CustomValidationFailed, "no"),
+        server_state: Some(ServerState {
+            record: server.map(|t| Record::Todo(t.clone()).to_json()),
+        }),
+    }
+}
+
+fn fields(names: &[&str]) -> Option<Vec<String>> {
+    Some(names.iter().map(|n| n.to_string()).collect())
+}
+
+#[test]
+fn an_update_names_its_fields_and_one_that_changes_nothing_writes_nothing() {
+    let mut rig = Rig::new();
+    rig.toggle();
+    rig.rename("Oat milk");
+    let pending = rig.pending();
+    assert_eq!(pending.len(), 2);
+    assert_eq!(pending[0].changed_fields, fields(&["isCompleted"]));
+    assert_eq!(pending[1].changed_fields, fields(&["title"]));
+    assert_eq!(
+        pending[1].payload["isCompleted"], true,
+        "the payload is whole"
+    );
+    rig.rename(" Oat milk ");
+    assert_eq!(rig.pending().len(), 2, "the same title again is no change");
+    rig.change(async |w| local::update_profile(w, "Ada").await);
+    assert_eq!(rig.pending().len(), 2, "the same name again is no change");
+    rig.change(async |w| local::update_profile(w, "Ada L.").await);
+    let renamed = rig.pending().pop().unwrap();
+    assert_eq!(renamed.changed_fields, fields(&["name", "updatedAt"]));
+    let creates = rig.replica.state().outbox.into_values().take(2);
+    assert!(creates
+        .into_iter()
+        .all(|e| e.event.changed_fields.is_none()));
+}
+
+#[test]
+fn a_pull_rebases_the_pending_fields_onto_the_servers_record() {
+    let mut rig = Rig::new();
+    rig.toggle();
+    // Another device renamed it meanwhile.
+    let server = Todo {
+        title: "Oat milk".into(),
+        ..rig.todo.clone()
+    };
+    let stats = rig.pull(vec![rig.entry(3, Operation::Update, Some(&server))]);
+    assert_eq!((stats.applied, stats.stale), (1, 0));
+    let local = rig.local_todo().unwrap();
+    assert_eq!(local.title, "Oat milk", "the other device's rename shows");
+    assert!(
+        local.is_completed,
+        "this device's tick, still on its way, stays"
+    );
+    assert!(rig.is_marked_pending());
+    assert_eq!(rig.pending().len(), 1);
+}
+
+#[test]
+fn the_pending_fields_are_the_union_of_every_pending_update() {
+    let mut rig = Rig::new();
+    rig.toggle();
+    rig.rename("Mine");
+    let server = Todo {
+        title: "Theirs".into(),
+        description: Some("theirs too".into()),
+        is_completed: false,
+        ..rig.todo.clone()
+    };
+    rig.pull(vec![rig.entry(3, Operation::Update, Some(&server))]);
+    let local = rig.local_todo().unwrap();
+    assert_eq!(
+        (local.title.as_str(), local.is_completed),
+        ("Mine", true),
+        "both pending fields stay"
+    );
+    assert_eq!(local.description.as_deref(), Some("theirs too"));
+}
+
+#[test]
+fn a_record_whose_whole_change_is_pending_is_not_touched_by_a_pull() {
+    let mut rig = Rig::new();
+    let board_id = rig.todo.board_id;
+    let edit = TodoEdit::normalized("Bread", None);
+    let fresh = rig.change(async |w| local::create_todo(w, board_id, edit).await);
+    let mut rig_fresh = Rig {
+        todo: fresh.clone(),
+        ..rig
+    };
+    let server = Todo {
+        title: "Server bread".into(),
+        ..fresh.clone()
+    };
+    let stats = rig_fresh.pull(vec![rig_fresh.entry(3, Operation::Update, Some(&server))]);
+    assert_eq!((stats.applied, stats.stale), (0, 1));
+    assert_eq!(rig_fresh.local_todo().unwrap(), fresh);
+    // Once the create is pushed, its field updates rebase again.
+    rig_fresh.toggle();
+    let create = rig_fresh.pending()[0].id.clone();
+    rig_fresh.book(&[(create, applied(4))]);
+    let server = Todo {
+        title: "Server bread".into(),
+        ..fresh
+    };
+    rig_fresh.pull(vec![rig_fresh.entry(5, Operation::Update, Some(&server))]);
+    let local = rig_fresh.local_todo().unwrap();
+    assert_eq!(
+        (local.title.as_str(), local.is_completed),
+        ("Server bread", true)
+    );
+}
+
+#[test]
+fn another_devices_earlier_change_still_lands_after_ours_is_accepted() {
+    let mut rig = Rig::new();
+    rig.toggle();
+    let tick = rig.pending()[0].id.clone();
+    // The server has another device's rename as entry 3 (not pulled here yet), merges
+    // our tick onto it as entry 4 and says so.
+    rig.book(&[(tick, applied(4))]);
+    assert!(!rig.is_marked_pending());
+    let merged = Todo {
+        title: "Oat milk".into(),
+        is_completed: true,
+        ..rig.todo.clone()
+    };
+    rig.pull(vec![
+        rig.entry(3, Operation::Update, Some(&merged)),
+        rig.entry(4, Operation::Update, Some(&merged)),
+    ]);
+    assert_eq!(
+        rig.local_todo().unwrap(),
+        merged,
+        "the rename of entry 3 is not skipped as older than our entry 4"
+    );
+}
+
+#[test]
+fn an_accepted_whole_record_change_still_makes_its_echo_stale() {
+    let mut rig = Rig::new();
+    let board_id = rig.todo.board_id;
+    let edit = TodoEdit::normalized("Bread", None);
+    let fresh = rig.change(async |w| local::create_todo(w, board_id, edit).await);
+    let create = rig.pending()[0].id.clone();
+    rig.book(&[(create, applied(3))]);
+    let rig = Rig {
+        todo: fresh.clone(),
+        ..rig
+    };
+    let stats = rig.pull(vec![rig.entry(3, Operation::Create, Some(&fresh))]);
+    assert_eq!((stats.applied, stats.stale), (0, 1));
+}
+
+#[test]
+fn a_refusal_gives_back_only_its_fields_while_another_change_waits() {
+    let mut rig = Rig::new();
+    rig.toggle();
+    rig.rename("Oat milk");
+    let pending = rig.pending();
+    // The server refuses the tick; the rename waits (it will be tried again).
+    let server = Todo {
+        description: Some("from another device".into()),
+        ..rig.todo.clone()
+    };
+    rig.book(&[
+        (pending[0].id.clone(), rejected(Some(&server))),
+        (
+            pending[1].id.clone(),
+            Verdict::Retry(PushError::new(PushErrorKind::UnknownError, "busy")),
+        ),
+    ]);
+    let local = rig.local_todo().unwrap();
+    assert!(!local.is_completed, "the refused tick is undone");
+    assert_eq!(local.title, "Oat milk", "the waiting rename stays");
+    assert_eq!(
+        local.description, None,
+        "a field no refused change touched is left to the pull"
+    );
+    assert!(rig.is_marked_pending());
+}
+
+#[test]
+fn a_refused_field_that_a_waiting_change_also_touches_stays() {
+    let mut rig = Rig::new();
+    rig.rename("First");
+    rig.toggle();
+    rig.rename("Second");
+    let pending = rig.pending();
+    rig.book(&[(pending[0].id.clone(), rejected(Some(&rig.todo.clone())))]);
+    let local = rig.local_todo().unwrap();
+    assert_eq!(
+        (local.title.as_str(), local.is_completed),
+        ("Second", true),
+        "the later rename, still waiting, keeps the title"
+    );
+    // That rename refused too, with nothing else on the title: the server's title.
+    rig.book(&[(pending[2].id.clone(), rejected(Some(&rig.todo.clone())))]);
+    let local = rig.local_todo().unwrap();
+    assert_eq!((local.title.as_str(), local.is_completed), ("Milk", true));
+    // And the tick accepted after all: nothing waits any more.
+    rig.book(&[(pending[1].id.clone(), applied(3))]);
+    assert!(!rig.is_marked_pending());
+}
+
+#[test]
+fn a_refused_field_update_accepted_later_in_the_same_batch_is_not_undone() {
+    let mut rig = Rig::new();
+    rig.rename("First");
+    rig.rename("Second");
+    let pending = rig.pending();
+    rig.book(&[
+        (pending[0].id.clone(), rejected(Some(&rig.todo.clone()))),
+        (pending[1].id.clone(), applied(3)),
+    ]);
+    assert_eq!(rig.local_todo().unwrap().title, "Second");
+}
+
+#[test]
+fn a_pulled_delete_keeps_a_record_whose_update_waits_until_the_server_says() {
+    let mut rig = Rig::new();
+    rig.toggle();
+    let stats = rig.pull(vec![rig.entry(3, Operation::Delete, None)]);
+    assert_eq!((stats.applied, stats.stale), (0, 1));
+    assert!(
+        rig.local_todo().unwrap().is_completed,
+        "kept: pushing the tick brings it back on the server"
+    );
+    // The server refuses it instead (its board is gone too): it goes here as well.
+    let tick = rig.pending()[0].id.clone();
+    rig.book(&[(tick, rejected(None))]);
+    assert_eq!(rig.local_todo(), None);
+}
+
+#[test]
+fn signing_in_again_rebases_the_users_pending_fields() {
+    let mut rig = Rig::new();
+    rig.change(async |w| local::update_profile(w, "Ada L.").await);
+    let on_server = User {
+        image: Some("https://example.com/ada.png".into()),
+        ..user()
+    };
+    run(rig.replica.sign_in(&Account {
+        user: on_server,
+        token: "token".into(),
+    }))
+    .unwrap();
+    let key = (Model::User, user().id.to_string());
+    let Some(Record::User(local)) = rig.replica.state().records.get(&key).cloned() else {
+        panic!("the user is kept");
+    };
+    assert_eq!(local.name, "Ada L.", "the pending rename stays");
+    assert_eq!(local.image.as_deref(), Some("https://example.com/ada.png"));
+}
