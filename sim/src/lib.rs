@@ -31,7 +31,10 @@
 //!
 //! After the history every device syncs to quiescence and the checks run: every local
 //! change is on the server, or was refused for a reason the person was shown, or was
-//! discarded by a confirmed sign-out; every device equals the server; only the server's
+//! discarded by a confirmed sign-out; every device equals the server; the server and
+//! every device show, for each field of each live record, the value of the last accepted
+//! change of that field (field-level merge: a concurrent edit of another field of the
+//! record does not undo it; see `last_accepted_values`); only the server's
 //! answers count as tries; no two cycles of one device overlap within one term; no
 //! cursor moves back; no write lands under a stale epoch; every outbox drains; a fenced
 //! cycle (its lease revoked) writes and sends nothing; and, after every step, at most one
@@ -54,7 +57,10 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use sync_protocol::{Model, PullRequest, PushErrorKind, PushResult, Record, Timestamp, User};
+use sync_protocol::{
+    LogWithRecord, Model, Operation, OutboxEvent, PullRequest, PushErrorKind, PushResult, Record,
+    Timestamp, User,
+};
 use sync_server::storage::NewAccount;
 use sync_server::sync::SyncService;
 use sync_worker::engine::controller::{self, Controller};
@@ -107,6 +113,8 @@ impl Default for Options {
 pub struct Summary {
     pub changes: usize,
     pub applied: usize,
+    /// Of the applied changes, updates that named their fields (the server merged them).
+    pub field_updates: usize,
     pub refused: usize,
     pub requests: usize,
     pub simulated_ms: Ms,
@@ -346,6 +354,8 @@ struct Sim {
     reports: Rc<RefCell<Vec<(usize, usize, WorkerOutput)>>>,
     // What the checks need.
     made: Vec<(usize, String)>,
+    /// Every event made, by id: what an accepted one set (its payload, its fields).
+    events: HashMap<String, OutboxEvent>,
     applied: HashSet<String>,
     refused: HashMap<String, PushErrorKind>,
     discarded: HashSet<String>,
@@ -419,6 +429,7 @@ impl Sim {
             calm: false,
             reports: Rc::default(),
             made: Vec::new(),
+            events: HashMap::new(),
             applied: HashSet::new(),
             refused: HashMap::new(),
             discarded: HashSet::new(),
@@ -1409,16 +1420,26 @@ impl Sim {
                 _ => None,
             })
             .collect();
-        let todos: Vec<Uuid> = state
+        let todos: Vec<(Uuid, Option<String>)> = state
             .records
             .values()
             .filter_map(|r| match r {
-                Record::Todo(t) => Some(t.id),
+                Record::Todo(t) => Some((t.id, t.description.clone())),
                 _ => None,
             })
             .collect();
         let roll = self.rng.below(100);
         let pick = |rng: &mut Rng, n: usize| rng.below(n as u64) as usize;
+        // Half the todo edits go to the todo with the lowest id, which the devices of one
+        // account share once synced: so that different fields of one record (and now and
+        // then the same one) are edited concurrently on two devices.
+        let pick_todo = |rng: &mut Rng| {
+            if rng.below(2) == 0 {
+                0
+            } else {
+                pick(rng, todos.len())
+            }
+        };
         let mut seeds: Vec<u64> = (0..4).map(|_| self.rng.next()).collect();
         let mut ids = move || {
             let seed = seeds.pop().unwrap_or(1);
@@ -1469,26 +1490,32 @@ impl Sim {
                 })),
             )
         } else if roll < 75 {
-            let id = todos[pick(&mut self.rng, todos.len())];
+            let (id, _) = todos[pick_todo(&mut self.rng)];
             (
-                "toggle a todo".to_string(),
+                format!("toggle todo {id}"),
                 futures::executor::block_on(replica.local_change(now, &mut ids, async |w| {
                     local::toggle_todo(w, id).await.map(|_| ())
                 })),
             )
         } else if roll < 90 {
-            let id = todos[pick(&mut self.rng, todos.len())];
-            let edit = TodoEdit::normalized(&format!("Todo {serial}"), Some("details"));
+            let (id, description) = todos[pick_todo(&mut self.rng)].clone();
+            // A rename alone (one field), or a rename with a new description (two).
+            let edit = if self.rng.below(2) == 0 {
+                TodoEdit::normalized(&format!("Todo {serial}"), description.as_deref())
+            } else {
+                let details = format!("details {serial}");
+                TodoEdit::normalized(&format!("Todo {serial}"), Some(details.as_str()))
+            };
             (
-                "edit a todo".to_string(),
+                format!("edit todo {id}: {edit:?}"),
                 futures::executor::block_on(replica.local_change(now, &mut ids, async |w| {
                     local::edit_todo(w, id, edit).await.map(|_| ())
                 })),
             )
         } else {
-            let id = todos[pick(&mut self.rng, todos.len())];
+            let (id, _) = todos[pick(&mut self.rng, todos.len())];
             (
-                "delete a todo".to_string(),
+                format!("delete todo {id}"),
                 futures::executor::block_on(
                     replica.local_change(now, &mut ids, async |w| local::delete_todo(w, id).await),
                 ),
@@ -1500,6 +1527,8 @@ impl Sim {
                 for entry in after.outbox.values() {
                     if !state.outbox.contains_key(&entry.seq) {
                         self.made.push((device, entry.event.id.clone()));
+                        self.events
+                            .insert(entry.event.id.clone(), entry.event.clone());
                         self.summary.changes += 1;
                     }
                 }
@@ -1674,6 +1703,11 @@ impl Sim {
             .iter()
             .filter(|(_, id)| self.applied.contains(id))
             .count();
+        self.summary.field_updates = made
+            .iter()
+            .filter(|(_, id)| self.applied.contains(id))
+            .filter(|(_, id)| self.events[id].changed_fields.is_some())
+            .count();
         self.summary.refused = made
             .iter()
             .filter(|(_, id)| self.refused.contains_key(id))
@@ -1703,6 +1737,7 @@ impl Sim {
                 )),
             }
         }
+        let mut server_checked = HashSet::new();
         self.summary.old_leader_writes_refused = self.window.refused.get();
         self.summary.old_leader_writes_accepted = self.window.accepted.get();
         for device in 0..self.devices.len() {
@@ -1751,12 +1786,22 @@ impl Sim {
             let Some(user) = self.devices[device].user else {
                 continue;
             };
-            let server = self.server_records(user);
+            let log = self.server_log(user);
+            let server = records_of(&log);
             let local: BTreeMap<(Model, String), serde_json::Value> = state
                 .records
                 .iter()
                 .map(|(key, record)| (key.clone(), record.to_json()))
                 .collect();
+            let expected = self.last_accepted_values(&log);
+            if server_checked.insert(user) {
+                for wrong in fields_that_differ(&expected, &server) {
+                    self.violation(format!("user {user}: on the server, {wrong}"));
+                }
+            }
+            for wrong in fields_that_differ(&expected, &local) {
+                self.violation(format!("device {device}: {wrong}"));
+            }
             if local != server {
                 let missing: Vec<_> = server.keys().filter(|k| !local.contains_key(*k)).collect();
                 let extra: Vec<_> = local.keys().filter(|k| !server.contains_key(*k)).collect();
@@ -1772,10 +1817,11 @@ impl Sim {
         }
     }
 
-    /// Everything the server holds for `user`, read through pull from the start.
-    fn server_records(&self, user: usize) -> BTreeMap<(Model, String), serde_json::Value> {
+    /// The server's changelog of `user`, read through pull from the start, each entry
+    /// with the record's current state.
+    fn server_log(&self, user: usize) -> Vec<LogWithRecord> {
         let user = &self.users[user];
-        let mut records = BTreeMap::new();
+        let mut log = Vec::new();
         let mut cursor = None;
         loop {
             let request = PullRequest {
@@ -1787,26 +1833,110 @@ impl Sim {
                 .block_on(self.service.pull(user, request))
                 .expect("the server pulls");
             if page.logs_with_records.is_empty() {
-                break;
+                return log;
             }
-            for entry in &page.logs_with_records {
-                let (Some(model), Some(id)) = (Model::parse(&entry.model), entry.record_id())
-                else {
-                    continue;
-                };
-                match &entry.record {
-                    Some(record) => records.insert((model, id.to_string()), record.clone()),
-                    None => records.remove(&(model, id.to_string())),
-                };
-            }
+            log.extend(page.logs_with_records);
             cursor = page.cursor;
         }
-        // Round-trip through the record type, as the replica stores it.
-        records
-            .into_iter()
-            .filter_map(|((model, id), value)| {
-                Some(((model, id), Record::from_json(model, value).ok()?.to_json()))
-            })
-            .collect()
     }
+
+    /// For every record the changelog `log` leaves alive, each field as the last
+    /// accepted change of that field set it: in the order the server applied them, a
+    /// create (or an update of a record that was gone, which brings it back) sets every
+    /// field from its payload, an update that names its fields sets those, any other
+    /// update every field, and a delete (also one the server made for a board's todos)
+    /// ends the record. A change no device made (an account's sign-up) counts as the
+    /// record the server holds.
+    fn last_accepted_values(
+        &self,
+        log: &[LogWithRecord],
+    ) -> BTreeMap<(Model, String), serde_json::Value> {
+        let mut records: BTreeMap<(Model, String), serde_json::Value> = BTreeMap::new();
+        for entry in log {
+            let (Some(model), Some(id)) = (Model::parse(&entry.model), entry.record_id()) else {
+                continue;
+            };
+            let key = (model, id.to_string());
+            if entry.operation == Operation::Delete {
+                records.remove(&key);
+                continue;
+            }
+            let Some(event) = self.events.get(&entry.outbox_event_id) else {
+                if let Some(record) = entry.record.as_ref().and_then(|r| normalized(model, r)) {
+                    records.insert(key, record);
+                }
+                continue;
+            };
+            let Some(payload) = normalized(model, &event.payload) else {
+                continue;
+            };
+            let named = event
+                .changed_fields
+                .as_ref()
+                .filter(|_| event.operation == "update");
+            match (named, records.get_mut(&key)) {
+                (Some(fields), Some(current)) => {
+                    for field in fields {
+                        current[field.as_str()] = payload[field.as_str()].clone();
+                    }
+                }
+                _ => {
+                    records.insert(key, payload);
+                }
+            }
+        }
+        records
+    }
+}
+
+/// The records a changelog leaves alive, as they are now.
+fn records_of(log: &[LogWithRecord]) -> BTreeMap<(Model, String), serde_json::Value> {
+    let mut records = BTreeMap::new();
+    for entry in log {
+        let (Some(model), Some(id)) = (Model::parse(&entry.model), entry.record_id()) else {
+            continue;
+        };
+        match &entry.record {
+            Some(record) => records.insert((model, id.to_string()), record.clone()),
+            None => records.remove(&(model, id.to_string())),
+        };
+    }
+    // Round-trip through the record type, as the replica stores it.
+    records
+        .into_iter()
+        .filter_map(|((model, id), value)| Some(((model, id), normalized(model, &value)?)))
+        .collect()
+}
+
+/// A record's JSON as the record type writes it.
+fn normalized(model: Model, value: &serde_json::Value) -> Option<serde_json::Value> {
+    Some(Record::from_json(model, value.clone()).ok()?.to_json())
+}
+
+/// Where `actual` does not show the records and fields of `expected`.
+fn fields_that_differ(
+    expected: &BTreeMap<(Model, String), serde_json::Value>,
+    actual: &BTreeMap<(Model, String), serde_json::Value>,
+) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for (key, record) in expected {
+        let Some(shown) = actual.get(key) else {
+            wrong.push(format!("{key:?} is missing"));
+            continue;
+        };
+        for field in key.0.fields() {
+            if shown.get(*field) != record.get(*field) {
+                wrong.push(format!(
+                    "{key:?}.{field} is {} but the last accepted change of it made it {}",
+                    shown[*field], record[*field]
+                ));
+            }
+        }
+    }
+    for key in actual.keys().filter(|key| !expected.contains_key(*key)) {
+        wrong.push(format!(
+            "{key:?} is there, but no accepted change left it alive"
+        ));
+    }
+    wrong
 }

@@ -72,11 +72,13 @@ fn totals(summaries: &[Summary]) -> String {
     let sum = |f: fn(&Summary) -> usize| summaries.iter().map(f).sum::<usize>();
     let days: i64 = summaries.iter().map(|s| s.simulated_ms).sum::<i64>() / 86_400_000;
     format!(
-        "{} local changes ({} applied, {} refused), {} requests, {days} simulated days, \
+        "{} local changes ({} applied, of which {} field updates; {} refused), {} requests, \
+         {days} simulated days, \
          {} lock seizures, writes of old leaders before they read their loss: {} refused, \
          {} accepted before the successor opened the store",
         sum(|s| s.changes),
         sum(|s| s.applied),
+        sum(|s| s.field_updates),
         sum(|s| s.refused),
         sum(|s| s.requests),
         sum(|s| s.seizures),

@@ -9,4 +9,5 @@ mod convergence;
 mod failure_paths;
 mod foundation;
 mod incremental;
+mod merge;
 mod random;
