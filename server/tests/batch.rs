@@ -56,6 +56,13 @@ impl Ids {
         let event =
             |operation, record: Record| OutboxEvent::new(Uuid::new_v4(), operation, &record, at);
         let (create, update, delete) = (Operation::Create, Operation::Update, Operation::Delete);
+        // An update naming the fields it changed: merged onto the record as stored.
+        let fields = |operation, record: Record, names: &[&str]| {
+            event(operation, record)
+                .with_changed_fields(names.iter().map(|name| name.to_string()).collect())
+        };
+        let mut flipped = self.todo(0, 0, "stale title");
+        flipped.is_completed = !flipped.is_completed;
         let first = event(create, self.board(0, "Home").into());
         let mut empty_title = self.todo(2, 1, "x");
         empty_title.title = String::new();
@@ -89,6 +96,22 @@ impl Ids {
             // The same id twice at the end: the later change is what stays.
             event(update, self.todo(2, 1, "report, v3").into()),
             event(update, self.todo(2, 1, "report, v4").into()),
+            // Field-level merges onto what this batch wrote just before: the tick keeps
+            // the title "milk, again", the rename keeps the tick.
+            fields(update, flipped.into(), &["isCompleted"]),
+            fields(update, self.todo(0, 0, "milk, renamed").into(), &["title"]),
+            // Moves the todo with its title "report, v4".
+            fields(update, self.todo(2, 0, "not named").into(), &["boardId"]),
+            // Gone with its board's delete above: comes back whole, on board 1.
+            fields(
+                update,
+                self.todo(1, 1, "eggs, third life").into(),
+                &["title"],
+            ),
+            // RECORD_VALIDATION_FAILURE: changedFields on a create.
+            fields(create, self.todo(3, 1, "bread").into(), &["title"]),
+            // CUSTOM_VALIDATION_FAILED: the merged name is that of board 0.
+            fields(update, self.board(1, " home").into(), &["name"]),
         ]
     }
 
@@ -129,7 +152,7 @@ async fn a_batch_answers_and_changes_what_its_events_would_one_by_one(backend: B
         .iter()
         .filter(|result| result.error.is_some())
         .count();
-    assert_eq!(refused, 3, "{single:#?}");
+    assert_eq!(refused, 5, "{single:#?}");
 
     let answers = |ids: &Ids, events: &[OutboxEvent], results: &[sync_protocol::PushResult]| {
         results
@@ -141,6 +164,26 @@ async fn a_batch_answers_and_changes_what_its_events_would_one_by_one(backend: B
         answers(&alice_ids, &alice_events, &batched),
         answers(&bob_ids, &bob_events, &single)
     );
+
+    // The merges took only the fields they named, onto what the batch wrote before.
+    let expected = [
+        (0, "milk, renamed", false, "<board 0>"),
+        (2, "report, v4", true, "<board 0>"),
+        (1, "eggs, third life", false, "<board 1>"),
+    ];
+    for (i, title, done, board) in expected {
+        let record = alice.pulled_record(alice_ids.todos[i]).await;
+        let todo = record.expect("the todo is there");
+        assert_eq!(
+            (
+                todo["title"].as_str(),
+                todo["isCompleted"].as_bool(),
+                alice_ids.neutral(&[], todo["boardId"].to_string())
+            ),
+            (Some(title), Some(done), format!("\"{board}\"")),
+            "todo {i}"
+        );
+    }
 
     let alice_logs = neutral_logs(&alice_ids, &alice_events, alice.pull_all().await);
     let bob_logs = neutral_logs(&bob_ids, &bob_events, bob.pull_all().await);

@@ -1,6 +1,7 @@
 //! Property tests: random and malformed bodies sent to push and pull, on SQLite and
-//! PostgreSQL. Whatever arrives, the server answers without a 5xx, keeps serving, and a
-//! rejected request (or a push whose every event failed) leaves the database as it was.
+//! PostgreSQL. Whatever arrives (garbage in `changedFields` too: other names, NUL, wrong
+//! types, huge lists), the server answers without a 5xx, keeps serving, and a rejected
+//! request (or a push whose every event failed) leaves the database as it was.
 //!
 //! And text the two databases treat differently (NUL, which PostgreSQL cannot store;
 //! other control and invisible characters, non-characters, combining marks, quotes,
@@ -50,8 +51,39 @@ fn any_json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// What a `changedFields` may hold instead of a short list of the model's field names:
+/// other names (the id, another model's, NUL, empty), wrong types, and lists far longer
+/// than any model has fields.
+fn changed_fields_garbage() -> impl Strategy<Value = Value> {
+    let names = [
+        "title",
+        "isCompleted",
+        "name",
+        "id",
+        "userId",
+        "boardId",
+        "email",
+        "",
+        "title\u{0}",
+        "\u{0}",
+    ];
+    let name = prop_oneof![
+        prop::sample::select(names.to_vec()).prop_map(Value::from),
+        ".{0,12}".prop_map(Value::from),
+        any_json(),
+    ];
+    prop_oneof![
+        prop::collection::vec(name, 0..8).prop_map(Value::from),
+        (1usize..20_000).prop_map(|n| json!(vec!["title"; n])),
+        (1usize..5_000)
+            .prop_map(|n| Value::from((0..n).map(|i| format!("field{i}")).collect::<Vec<_>>())),
+        any_json(),
+    ]
+}
+
 /// A valid event for `fixture`, then damaged: a field removed, replaced by any JSON,
-/// or an unknown one added; the model or operation swapped.
+/// or an unknown one added; the model or operation swapped; `changedFields` set to
+/// garbage.
 fn damaged_event(fixture: Value) -> impl Strategy<Value = Value> {
     let keys = [
         "id",
@@ -65,6 +97,7 @@ fn damaged_event(fixture: Value) -> impl Strategy<Value = Value> {
         "syncedAt",
         "retryable",
         "lastAttemptedAt",
+        "changedFields",
     ];
     let payload_keys = [
         "id",
@@ -79,12 +112,13 @@ fn damaged_event(fixture: Value) -> impl Strategy<Value = Value> {
     let events = fixture["events"].as_array().cloned().unwrap_or_default();
     (
         0..events.len().max(1),
-        0usize..6,
+        0usize..7,
         prop::sample::select(keys.to_vec()),
         prop::sample::select(payload_keys.to_vec()),
         any_json(),
+        changed_fields_garbage(),
     )
-        .prop_map(move |(pick, how, key, payload_key, value)| {
+        .prop_map(move |(pick, how, key, payload_key, value, fields)| {
             let mut event = events[pick].clone();
             match how {
                 0 => {
@@ -98,6 +132,7 @@ fn damaged_event(fixture: Value) -> impl Strategy<Value = Value> {
                         .map(|p| p.remove(payload_key));
                 }
                 4 => event["entityType"] = json!(["User", "Board", "Todo", "board", ""][pick % 5]),
+                5 => event["changedFields"] = fields,
                 _ => {
                     event["operation"] =
                         json!(["create", "update", "delete", "Create", "upsert"][pick % 5])
@@ -107,10 +142,22 @@ fn damaged_event(fixture: Value) -> impl Strategy<Value = Value> {
         })
 }
 
+/// An event of `fixture`, intact but for garbage in its `changedFields`.
+fn garbage_fields_event(fixture: &Value) -> impl Strategy<Value = Value> {
+    let events = fixture["events"].as_array().cloned().unwrap_or_default();
+    (prop::sample::select(events), changed_fields_garbage()).prop_map(|(mut event, fields)| {
+        event["changedFields"] = fields;
+        event
+    })
+}
+
 fn inputs(fixture: Value) -> impl Strategy<Value = Input> {
     let bytes = prop::collection::vec(any::<u8>(), 0..64);
     let events = damaged_event(fixture.clone());
+    let garbage_fields = garbage_fields_event(&fixture);
     prop_oneof![
+        prop::collection::vec(garbage_fields, 1..4)
+            .prop_map(|events| Input::Push(json!({ "events": events }).to_string().into_bytes())),
         bytes.clone().prop_map(Input::Push),
         bytes.prop_map(Input::Pull),
         any_json().prop_map(|v| Input::Push(v.to_string().into_bytes())),
@@ -147,6 +194,7 @@ async fn random_bodies_never_break_the_server(backend: Backend) {
         update(home.clone()),
         create(todo(home.id, "Eggs")),
         update(milk.clone()),
+        update_fields(milk.clone(), &["title", "isCompleted"]),
         delete(milk.clone()),
         update(alice.user().clone()),
     ]});
@@ -197,6 +245,14 @@ async fn check(alice: &Client, db: &TestDb, input: Input) {
             // A push changes the database only through events it applied.
             Input::Push(_) => {
                 let results: Vec<PushResult> = serde_json::from_value(answer).unwrap();
+                // Bad input is refused for good: a retryable error (a fault of ours)
+                // would have the client send it again forever.
+                assert!(
+                    results
+                        .iter()
+                        .all(|r| r.error.as_ref().is_none_or(|e| !e.retryable)),
+                    "{input:?}: {results:?}"
+                );
                 results.iter().all(|r| r.error.is_some())
             }
             Input::Pull(_) => true,
@@ -264,6 +320,8 @@ enum Hostile {
     TodoDescription(String),
     UserName(String),
     UserImage(String),
+    /// A field name in an update's changedFields.
+    ChangedField(String),
     EventId(String),
     LoginEmail(String),
     SignupName(String),
@@ -278,6 +336,7 @@ fn hostile() -> impl Strategy<Value = Hostile> {
         awkward_text().prop_map(Hostile::TodoDescription),
         awkward_text().prop_map(Hostile::UserName),
         awkward_text().prop_map(Hostile::UserImage),
+        awkward_text().prop_map(Hostile::ChangedField),
         awkward_text().prop_map(Hostile::EventId),
         awkward_text().prop_map(Hostile::LoginEmail),
         awkward_text().prop_map(Hostile::SignupName),
@@ -345,6 +404,13 @@ impl Side {
                 let mut user = alice.user().clone();
                 user.image = Some(text.clone());
                 (vec![update(user)], Some(("image", text.clone())))
+            }
+            Hostile::ChangedField(text) => {
+                let renamed = Board {
+                    name: format!("renamed {n}"),
+                    ..self.home.clone()
+                };
+                (vec![update_fields(renamed, &["name", text])], None)
             }
             Hostile::EventId(text) => {
                 let mut event = create(board(alice.user_id(), &format!("event {n}")));
@@ -422,6 +488,7 @@ async fn text_the_backends_treat_differently_is_answered_alike() {
             [
                 Hostile::TodoDescription(format!("a{piece}b")),
                 Hostile::BoardName(format!("a{piece}b")),
+                Hostile::ChangedField(format!("name{piece}")),
                 Hostile::EventId(format!("a{piece}b")),
                 Hostile::LoginEmail(format!("a{piece}b@example.com")),
             ]

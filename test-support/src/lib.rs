@@ -46,7 +46,7 @@ pub use db::{Backend, TestDb};
 #[cfg(feature = "server")]
 pub use postgres::admin_execute;
 #[cfg(feature = "server")]
-pub use records::{board, create, delete, error_type, event, now, todo, update};
+pub use records::{board, create, delete, error_type, event, now, todo, update, update_fields};
 #[cfg(feature = "server")]
 pub use server::TestServer;
 #[cfg(feature = "server")]

@@ -40,6 +40,12 @@ pub fn update(record: impl Into<Record>) -> OutboxEvent {
     event(Operation::Update, record)
 }
 
+/// An update naming the fields it changed (`changedFields`), as our client sends it: the
+/// server takes just those fields from `record`.
+pub fn update_fields(record: impl Into<Record>, fields: &[&str]) -> OutboxEvent {
+    update(record).with_changed_fields(fields.iter().map(|field| field.to_string()).collect())
+}
+
 pub fn delete(record: impl Into<Record>) -> OutboxEvent {
     event(Operation::Delete, record)
 }

@@ -11,14 +11,17 @@
 //! still apply. Either way every event gets the answer it would get on its own.
 //!
 //! Per event: replay (an applied event id answers its changelog id again and changes
-//! nothing), retry limit, validation, scope, custom rules, then the change and its
-//! changelog entries.
+//! nothing), retry limit, validation, the field-level merge of an update that names the
+//! fields it changed ([`merge`]), scope, custom rules, then the change and its changelog
+//! entries. Entries name a record, not a version of it: a pull sends the record as
+//! stored, so every client gets the merged record.
 
 use super::custom::Verdict;
 use super::{reject, scope, Failure, SyncService};
 use crate::storage::{Receipt, ScopeTx, ScopeView};
 use crate::Error;
 use async_trait::async_trait;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use sync_protocol::push::ServerState;
 use sync_protocol::validation::validate_event;
@@ -183,13 +186,16 @@ impl SyncService {
             .map_err(|invalid| Failure::Rejected(invalid.kind, invalid.message))
     }
 
-    /// Scope and custom rules, then the change; returns the event's entry.
+    /// The merge, scope and custom rules, then the change; returns the event's entry.
+    /// The rules judge the record as it would be stored, the merged one.
     async fn decide_and_apply(
         &self,
         view: &mut Cached<'_>,
         valid: &ValidatedEvent,
         event_id: &str,
     ) -> Result<u64, Failure> {
+        let merged = merge(view, valid).await?;
+        let valid = merged.as_ref();
         scope::authorize(view, valid).await?;
         for validator in &self.validators {
             if let Verdict::Reject(message) = validator.check(valid, view).await? {
@@ -241,6 +247,37 @@ enum Isolation {
 enum Precheck {
     Valid(ValidatedEvent),
     Replayed(u64),
+}
+
+/// The event as it is to be applied. An update that names the fields it changed takes
+/// just those from its payload onto the record as it is now, so that a concurrent edit
+/// of another field survives (the field-level merge); when the record is gone, or is not
+/// the pusher's to see, the payload is taken whole, as for an event without
+/// changedFields (a prisma-idb client's): a resurrection, or a refusal by the scope
+/// rules exactly as without the merge.
+///
+/// "As it is now" includes the earlier events of the same batch: `view` answers from
+/// what the batch wrote, so a batch merges as its events would one push at a time.
+async fn merge<'e>(
+    view: &mut dyn ScopeView,
+    event: &'e ValidatedEvent,
+) -> Result<Cow<'e, ValidatedEvent>, Failure> {
+    let (Operation::Update, Some(fields)) = (event.operation, &event.changed_fields) else {
+        return Ok(Cow::Borrowed(event));
+    };
+    let record = &event.record;
+    let Some(current) = scope::visible_record(view, record.model(), record.id()).await? else {
+        return Ok(Cow::Borrowed(event));
+    };
+    // Validation allowed only fields of the model, so this refusal is a safeguard.
+    let merged = current.with_fields_of(record, fields).map_err(|unknown| {
+        Failure::Rejected(PushErrorKind::RecordValidationFailure, unknown.to_string())
+    })?;
+    Ok(Cow::Owned(ValidatedEvent {
+        operation: event.operation,
+        record: merged,
+        changed_fields: event.changed_fields.clone(),
+    }))
 }
 
 /// Writes the change and its changelog entries; returns the event's own entry.

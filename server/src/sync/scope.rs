@@ -2,8 +2,10 @@
 //! User), and a user may read and write only records whose path ends at them.
 //!
 //! A push is checked twice: the record as stored (no touching another user's record,
-//! even by guessing its id) and the record as sent (no moving a todo onto another user's
-//! board, no creating or resurrecting a record in another user's scope).
+//! even by guessing its id) and the record as it would be stored (no moving a todo onto
+//! another user's board, no creating or resurrecting a record in another user's scope):
+//! the record as sent, or for an update naming its changed fields, the merge of those
+//! onto the stored record.
 //!
 //! An id that exists in another scope is answered SCOPE_VIOLATION and a parent that does
 //! not exist MISSING_PARENT; telling the two apart reveals only whether a UUID the caller

@@ -15,6 +15,6 @@
 
 pub use sync_test_support::{
     admin_execute, board, create, database_url, delete, error_type, event, expect_error, in_ci,
-    now, on_both_backends, postgres_admin_url, todo, update, Backend, Client, TestDb, TestServer,
-    DEFAULT_POSTGRES_ADMIN_URL, PASSWORD,
+    now, on_both_backends, postgres_admin_url, todo, update, update_fields, Backend, Client,
+    TestDb, TestServer, DEFAULT_POSTGRES_ADMIN_URL, PASSWORD,
 };
