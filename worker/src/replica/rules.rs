@@ -299,17 +299,12 @@ pub async fn apply_page<T: ReplicaTx>(
     // Only a record marked as having local changes waiting has some: what they touch, and
     // its local copy to keep those fields from, are read for those alone (one more round
     // of requests, and none when nothing waits).
-    let marked: Vec<(Model, String)> = keys
-        .iter()
-        .zip(&metas)
-        .filter(|(_, meta)| meta.as_ref().is_some_and(|m| m.local_change_pending))
-        .map(|(key, _)| key.clone())
-        .fold(Vec::new(), |mut unique, key| {
-            if !unique.contains(&key) {
-                unique.push(key);
-            }
-            unique
-        });
+    let mut marked: Vec<(Model, String)> = Vec::new();
+    for (key, meta) in keys.iter().zip(&metas) {
+        if meta.as_ref().is_some_and(|m| m.local_change_pending) && !marked.contains(key) {
+            marked.push(key.clone());
+        }
+    }
     let (parts, locals) = futures::try_join!(
         try_join_all(marked.iter().map(|(model, id)| tx.pending_part(*model, id))),
         try_join_all(marked.iter().map(|(model, id)| tx.record(*model, id))),
