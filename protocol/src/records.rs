@@ -213,9 +213,13 @@ impl Record {
                 target.insert(field.clone(), value.clone());
             }
         }
-        // Both inputs are whole records of `model`, and only known fields were copied:
-        // the result parses. Should it not, the record is left as it was.
-        Ok(Record::from_json(model, merged).unwrap_or_else(|_| self.clone()))
+        // Both inputs are whole records of `model` and only its fields were copied, so
+        // the result parses; were it ever not to, that is an error, never the record left
+        // unmerged (the server would answer "applied" for a change it dropped).
+        Record::from_json(model, merged).map_err(|_| UnknownField {
+            model,
+            field: fields.join(", "),
+        })
     }
 }
 
@@ -352,6 +356,22 @@ mod tests {
         fields.sort();
         let mut keys = keys;
         keys.sort();
+        assert_eq!(fields, keys);
+        let user = Record::User(User {
+            id: Uuid::nil(),
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            email_verified: false,
+            image: None,
+            created_at: Timestamp::from_millis(0),
+            updated_at: Timestamp::from_millis(0),
+            is_anonymous: false,
+        })
+        .to_json();
+        let mut keys: Vec<_> = user.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        let mut fields: Vec<_> = Model::User.fields().iter().map(|f| f.to_string()).collect();
+        fields.sort();
         assert_eq!(fields, keys);
         let mut board: Vec<_> = board_json().as_object().unwrap().keys().cloned().collect();
         board.sort();

@@ -314,8 +314,9 @@ async fn bad_changed_fields_are_refused_with_a_message_and_the_batch_goes_on(bac
     assert_eq!(setup.stored(&new).await, None);
 }
 
-/// A device's outbox merges its pending updates of one record, but the push may still
-/// carry two (one in flight when the next was made): each takes its own fields onto the
+/// A device keeps each update of a record as its own event, naming its own fields (the
+/// union of what waits is worked out only to rebase a pull or undo a refusal), so one
+/// push may carry several updates of one record: each takes its own fields onto the
 /// result of the one before.
 async fn two_updates_of_one_record_in_one_push_both_survive(backend: Backend) {
     let Some(setup) = Setup::start(backend).await else {

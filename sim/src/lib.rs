@@ -115,6 +115,10 @@ pub struct Summary {
     pub applied: usize,
     /// Of the applied changes, updates that named their fields (the server merged them).
     pub field_updates: usize,
+    /// Of those, merges that kept another change: the update's payload differed from the
+    /// record as stored in a field it did not name (a whole-record update would have
+    /// undone that field's last accepted change).
+    pub merges_that_mattered: usize,
     pub refused: usize,
     pub requests: usize,
     pub simulated_ms: Ms,
@@ -1793,7 +1797,11 @@ impl Sim {
                 .iter()
                 .map(|(key, record)| (key.clone(), record.to_json()))
                 .collect();
-            let expected = self.last_accepted_values(&log);
+            let (expected, mattered) = self.last_accepted_values(&log);
+            if !server_checked.contains(&user) {
+                // Counted once per user, as the server is checked below.
+                self.summary.merges_that_mattered += mattered;
+            }
             if server_checked.insert(user) {
                 for wrong in fields_that_differ(&expected, &server) {
                     self.violation(format!("user {user}: on the server, {wrong}"));
@@ -1847,11 +1855,16 @@ impl Sim {
     /// update every field, and a delete (also one the server made for a board's todos)
     /// ends the record. A change no device made (an account's sign-up) counts as the
     /// record the server holds.
+    ///
+    /// Also returns how many of the field-naming updates kept another change (see
+    /// [`Summary::merges_that_mattered`]). An accepted event whose payload cannot be read
+    /// is a violation: the server accepted what a client cannot have meant.
     fn last_accepted_values(
-        &self,
+        &mut self,
         log: &[LogWithRecord],
-    ) -> BTreeMap<(Model, String), serde_json::Value> {
+    ) -> (BTreeMap<(Model, String), serde_json::Value>, usize) {
         let mut records: BTreeMap<(Model, String), serde_json::Value> = BTreeMap::new();
+        let mut mattered = 0;
         for entry in log {
             let (Some(model), Some(id)) = (Model::parse(&entry.model), entry.record_id()) else {
                 continue;
@@ -1868,6 +1881,10 @@ impl Sim {
                 continue;
             };
             let Some(payload) = normalized(model, &event.payload) else {
+                let id = entry.outbox_event_id.clone();
+                self.violation(format!(
+                    "the server accepted event {id}, which is unreadable"
+                ));
                 continue;
             };
             let named = event
@@ -1876,6 +1893,12 @@ impl Sim {
                 .filter(|_| event.operation == "update");
             match (named, records.get_mut(&key)) {
                 (Some(fields), Some(current)) => {
+                    let kept_another = model
+                        .fields()
+                        .iter()
+                        .filter(|field| !fields.iter().any(|named| named == *field))
+                        .any(|field| current.get(*field) != payload.get(*field));
+                    mattered += usize::from(kept_another);
                     for field in fields {
                         current[field.as_str()] = payload[field.as_str()].clone();
                     }
@@ -1885,7 +1908,7 @@ impl Sim {
                 }
             }
         }
-        records
+        (records, mattered)
     }
 }
 

@@ -85,8 +85,9 @@ pub async fn authorize(tx: &mut dyn ScopeView, event: &ValidatedEvent) -> Result
 /// Users are created by sign-up and never deleted through sync; a client may update its
 /// own profile (name, image, updatedAt) but not what the server manages: the email
 /// (the login), whether it is verified, whether the account is anonymous, and when it
-/// was created. Sending those unchanged is required, so a client cannot believe it
-/// changed them.
+/// was created. An update that names its changed fields may name only what the client
+/// may change (the rest is taken from the stored user); one that does not name them must
+/// send those unchanged, so a client cannot believe it changed them.
 async fn authorize_user(
     tx: &mut dyn ScopeView,
     operation: Operation,
