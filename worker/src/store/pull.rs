@@ -3,7 +3,7 @@
 
 use super::notify::ChangeOrigin;
 use super::replica_tx::IdbTx;
-use super::schema::{META, RECORD_STORES, VERSION_META};
+use super::schema::{META, OUTBOX, RECORD_STORES, VERSION_META};
 use super::{readwrite, LocalStore, StoreError};
 use crate::engine::Epoch;
 use crate::messages::PullStats;
@@ -18,7 +18,9 @@ impl LocalStore {
         epoch: &Epoch,
         page: &PullResponse,
     ) -> Result<PullStats, StoreError> {
-        let mut stores = vec![VERSION_META, META];
+        // The outbox too: whether any local change waits decides whether the records'
+        // metadata must be read.
+        let mut stores = vec![VERSION_META, META, OUTBOX];
         stores.extend(RECORD_STORES);
         let db = self.db().await?;
         let tx = readwrite(&db, &stores)?;
