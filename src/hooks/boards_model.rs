@@ -309,6 +309,24 @@ mod tests {
     }
 
     #[test]
+    fn the_page_keeps_the_same_list_until_a_board_changes() {
+        let (mut model, a, _) = loaded();
+        let shown = Rc::clone(model.boards());
+        // A notice naming a board that did not change (read again) changes nothing.
+        model.patch(patch(vec![(a.id, Some(a.clone()))], vec![]));
+        assert!(Rc::ptr_eq(&shown, model.boards()));
+        let mut renamed = a.clone();
+        renamed.name = "Renamed".into();
+        model.patch(patch(vec![(a.id, Some(renamed))], vec![]));
+        assert!(!Rc::ptr_eq(&shown, model.boards()));
+        assert_eq!(model.boards()[0].board.name, "Renamed");
+        assert_eq!(
+            shown[0].board.name, "Board 1",
+            "the list on screen is a copy"
+        );
+    }
+
+    #[test]
     fn another_users_board_is_not_shown() {
         let (mut model, _, _) = loaded();
         let mut foreign = board(9, 1);
