@@ -1,20 +1,31 @@
 //! P1 click → rendered: boards created one after another through the form, each timed
-//! in the page from the click to the board's element in the DOM.
+//! in the page from the click to the board's element in the DOM, and split where the
+//! store's change notice arrives: before it, the local write and its commit; after it,
+//! the page's read of the named board and the render.
 
+use crate::report::{figure, median};
 use serde_json::json;
 use sync_test_support::{Browser, PASSWORD};
 
-/// Clicks "create board" and answers the milliseconds until the board named
-/// `arguments[0]` is in the DOM (a MutationObserver sees it before the next paint).
+/// Clicks "create board" and answers `[click → DOM, click → notice]` in milliseconds
+/// for the board named `arguments[0]` (a MutationObserver sees it before the next
+/// paint; a channel of the page's own hears the notice the write posts).
 const CLICK_AND_WAIT: &str = r#"
 const [name] = arguments;
 const done = arguments[arguments.length - 1];
 const selector = `[data-testid="board-${name}"]`;
 let clickedAt;
+let noticeAt = null;
+const channel = new BroadcastChannel("boards-sync:changes");
+channel.onmessage = (event) => {
+  if (noticeAt === null && String(event.data).includes('"local"')) noticeAt = performance.now();
+};
 const observer = new MutationObserver(() => {
   if (document.querySelector(selector)) {
     observer.disconnect();
-    done(performance.now() - clickedAt);
+    channel.close();
+    const renderedAt = performance.now();
+    done([renderedAt - clickedAt, (noticeAt ?? renderedAt) - clickedAt]);
   }
 });
 observer.observe(document.body, { subtree: true, childList: true, attributes: true });
@@ -22,8 +33,17 @@ clickedAt = performance.now();
 document.querySelector('[data-testid="create-board-button"]').click();
 "#;
 
-/// Milliseconds from click to render for each of `count` boards, in order.
-pub async fn measure(url: &str, count: usize) -> Vec<f64> {
+/// One board's timings, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Click {
+    /// From the click to the board in the DOM.
+    pub rendered: f64,
+    /// From the click to the change notice (the write committed).
+    pub written: f64,
+}
+
+/// The timings of `count` boards, in order.
+pub async fn measure(url: &str, count: usize) -> Vec<Click> {
     let browser = Browser::open().await;
     browser.goto(url).await;
     let email = format!("clicks-{}@example.com", uuid::Uuid::new_v4().simple());
@@ -38,8 +58,41 @@ pub async fn measure(url: &str, count: usize) -> Vec<f64> {
             .execute_async(CLICK_AND_WAIT, vec![json!(name)])
             .await
             .unwrap_or_else(|e| panic!("board {name} never rendered: {e}"));
-        times.push(value.as_f64().expect("milliseconds from the page"));
+        let number = |i: usize| value[i].as_f64().expect("milliseconds from the page");
+        times.push(Click {
+            rendered: number(0),
+            written: number(1),
+        });
     }
     browser.close().await;
     times
+}
+
+/// Prints the medians of the first and last 20 boards (flat means alike) and of all.
+pub fn report(clicks: &[Click]) {
+    let rendered: Vec<f64> = clicks.iter().map(|c| c.rendered).collect();
+    let written: Vec<f64> = clicks.iter().map(|c| c.written).collect();
+    let after: Vec<f64> = clicks.iter().map(|c| c.rendered - c.written).collect();
+    let last = clicks.len().saturating_sub(20)..clicks.len();
+    for (label, range) in [
+        (
+            format!("boards 1-{}", 20.min(clicks.len())),
+            0..20.min(clicks.len()),
+        ),
+        (format!("boards {}-{}", last.start + 1, last.end), last),
+    ] {
+        figure(
+            &format!("P1 median, {label}"),
+            format!(
+                "{:.1} ms (write {:.1} ms, then read and render {:.1} ms)",
+                median(&rendered[range.clone()]),
+                median(&written[range.clone()]),
+                median(&after[range])
+            ),
+        );
+    }
+    figure(
+        &format!("P1 median, all {}", clicks.len()),
+        format!("{:.1} ms (aim ≤ 16 ms, flat)", median(&rendered)),
+    );
 }

@@ -71,19 +71,7 @@ async fn main() {
     );
 
     println!("\nP1 click → board in the DOM, 200 boards");
-    let times = clicks::measure(&stack.url, 200).await;
-    figure(
-        "P1 median, boards 1-20",
-        format!("{:.1} ms", report::median(&times[..20])),
-    );
-    figure(
-        "P1 median, boards 181-200",
-        format!("{:.1} ms", report::median(&times[times.len() - 20..])),
-    );
-    figure(
-        "P1 median, all 200",
-        format!("{:.1} ms (aim ≤ 16 ms, flat)", report::median(&times)),
-    );
+    clicks::report(&clicks::measure(&stack.url, 200).await);
     drop(stack);
 
     println!(

@@ -2,7 +2,9 @@
 
 use super::{apply_change, input_value, BoardCard};
 use crate::hooks::boards::{use_boards, Boards};
+use crate::hooks::boards_model::BoardView;
 use crate::hooks::data::AppContext;
+use std::rc::Rc;
 use yew::prelude::*;
 
 #[component]
@@ -39,13 +41,7 @@ pub fn BoardList() -> Html {
         Boards::Ready(boards) if boards.is_empty() => html! {
             <p class="empty">{ "No boards yet. Create your first one above." }</p>
         },
-        Boards::Ready(boards) => html! {
-            <div class="boards">
-                for view in boards {
-                    <BoardCard key={view.board.id.to_string()} board={view.board.clone()} todos={view.todos.clone()} />
-                }
-            </div>
-        },
+        Boards::Ready(boards) => html! { <BoardGrid boards={boards} /> },
     };
     html! {
         <section aria-labelledby="boards-title">
@@ -59,5 +55,30 @@ pub fn BoardList() -> Html {
             <p class="form-error" role="alert">{ (*error).clone().unwrap_or_default() }</p>
             { list }
         </section>
+    }
+}
+
+#[derive(Properties)]
+struct BoardGridProps {
+    boards: Rc<Vec<BoardView>>,
+}
+
+/// The model hands on the same list until it changes: typing a name or showing an
+/// error re-renders the form, not a card per board.
+impl PartialEq for BoardGridProps {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.boards, &other.boards)
+    }
+}
+
+/// Every board, keyed, so a change re-renders only the cards whose props changed.
+#[component]
+fn BoardGrid(props: &BoardGridProps) -> Html {
+    html! {
+        <div class="boards">
+            for view in props.boards.iter() {
+                <BoardCard key={view.board.id.to_string()} board={view.board.clone()} todos={view.todos.clone()} />
+            }
+        </div>
     }
 }

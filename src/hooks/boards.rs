@@ -4,7 +4,8 @@
 //! everything changed); after that, each notice names the boards and todos it touched
 //! and only those are read again, in one transaction, and patched into the model. Reads
 //! run one at a time, in notice order, and notices that arrive meanwhile are merged into
-//! the next read, so a burst of pulled pages costs a few small reads, not one each.
+//! the next read, so a burst of pulled pages costs a few small reads, not one each;
+//! a large notice is read a slice at a time.
 
 use super::boards_model::{BoardView, BoardsModel};
 use super::data::Counter;
@@ -22,7 +23,8 @@ use yew::prelude::*;
 pub enum Boards {
     Loading,
     Failed(String),
-    Ready(Vec<BoardView>),
+    /// The same list (`Rc`) until a board or its todos change.
+    Ready(Rc<Vec<BoardView>>),
 }
 
 /// The boards of `user` (None: signed out), kept current by change notices.
@@ -51,12 +53,18 @@ pub fn use_boards(store: &LocalStore, user: Option<Uuid>) -> Boards {
         return Boards::Loading;
     };
     let boards = match &*follower.model.borrow() {
-        Some(Ok(model)) => Boards::Ready(model.boards().to_vec()),
+        Some(Ok(model)) => Boards::Ready(Rc::clone(model.boards())),
         Some(Err(error)) => Boards::Failed(error.clone()),
         None => Boards::Loading,
     };
     boards
 }
+
+/// How many records one read brings in and one render shows. The worker applies pulled
+/// pages of up to 1000 records while a backlog drains; a notice that large is read and
+/// rendered a slice at a time, each in its own task, so no task of the page grows with
+/// the page size (every new todo replaces one of the few its board shows).
+const READ_AT_ONCE: usize = 100;
 
 /// What the next read must bring in.
 #[derive(Default)]
@@ -70,6 +78,30 @@ struct Pending {
 impl Pending {
     fn is_empty(&self) -> bool {
         !self.everything && self.boards.is_empty() && self.todos.is_empty()
+    }
+
+    /// Takes the work of one read: everything, or up to `limit` records (boards first,
+    /// so a todo that arrives with its board finds it), in the order they were named.
+    fn take(&mut self, limit: usize) -> Pending {
+        if self.everything || self.boards.len() + self.todos.len() <= limit {
+            return std::mem::take(self);
+        }
+        let boards: Vec<String> = self.boards.drain(..limit.min(self.boards.len())).collect();
+        let rest = limit - boards.len();
+        let todos: Vec<String> = self.todos.drain(..rest.min(self.todos.len())).collect();
+        // Named again later, they must be read again.
+        for id in &boards {
+            self.seen.remove(&(Model::Board, id.clone()));
+        }
+        for id in &todos {
+            self.seen.remove(&(Model::Todo, id.clone()));
+        }
+        Pending {
+            everything: false,
+            boards,
+            todos,
+            seen: HashSet::new(),
+        }
     }
 
     fn add(&mut self, model: Model, id: &str) {
@@ -140,7 +172,7 @@ impl Follower {
         let follower = Rc::clone(self);
         wasm_bindgen_futures::spawn_local(async move {
             loop {
-                let work = std::mem::take(&mut *follower.pending.borrow_mut());
+                let work = follower.pending.borrow_mut().take(READ_AT_ONCE);
                 if work.is_empty() || follower.closed.get() {
                     break;
                 }
@@ -149,6 +181,10 @@ impl Follower {
                     break;
                 }
                 (follower.changed)();
+                if !follower.pending.borrow().is_empty() {
+                    // The render of what was read runs before the next read.
+                    gloo_timers::future::TimeoutFuture::new(0).await;
+                }
             }
             follower.reading.set(false);
         });
@@ -176,5 +212,45 @@ impl Follower {
             // Read everything again next time rather than show a stale board.
             Err(_) => self.pending.borrow_mut().everything = true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(boards: usize, todos: usize) -> Pending {
+        let mut pending = Pending::default();
+        for n in 0..todos {
+            pending.add(Model::Todo, &format!("t{n}"));
+        }
+        for n in 0..boards {
+            pending.add(Model::Board, &format!("b{n}"));
+        }
+        pending
+    }
+
+    #[test]
+    fn a_large_notice_is_read_a_slice_at_a_time_boards_first() {
+        let mut work = pending(3, 250);
+        let first = work.take(100);
+        assert_eq!(first.boards, ["b0", "b1", "b2"]);
+        assert_eq!(first.todos.len(), 97);
+        assert_eq!(first.todos[0], "t0");
+        // A record taken already is read again when a later notice names it.
+        work.add(Model::Todo, "t0");
+        assert_eq!(work.take(100).todos.len(), 100);
+        let last = work.take(100);
+        assert_eq!(last.todos.len(), 54);
+        assert_eq!(last.todos.last().map(String::as_str), Some("t0"));
+        assert!(work.is_empty());
+    }
+
+    #[test]
+    fn everything_is_read_at_once() {
+        let mut work = pending(0, 500);
+        work.everything = true;
+        let all = work.take(100);
+        assert!(all.everything && work.is_empty());
     }
 }

@@ -29,7 +29,9 @@ impl PartialEq for BoardView {
 #[derive(Debug, Default)]
 pub struct BoardsModel {
     user: Option<Uuid>,
-    boards: Vec<BoardView>,
+    /// Shared with the page until it changes (then copied once per patch), so a render
+    /// that did not change it hands the same list on and the list is not diffed.
+    boards: Rc<Vec<BoardView>>,
     /// Which board holds each todo (a deletion names only the todo).
     todo_board: HashMap<Uuid, Uuid>,
 }
@@ -52,16 +54,16 @@ impl BoardsModel {
             for todo in &todos {
                 model.todo_board.insert(todo.id, board.id);
             }
-            model.boards.push(BoardView {
+            Rc::make_mut(&mut model.boards).push(BoardView {
                 board,
                 todos: Rc::new(todos.into_iter().map(Rc::new).collect()),
             });
         }
-        model.boards.sort_by_key(|view| board_order(&view.board));
+        Rc::make_mut(&mut model.boards).sort_by_key(|view| board_order(&view.board));
         model
     }
 
-    pub fn boards(&self) -> &[BoardView] {
+    pub fn boards(&self) -> &Rc<Vec<BoardView>> {
         &self.boards
     }
 
@@ -95,14 +97,18 @@ impl BoardsModel {
 
     fn put_board(&mut self, board: Board) {
         if let Some(index) = self.boards.iter().position(|v| v.board.id == board.id) {
-            if self.boards[index].board.created_at == board.created_at {
-                self.boards[index].board = board;
+            if self.boards[index].board == board {
+                return;
+            }
+            let boards = Rc::make_mut(&mut self.boards);
+            if boards[index].board.created_at == board.created_at {
+                boards[index].board = board;
                 return;
             }
             // Its place changed: move it, todos and all.
-            let view = self.boards.remove(index);
+            let view = boards.remove(index);
             let at = self.board_position(&board).unwrap_or_else(|at| at);
-            self.boards.insert(
+            Rc::make_mut(&mut self.boards).insert(
                 at,
                 BoardView {
                     board,
@@ -112,7 +118,7 @@ impl BoardsModel {
             return;
         }
         let at = self.board_position(&board).unwrap_or_else(|at| at);
-        self.boards.insert(
+        Rc::make_mut(&mut self.boards).insert(
             at,
             BoardView {
                 board,
@@ -125,14 +131,15 @@ impl BoardsModel {
         let Some(index) = self.boards.iter().position(|v| v.board.id == id) else {
             return;
         };
-        let view = self.boards.remove(index);
+        let view = Rc::make_mut(&mut self.boards).remove(index);
         for todo in view.todos.iter() {
             self.todo_board.remove(&todo.id);
         }
     }
 
     fn view_mut(&mut self, board_id: Uuid) -> Option<&mut BoardView> {
-        self.boards.iter_mut().find(|v| v.board.id == board_id)
+        let index = self.boards.iter().position(|v| v.board.id == board_id)?;
+        Some(&mut Rc::make_mut(&mut self.boards)[index])
     }
 
     fn remove_todo(&mut self, id: Uuid) {
@@ -299,6 +306,24 @@ mod tests {
         // Its todos are forgotten: a later deletion of one changes nothing.
         model.patch(patch(vec![], vec![(first.id, None)]));
         assert_eq!(model.boards().len(), 1);
+    }
+
+    #[test]
+    fn the_page_keeps_the_same_list_until_a_board_changes() {
+        let (mut model, a, _) = loaded();
+        let shown = Rc::clone(model.boards());
+        // A notice naming a board that did not change (read again) changes nothing.
+        model.patch(patch(vec![(a.id, Some(a.clone()))], vec![]));
+        assert!(Rc::ptr_eq(&shown, model.boards()));
+        let mut renamed = a.clone();
+        renamed.name = "Renamed".into();
+        model.patch(patch(vec![(a.id, Some(renamed))], vec![]));
+        assert!(!Rc::ptr_eq(&shown, model.boards()));
+        assert_eq!(model.boards()[0].board.name, "Renamed");
+        assert_eq!(
+            shown[0].board.name, "Board 1",
+            "the list on screen is a copy"
+        );
     }
 
     #[test]

@@ -19,7 +19,9 @@ use status::StatusBoard;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use sync_protocol::push::ServerState;
-use sync_protocol::{OutboxEvent, PullResponse, PushError, PushErrorKind, PushResult, Timestamp};
+use sync_protocol::{
+    OutboxEvent, PullResponse, PushError, PushErrorKind, PushResult, Timestamp, MAX_PULL_LIMIT,
+};
 use uuid::Uuid;
 
 /// Who a cycle works for: the account and session it was started under, and the
@@ -334,9 +336,13 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
 
     /// Pulls page after page from the stored cursor until a page comes back empty. Each
     /// page is applied together with its cursor, so the cursor never runs ahead of the data.
+    ///
+    /// A full page means a backlog (an initial sync, a device long offline): each full
+    /// page doubles the next one's size, up to the protocol's maximum, so a backlog costs
+    /// fewer requests and transactions. The configured size starts every cycle.
     async fn pull_phase(&self, epoch: &Epoch) -> Step<()> {
         self.status.set_phase(Phase::Pulling);
-        let limit = self.config.borrow().pull_limit;
+        let mut limit = self.config.borrow().pull_limit;
         let mut cursor = self.store.cursor().await.map_err(storage_failure)?;
         let mut total = PullStats::default();
         loop {
@@ -356,6 +362,7 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
             if page.logs_with_records.is_empty() {
                 break;
             }
+            let full = page.logs_with_records.len() as u32 >= limit;
             let stats = self
                 .store
                 .apply_pull(epoch, &page)
@@ -367,6 +374,9 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
                 break;
             }
             cursor = page.cursor;
+            if full {
+                limit = limit.saturating_mul(2).min(MAX_PULL_LIMIT);
+            }
         }
         self.status.report(WorkerOutput::PullCompleted(total));
         self.report_pending().await;

@@ -10,7 +10,7 @@
 use super::meta::VersionMeta;
 use super::outbox::OutboxEntry;
 use super::touched::Touched;
-use super::{Account, ReplicaTx, RuleError};
+use super::{Account, ReplicaTx, RuleError, Write};
 use sync_protocol::validation::validate_record;
 use sync_protocol::{Board, Model, Operation, OutboxEvent, Record, Timestamp, Todo, User};
 use uuid::Uuid;
@@ -71,26 +71,12 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
             .ok_or_else(|| not_found(model).into())
     }
 
-    /// Applies `operation` to `record` locally and queues it for the server; an update
-    /// names the fields it changed (`None`: the whole record).
-    async fn save(
-        &mut self,
-        operation: Operation,
-        record: Record,
-        summary: String,
-        changed_fields: Option<Vec<String>>,
-    ) -> Result<(), T::Error> {
-        validate_record(&record).map_err(|e| RuleError::Invalid(e.message))?;
-        let model = record.model();
-        let id = record.id().to_string();
+    /// Reads what saving a change to a record needs: the next outbox sequence number
+    /// and the record's metadata. A change issues it together with its own reads, so
+    /// it costs one round of reads; its writes then go out together with no round of
+    /// their own (see [`ReplicaTx::write_all`]).
+    async fn prepare(&self, model: Model, id: Uuid) -> Result<Prepared, T::Error> {
         let tx = self.tx;
-        // The requests go out together: one round trip for the reads, one for the writes.
-        let change = async {
-            match operation {
-                Operation::Delete => tx.remove_record(model, &id).await,
-                Operation::Create | Operation::Update => tx.put_record(&record).await,
-            }
-        };
         let known_seq = self.next_seq;
         let seq = async {
             match known_seq {
@@ -98,20 +84,45 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
                 None => Ok(tx.last_seq().await? + 1),
             }
         };
-        let key = [(model, id.clone())];
-        let (_, seq, mut metas) = futures::try_join!(change, seq, tx.metas(&key))?;
-        self.next_seq = Some(seq + 1);
+        let key = [(model, id.to_string())];
+        let (seq, mut metas) = futures::try_join!(seq, tx.metas(&key))?;
+        Ok(Prepared {
+            seq,
+            meta: metas.pop().flatten(),
+        })
+    }
+
+    /// Applies `operation` to `record` locally and queues it for the server, with what
+    /// [`Self::prepare`] read for it; an update names the fields it changed (`None`: the
+    /// whole record).
+    async fn save(
+        &mut self,
+        operation: Operation,
+        record: Record,
+        summary: String,
+        prepared: Prepared,
+        changed_fields: Option<Vec<String>>,
+    ) -> Result<(), T::Error> {
+        validate_record(&record).map_err(|e| RuleError::Invalid(e.message))?;
+        let model = record.model();
+        let id = record.id().to_string();
+        self.next_seq = Some(prepared.seq + 1);
         let mut event = OutboxEvent::new((self.new_id)(), operation, &record, self.now);
         if let Some(fields) = changed_fields {
             event = event.with_changed_fields(fields);
         }
-        let entry = OutboxEntry::new(event, seq, Some(summary));
-        let mut meta = metas
-            .pop()
-            .flatten()
+        let entry = OutboxEntry::new(event, prepared.seq, Some(summary));
+        let mut meta = prepared
+            .meta
             .unwrap_or_else(|| VersionMeta::new(model, &id));
         meta.local_change_pending = true;
-        futures::try_join!(tx.put_entry(&entry), tx.put_meta(&meta))?;
+        let change = match operation {
+            Operation::Delete => Write::RemoveRecord(model, id.clone()),
+            Operation::Create | Operation::Update => Write::PutRecord(record),
+        };
+        self.tx
+            .write_all(&[change, Write::PutEntry(entry), Write::PutMeta(meta)])
+            .await?;
         self.touched.record(model, &id);
         Ok(())
     }
@@ -123,14 +134,21 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
         before: &Record,
         after: Record,
         summary: String,
+        prepared: Prepared,
     ) -> Result<(), T::Error> {
         let fields = after.changed_fields(before);
         if fields.is_empty() {
             return Ok(());
         }
-        self.save(Operation::Update, after, summary, Some(fields))
+        self.save(Operation::Update, after, summary, prepared, Some(fields))
             .await
     }
+}
+
+/// What [`LocalWriter::prepare`] read for one save.
+struct Prepared {
+    seq: u32,
+    meta: Option<VersionMeta>,
 }
 
 fn not_found(model: Model) -> RuleError {
@@ -141,16 +159,23 @@ pub async fn create_board<T: ReplicaTx>(
     write: &mut LocalWriter<'_, T>,
     name: &str,
 ) -> Result<Board, T::Error> {
-    let account = write.account().await?;
+    let id = (write.new_id)();
+    let (account, prepared) = futures::try_join!(write.account(), write.prepare(Model::Board, id))?;
     let board = Board {
-        id: (write.new_id)(),
+        id,
         name: name.trim().to_string(),
         created_at: write.now,
         user_id: account.user.id,
     };
     let summary = format!("Creating board \"{}\"", board.name);
     write
-        .save(Operation::Create, board.clone().into(), summary, None)
+        .save(
+            Operation::Create,
+            board.clone().into(),
+            summary,
+            prepared,
+            None,
+        )
         .await?;
     Ok(board)
 }
@@ -160,13 +185,18 @@ pub async fn rename_board<T: ReplicaTx>(
     id: Uuid,
     name: &str,
 ) -> Result<Board, T::Error> {
-    let before = write.record(Model::Board, id).await?;
-    let Record::Board(mut board) = before.clone() else {
+    let (record, prepared) = futures::try_join!(
+        write.record(Model::Board, id),
+        write.prepare(Model::Board, id)
+    )?;
+    let Record::Board(mut board) = record.clone() else {
         return Err(not_found(Model::Board).into());
     };
     let summary = format!("Renaming board \"{}\" to \"{}\"", board.name, name.trim());
     board.name = name.trim().to_string();
-    write.update(&before, board.clone().into(), summary).await?;
+    write
+        .update(&record, board.clone().into(), summary, prepared)
+        .await?;
     Ok(board)
 }
 
@@ -176,9 +206,10 @@ pub async fn delete_board<T: ReplicaTx>(
     write: &mut LocalWriter<'_, T>,
     id: Uuid,
 ) -> Result<(), T::Error> {
-    let (board, todo_ids) = futures::try_join!(
+    let (board, todo_ids, prepared) = futures::try_join!(
         write.record(Model::Board, id),
-        write.tx.todo_ids_of_board(id)
+        write.tx.todo_ids_of_board(id),
+        write.prepare(Model::Board, id)
     )?;
     // Its todos' metadata goes too: should the server refuse the delete, a resync
     // brings the todos back (see `rules::book_verdicts`). All requests go out together.
@@ -197,7 +228,9 @@ pub async fn delete_board<T: ReplicaTx>(
         Record::Board(board) => format!("Deleting board \"{}\"", board.name),
         _ => "Deleting a board".into(),
     };
-    write.save(Operation::Delete, board, summary, None).await
+    write
+        .save(Operation::Delete, board, summary, prepared, None)
+        .await
 }
 
 pub async fn create_todo<T: ReplicaTx>(
@@ -206,9 +239,13 @@ pub async fn create_todo<T: ReplicaTx>(
     edit: TodoEdit,
 ) -> Result<Todo, T::Error> {
     // The board must exist here; the server checks it is the user's.
-    write.record(Model::Board, board_id).await?;
+    let id = (write.new_id)();
+    let (_, prepared) = futures::try_join!(
+        write.record(Model::Board, board_id),
+        write.prepare(Model::Todo, id)
+    )?;
     let todo = Todo {
-        id: (write.new_id)(),
+        id,
         title: edit.title,
         description: edit.description,
         is_completed: false,
@@ -217,7 +254,13 @@ pub async fn create_todo<T: ReplicaTx>(
     };
     let summary = format!("Adding todo \"{}\"", todo.title);
     write
-        .save(Operation::Create, todo.clone().into(), summary, None)
+        .save(
+            Operation::Create,
+            todo.clone().into(),
+            summary,
+            prepared,
+            None,
+        )
         .await?;
     Ok(todo)
 }
@@ -260,12 +303,17 @@ pub async fn delete_todo<T: ReplicaTx>(
     write: &mut LocalWriter<'_, T>,
     id: Uuid,
 ) -> Result<(), T::Error> {
-    let todo = write.record(Model::Todo, id).await?;
+    let (todo, prepared) = futures::try_join!(
+        write.record(Model::Todo, id),
+        write.prepare(Model::Todo, id)
+    )?;
     let summary = match &todo {
         Record::Todo(todo) => format!("Deleting todo \"{}\"", todo.title),
         _ => "Deleting a todo".into(),
     };
-    write.save(Operation::Delete, todo, summary, None).await
+    write
+        .save(Operation::Delete, todo, summary, prepared, None)
+        .await
 }
 
 /// Changes the signed-in user's display name.
@@ -274,7 +322,12 @@ pub async fn update_profile<T: ReplicaTx>(
     name: &str,
 ) -> Result<User, T::Error> {
     let account = write.account().await?;
-    let before = match write.record(Model::User, account.user.id).await {
+    let id = account.user.id;
+    let (record, prepared) = futures::join!(
+        write.record(Model::User, id),
+        write.prepare(Model::User, id)
+    );
+    let before = match record {
         Ok(Record::User(user)) => user,
         _ => account.user,
     };
@@ -286,7 +339,7 @@ pub async fn update_profile<T: ReplicaTx>(
     }
     let summary = format!("Changing your name to \"{}\"", user.name);
     write
-        .update(&before.into(), user.clone().into(), summary)
+        .update(&before.into(), user.clone().into(), summary, prepared?)
         .await?;
     Ok(user)
 }
@@ -297,12 +350,17 @@ async fn update_todo<T: ReplicaTx>(
     id: Uuid,
     change: impl FnOnce(&mut Todo) -> String,
 ) -> Result<Todo, T::Error> {
-    let before = write.record(Model::Todo, id).await?;
-    let Record::Todo(mut todo) = before.clone() else {
+    let (record, prepared) = futures::try_join!(
+        write.record(Model::Todo, id),
+        write.prepare(Model::Todo, id)
+    )?;
+    let Record::Todo(mut todo) = record.clone() else {
         return Err(not_found(Model::Todo).into());
     };
     let summary = change(&mut todo);
-    write.update(&before, todo.clone().into(), summary).await?;
+    write
+        .update(&record, todo.clone().into(), summary, prepared)
+        .await?;
     Ok(todo)
 }
 

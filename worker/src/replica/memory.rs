@@ -26,6 +26,9 @@ pub struct ReplicaState {
     pub metas: BTreeMap<(Model, String), VersionMeta>,
     /// Outbox entries by creation sequence.
     pub outbox: BTreeMap<u32, OutboxEntry>,
+    /// The stored bound of applied changelog ids; None, as in a database from before it
+    /// was kept, until a rule sets it (read, it is then worked out from the metadata).
+    pub applied_bound: Option<String>,
 }
 
 /// One transaction: a working copy of the state.
@@ -110,6 +113,32 @@ impl ReplicaTx for MemoryTx {
             .values()
             .filter(|entry| entry.event.is_pending() && entry.record_key() == key);
         Ok(waiting.cloned().collect())
+    }
+
+    async fn pending_total(&self) -> Result<u32, RuleError> {
+        let state = self.state.borrow();
+        let waiting = state
+            .outbox
+            .values()
+            .filter(|entry| entry.event.is_pending() && entry.event.record_id().is_some());
+        Ok(waiting.count() as u32)
+    }
+
+    async fn applied_bound(&self) -> Result<String, RuleError> {
+        let state = self.state.borrow();
+        Ok(state.applied_bound.clone().unwrap_or_else(|| {
+            state
+                .metas
+                .values()
+                .filter_map(|meta| meta.last_applied_change_id.clone())
+                .max()
+                .unwrap_or_default()
+        }))
+    }
+
+    async fn set_applied_bound(&self, id: &str) -> Result<(), RuleError> {
+        self.state.borrow_mut().applied_bound = Some(id.to_string());
+        Ok(())
     }
 
     async fn last_seq(&self) -> Result<u32, RuleError> {

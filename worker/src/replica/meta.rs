@@ -56,6 +56,9 @@ pub mod keys {
     /// The leadership term (a number): each worker that takes the lead raises it, and
     /// every write of a sync cycle checks it is still its own.
     pub const TERM: &str = "term";
+    /// An upper bound of every record's last applied changelog id (a string), raised in
+    /// the transaction that applies one (see `ReplicaTx::applied_bound`).
+    pub const APPLIED_BOUND: &str = "appliedBound";
 }
 
 /// The signed-in account, shared by the page and the worker.

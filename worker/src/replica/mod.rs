@@ -71,8 +71,23 @@ pub trait ReplicaTx {
         let entries = self.pending_of(model, id).await?;
         Ok(Pending::of(entries.iter().map(|entry| &entry.event)))
     }
+    /// How many events, of any record, still wait to be pushed.
+    async fn pending_total(&self) -> Result<u32, Self::Error>;
     /// The highest outbox sequence number in use (0 when the outbox is empty).
     async fn last_seq(&self) -> Result<u32, Self::Error>;
+
+    /// An upper bound of every record's last applied changelog id ("" when none is
+    /// applied): a pulled page whose entries all come after it holds no stale entry, so
+    /// it needs no record's metadata (see [`rules::apply_page`]).
+    async fn applied_bound(&self) -> Result<String, Self::Error>;
+    async fn set_applied_bound(&self, id: &str) -> Result<(), Self::Error>;
+    /// Raises the bound to `id` when `id` is above it.
+    async fn raise_applied_bound(&self, id: &str) -> Result<(), Self::Error> {
+        if self.applied_bound().await?.as_str() < id {
+            self.set_applied_bound(id).await?;
+        }
+        Ok(())
+    }
 
     /// The metadata of several records, in the order asked (issued together where the
     /// store can, so a page of pulled entries costs one round of reads).

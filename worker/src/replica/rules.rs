@@ -18,11 +18,12 @@ use sync_protocol::{
 /// Fails with [`RuleError::StaleEpoch`] unless `epoch` is the current one: the same
 /// account and session are signed in and no other worker took the lead since.
 pub async fn check_epoch<T: ReplicaTx>(tx: &T, epoch: &Epoch) -> Result<(), T::Error> {
-    let account = tx.account().await?;
+    // Both reads go out together: one round trip.
+    let (account, term) = futures::try_join!(tx.account(), tx.term())?;
     let same_session = account
         .as_ref()
         .is_some_and(|a| a.user.id == epoch.user_id && a.token == epoch.token);
-    if same_session && tx.term().await? == epoch.term {
+    if same_session && term == epoch.term {
         Ok(())
     } else {
         Err(RuleError::StaleEpoch.into())
@@ -114,6 +115,9 @@ pub async fn book_verdicts<T: ReplicaTx>(
 
     let mut changed = Touched::default();
     let mut writes = Vec::new();
+    // The newest changelog id marked applied here: the bound that lets pulled pages skip
+    // the metadata must stay at or above every record's last applied id.
+    let mut newest_applied: Option<&str> = None;
     for ((_, verdict), entry) in verdicts.iter().zip(entries) {
         let Some(mut entry) = entry else {
             continue;
@@ -143,6 +147,7 @@ pub async fn book_verdicts<T: ReplicaTx>(
                     // stale, and so is its echo.
                     if let Some(meta) = metas.get_mut(&key) {
                         meta.applied(changelog_id);
+                        newest_applied = newest_applied.max(Some(changelog_id.as_str()));
                     }
                 }
             }
@@ -181,7 +186,12 @@ pub async fn book_verdicts<T: ReplicaTx>(
             .filter_map(|key| metas.remove(key))
             .map(Write::PutMeta),
     );
-    tx.write_all(&writes).await?;
+    futures::try_join!(tx.write_all(&writes), async {
+        match newest_applied {
+            Some(id) => tx.raise_applied_bound(id).await,
+            None => Ok(()),
+        }
+    })?;
     Ok(changed)
 }
 
@@ -271,12 +281,23 @@ pub fn decide_pulled(
 
 /// Applies a page of the server's changelog and stores its cursor. Returns the stats
 /// and the records that changed.
+///
+/// Two rounds of requests on the forward path, three otherwise: the epoch, the applied
+/// bound and the outbox's pending count together; then, only when some entry may be
+/// stale (it is not after the bound) or some local change waits, each record's
+/// metadata; then every write and the cursor together. Skipping the metadata decides
+/// the same: after the bound no entry is stale, and with nothing pending no record is
+/// marked pending, so every record's metadata reads as none would.
 pub async fn apply_page<T: ReplicaTx>(
     tx: &T,
     epoch: &Epoch,
     page: &PullResponse,
 ) -> Result<(PullStats, Touched), T::Error> {
-    check_epoch(tx, epoch).await?;
+    let ((), bound, pending) = futures::try_join!(
+        check_epoch(tx, epoch),
+        tx.applied_bound(),
+        tx.pending_total()
+    )?;
     let mut stats = PullStats {
         pages: 1,
         ..PullStats::default()
@@ -295,10 +316,19 @@ pub async fn apply_page<T: ReplicaTx>(
         .iter()
         .map(|(model, id, _)| (*model, id.clone()))
         .collect();
-    let mut metas = tx.metas(&keys).await?;
+    let forward = pending == 0
+        && page
+            .logs_with_records
+            .iter()
+            .all(|entry| entry.changelog_id.as_str() > bound.as_str());
+    let mut metas = if forward {
+        vec![None; keys.len()]
+    } else {
+        tx.metas(&keys).await?
+    };
     // Only a record marked as having local changes waiting has some: what they touch, and
     // its local copy to keep those fields from, are read for those alone (one more round
-    // of requests, and none when nothing waits).
+    // of requests, and none when nothing waits, as on the forward path).
     let mut marked: Vec<(Model, String)> = Vec::new();
     for (key, meta) in keys.iter().zip(&metas) {
         if meta.as_ref().is_some_and(|m| m.local_change_pending) && !marked.contains(key) {
@@ -351,10 +381,27 @@ pub async fn apply_page<T: ReplicaTx>(
         stats.applied += 1;
         affected.record(*model, id);
     }
-    tx.write_all(&writes).await?;
-    if let Some(cursor) = &page.cursor {
-        tx.set_cursor(cursor).await?;
-    }
+    let newest = page
+        .logs_with_records
+        .iter()
+        .map(|entry| entry.changelog_id.as_str())
+        .max()
+        .filter(|newest| *newest > bound.as_str());
+    futures::try_join!(
+        tx.write_all(&writes),
+        async {
+            match &page.cursor {
+                Some(cursor) => tx.set_cursor(cursor).await,
+                None => Ok(()),
+            }
+        },
+        async {
+            match newest {
+                Some(newest) => tx.set_applied_bound(newest).await,
+                None => Ok(()),
+            }
+        },
+    )?;
     stats.affected_models = affected
         .models()
         .iter()

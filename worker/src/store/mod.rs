@@ -199,12 +199,26 @@ where
         .await?)
 }
 
+// Writes are issued and not awaited: a transaction runs its requests in order, so a
+// later read sees them, and a write that fails aborts the transaction, which its commit
+// then reports. Awaiting each would cost a round trip before the commit for nothing.
+
 /// Writes one value whose key is inside it (in-line key path).
 pub(crate) async fn put<V: Serialize>(
     store: &indexed_db_futures::object_store::ObjectStore<'_>,
     value: &V,
 ) -> Result<(), StoreError> {
-    store.put(value).serde()?.await?;
+    store.put(value).serde()?;
+    Ok(())
+}
+
+/// Writes one value under `key` (out-of-line key).
+pub(crate) async fn put_at<V: Serialize>(
+    store: &indexed_db_futures::object_store::ObjectStore<'_>,
+    key: &str,
+    value: &V,
+) -> Result<(), StoreError> {
+    store.put(value).with_key(key.to_string()).serde()?;
     Ok(())
 }
 
@@ -215,7 +229,6 @@ pub(crate) async fn delete<K: Serialize>(
 ) -> Result<(), StoreError> {
     store
         .delete(indexed_db_futures::KeyRange::Only(key))
-        .serde()?
-        .await?;
+        .serde()?;
     Ok(())
 }

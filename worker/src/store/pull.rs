@@ -18,7 +18,9 @@ impl LocalStore {
         epoch: &Epoch,
         page: &PullResponse,
     ) -> Result<PullStats, StoreError> {
-        // The outbox too: a record with local changes waiting keeps the fields they touch.
+        // The outbox too: whether any local change waits decides whether the records'
+        // metadata must be read, and a record with changes waiting keeps the fields they
+        // touch.
         let mut stores = vec![VERSION_META, META, OUTBOX];
         stores.extend(RECORD_STORES);
         let db = self.db().await?;

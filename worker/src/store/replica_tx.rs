@@ -4,7 +4,7 @@ use super::records::{get_record, put_record};
 use super::schema::{
     META, OUTBOX, OUTBOX_BY_SEQ, OUTBOX_PENDING_RECORD, TODO, TODO_BY_BOARD, VERSION_META,
 };
-use super::{delete, get, put, StoreError};
+use super::{delete, get, put, put_at, StoreError};
 use crate::replica::meta::keys;
 use crate::replica::{version_key, Account, OutboxEntry, ReplicaTx, VersionMeta, Write};
 use indexed_db_futures::cursor::CursorDirection;
@@ -33,13 +33,7 @@ impl IdbTx<'_, '_> {
         key: &str,
         value: &T,
     ) -> Result<(), StoreError> {
-        self.tx
-            .object_store(META)?
-            .put(value)
-            .with_key(key.to_string())
-            .serde()?
-            .await?;
-        Ok(())
+        put_at(&self.tx.object_store(META)?, key, value).await
     }
 }
 
@@ -104,6 +98,40 @@ impl ReplicaTx for IdbTx<'_, '_> {
             .await?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(entries)
+    }
+
+    async fn pending_total(&self) -> Result<u32, StoreError> {
+        let count = self
+            .tx
+            .object_store(OUTBOX)?
+            .index(OUTBOX_PENDING_RECORD)?
+            .count()
+            .await?;
+        Ok(count)
+    }
+
+    async fn applied_bound(&self) -> Result<String, StoreError> {
+        if let Some(bound) = self.meta_value::<String>(keys::APPLIED_BOUND).await? {
+            return Ok(bound);
+        }
+        // Not kept yet (a database of schema version 2, or just cleared): work it out
+        // from the metadata once; the transaction that asked then stores it.
+        let metas = self
+            .tx
+            .object_store(VERSION_META)?
+            .get_all::<VersionMeta>()
+            .serde()?
+            .await?
+            .collect::<Result<Vec<VersionMeta>, _>>()?;
+        Ok(metas
+            .into_iter()
+            .filter_map(|meta| meta.last_applied_change_id)
+            .max()
+            .unwrap_or_default())
+    }
+
+    async fn set_applied_bound(&self, id: &str) -> Result<(), StoreError> {
+        self.put_meta_value(keys::APPLIED_BOUND, &id).await
     }
 
     async fn last_seq(&self) -> Result<u32, StoreError> {

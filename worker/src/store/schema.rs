@@ -14,7 +14,7 @@ use indexed_db_futures::prelude::*;
 use indexed_db_futures::KeyPath;
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 pub const USER: &str = "User";
 pub const BOARD: &str = "Board";
@@ -52,6 +52,11 @@ pub fn upgrade(
     if old_version < 2 && new_version >= 2 {
         version_2(db)?;
     }
+    // Version 3 changes no store. It keeps the applied bound in `Meta`
+    // (`keys::APPLIED_BOUND`), which pulled pages rely on to skip the records'
+    // metadata; a build of version 2 would apply changes without raising it, so opening
+    // at version 3 closes its connections (it then asks for a reload). The first
+    // transaction that needs the bound works it out from the metadata.
     Ok(())
 }
 

@@ -94,6 +94,8 @@ pub struct ScriptedServer {
     pub pull_script: RefCell<VecDeque<Result<PullResponse, TransportError>>>,
     pub pushes: RefCell<Vec<Vec<String>>>,
     pub pulls: RefCell<Vec<Option<String>>>,
+    /// The page size each pull asked for.
+    pub pull_limits: RefCell<Vec<u32>>,
     next_changelog: Cell<u64>,
 }
 
@@ -139,9 +141,10 @@ impl Transport for ScriptedServer {
         &self,
         _token: &str,
         cursor: Option<&str>,
-        _limit: u32,
+        limit: u32,
     ) -> Result<PullResponse, TransportError> {
         self.pulls.borrow_mut().push(cursor.map(str::to_string));
+        self.pull_limits.borrow_mut().push(limit);
         self.pull_script
             .borrow_mut()
             .pop_front()

@@ -402,6 +402,50 @@ fn pulls_page_after_page_until_an_empty_one() {
 }
 
 #[test]
+fn a_backlog_is_pulled_in_growing_pages_and_the_next_cycle_starts_small_again() {
+    let config = SyncConfig {
+        pull_limit: 3,
+        ..config(10)
+    };
+    let rig = Rig::new(replica(0), config);
+    rig.server().answer_pull(Ok(page(3, 3)));
+    rig.server().answer_pull(Ok(page(9, 6)));
+    rig.server().answer_pull(Ok(page(12, 3)));
+    assert_eq!(rig.cycle(false), CycleOutcome::Synced);
+    assert_eq!(
+        *rig.server().pull_limits.borrow(),
+        [3, 6, 12, 12],
+        "a full page doubles the next; a short one does not"
+    );
+    assert_eq!(rig.store().state().records.len(), 1 + 12);
+
+    rig.server().pull_limits.borrow_mut().clear();
+    rig.server().answer_pull(Ok(page(13, 1)));
+    rig.cycle(false);
+    assert_eq!(*rig.server().pull_limits.borrow(), [3, 3]);
+}
+
+#[test]
+fn pages_grow_no_larger_than_the_protocol_allows() {
+    let config = SyncConfig {
+        pull_limit: 600,
+        ..config(10)
+    };
+    let rig = Rig::new(replica(0), config);
+    rig.server().answer_pull(Ok(page(600, 600)));
+    rig.server().answer_pull(Ok(page(1600, 1000)));
+    rig.cycle(false);
+    assert_eq!(
+        *rig.server().pull_limits.borrow(),
+        [
+            600,
+            sync_protocol::MAX_PULL_LIMIT,
+            sync_protocol::MAX_PULL_LIMIT
+        ]
+    );
+}
+
+#[test]
 fn the_cursor_advances_only_with_an_applied_page() {
     let rig = Rig::new(replica(0), config(10));
     rig.server().answer_pull(Ok(page(3, 3)));

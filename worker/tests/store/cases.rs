@@ -497,6 +497,172 @@ async fn acknowledged_changes_are_not_applied_again_when_pulled_back() {
     db.finish().await;
 }
 
+/// A page of one entry: board `id` named `name`, as changelog entry `n`.
+fn board_page(n: u64, id: Uuid, user: Uuid, name: &str) -> PullResponse {
+    let board = serde_json::json!({"id": id, "name": name, "createdAt": "2026-01-01T00:00:00.000Z", "userId": user});
+    PullResponse {
+        cursor: Some(format!("{n:020}")),
+        logs_with_records: vec![entry(
+            n,
+            "Board",
+            &id.to_string(),
+            Operation::Update,
+            Some(board),
+        )],
+    }
+}
+
+async fn board_name(db: &TestDb, id: Uuid) -> String {
+    db.store.board(id).await.unwrap().unwrap().board.name
+}
+
+// Pages after every applied changelog id skip the records' metadata; these pin down
+// that they still decide as the metadata would.
+
+#[wasm_bindgen_test]
+async fn an_accepted_push_keeps_older_pulled_entries_of_its_record_stale() {
+    let db = TestDb::new().await;
+    // A first page: the store now keeps its applied bound (entry 1).
+    let other = Uuid::new_v4();
+    db.store
+        .apply_pull(&db.epoch, &board_page(1, other, db.user.id, "Other"))
+        .await
+        .unwrap();
+    let board = db.store.create_board("Mine").await.unwrap();
+    let event = db.store.next_batch(1, |_| true).await.unwrap().remove(0);
+    let verdict = Verdict::Applied {
+        changelog_id: format!("{:020}", 5),
+    };
+    db.store
+        .book_verdicts(&db.epoch, &[(event.id, verdict)], now())
+        .await
+        .unwrap();
+    // Entry 3 comes after the last pulled one but before the accepted push (5).
+    let stats = db
+        .store
+        .apply_pull(&db.epoch, &board_page(3, board.id, db.user.id, "Older"))
+        .await
+        .unwrap();
+    assert_eq!((stats.applied, stats.stale), (0, 1));
+    assert_eq!(board_name(&db, board.id).await, "Mine");
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_page_after_every_applied_entry_still_keeps_a_pending_change() {
+    let db = TestDb::new().await;
+    let id = Uuid::new_v4();
+    db.store
+        .apply_pull(&db.epoch, &board_page(1, id, db.user.id, "Pulled"))
+        .await
+        .unwrap();
+    db.store.rename_board(id, "Renamed here").await.unwrap();
+    let stats = db
+        .store
+        .apply_pull(&db.epoch, &board_page(2, id, db.user.id, "Renamed there"))
+        .await
+        .unwrap();
+    assert_eq!((stats.applied, stats.stale), (0, 1));
+    assert_eq!(board_name(&db, id).await, "Renamed here");
+    // With nothing pending, the next page applies (the fast path, which sees no metadata,
+    // writes it as the slow one would: the entry after it applies too).
+    let pushed = db.store.next_batch(1, |_| true).await.unwrap().remove(0);
+    let verdict = Verdict::Applied {
+        changelog_id: format!("{:020}", 3),
+    };
+    db.store
+        .book_verdicts(&db.epoch, &[(pushed.id, verdict)], now())
+        .await
+        .unwrap();
+    for (n, name) in [(4, "Fourth"), (5, "Fifth")] {
+        let stats = db
+            .store
+            .apply_pull(&db.epoch, &board_page(n, id, db.user.id, name))
+            .await
+            .unwrap();
+        assert_eq!(stats.applied, 1);
+        assert_eq!(board_name(&db, id).await, name);
+    }
+    let stale = db
+        .store
+        .apply_pull(&db.epoch, &board_page(4, id, db.user.id, "Fourth again"))
+        .await
+        .unwrap();
+    assert_eq!(stale.stale, 1, "the metadata the fast path wrote is there");
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn opening_a_version_2_database_works_out_the_applied_bound_from_its_metadata() {
+    let name = format!("test-{}", Uuid::new_v4());
+    sync_worker::store::create_database_at_version(&name, 2)
+        .await
+        .unwrap();
+    let board_id = Uuid::new_v4();
+    // What a build of schema version 2 left behind: a board whose metadata says
+    // changelog entry 7 was applied to it (and no applied bound).
+    {
+        let db = indexed_db_futures::database::Database::open(name.as_str())
+            .with_version(2u32)
+            .await
+            .unwrap();
+        let tx = db
+            .transaction([schema::BOARD, schema::VERSION_META])
+            .with_mode(indexed_db_futures::transaction::TransactionMode::Readwrite)
+            .build()
+            .unwrap();
+        let board = serde_json::json!({"id": board_id, "name": "Local", "createdAt": "2026-01-01T00:00:00.000Z", "userId": Uuid::nil()});
+        let meta = serde_json::json!({"model": "Board", "key": board_id, "lastAppliedChangeId": format!("{:020}", 7), "localChangePending": false});
+        for (store, value) in [(schema::BOARD, board), (schema::VERSION_META, meta)] {
+            tx.object_store(store)
+                .unwrap()
+                .put(&value)
+                .serde()
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        db.close();
+    }
+    let store = LocalStore::open_named(&name).await.expect("upgrades");
+    let account = Account {
+        user: sync_protocol::User {
+            id: Uuid::nil(),
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            email_verified: false,
+            image: None,
+            created_at: Timestamp::from_millis(0),
+            updated_at: Timestamp::from_millis(0),
+            is_anonymous: false,
+        },
+        token: "token".into(),
+    };
+    store.set_account(&account).await.unwrap();
+    let epoch = Epoch {
+        user_id: Uuid::nil(),
+        token: "token".into(),
+        term: store.claim_term().await.unwrap(),
+    };
+    let stats = store
+        .apply_pull(&epoch, &board_page(5, board_id, Uuid::nil(), "Older"))
+        .await
+        .unwrap();
+    assert_eq!((stats.applied, stats.stale), (0, 1), "entry 5 is before 7");
+    assert_eq!(
+        store.board(board_id).await.unwrap().unwrap().board.name,
+        "Local"
+    );
+    let stats = store
+        .apply_pull(&epoch, &board_page(8, board_id, Uuid::nil(), "Newer"))
+        .await
+        .unwrap();
+    assert_eq!(stats.applied, 1);
+    store.close();
+    LocalStore::delete_database(&name).await.unwrap();
+}
+
 #[wasm_bindgen_test]
 async fn no_write_lands_under_a_stale_epoch() {
     let db = TestDb::new().await;
