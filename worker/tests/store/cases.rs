@@ -562,7 +562,9 @@ async fn a_page_after_every_applied_entry_still_keeps_a_pending_change() {
         .apply_pull(&db.epoch, &board_page(2, id, db.user.id, "Renamed there"))
         .await
         .unwrap();
-    assert_eq!((stats.applied, stats.stale), (0, 1));
+    // Applied as a rebase: the pending rename keeps its field (were the metadata skipped,
+    // the pulled name would win).
+    assert_eq!((stats.applied, stats.stale), (1, 0));
     assert_eq!(board_name(&db, id).await, "Renamed here");
     // With nothing pending, the next page applies (the fast path, which sees no metadata,
     // writes it as the slow one would: the entry after it applies too).
