@@ -1,6 +1,6 @@
 //! The sync worker, spawned once per page, and the state it reports.
 
-use crate::module_url::page_module_url;
+use crate::module_url::worker_script_url;
 use gloo_worker::{Spawnable, WorkerBridge};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -94,9 +94,10 @@ pub fn use_sync_worker() -> SyncHandle {
                 }
                 dispatcher.dispatch(output)
             })
-            // A module worker that imports the page's own module and starts it, which
-            // then serves the sync worker (see `main.rs`).
-            .spawn(&page_module_url().expect("index.html names the app's module"))
+            // A module worker that starts the page's own module, which then serves the
+            // sync worker (see `main.rs`).
+            .with_loader(true)
+            .spawn(&worker_script_url().expect("index.html names the app's module"))
     });
     SyncHandle {
         state,
