@@ -32,11 +32,17 @@ impl AppConfig {
         self
     }
 
-    /// The worker's settings for this deployment.
+    /// The worker's settings for this deployment. The worker always gets an origin: it
+    /// runs from a `blob:` URL (see `hooks::sync`), against which a bare path such as
+    /// `/api/sync/push` does not resolve, so "this origin" is spelled out.
     pub fn sync_config(&self) -> sync_worker::messages::SyncConfig {
         let defaults = sync_worker::messages::SyncConfig::default();
+        let base_url = match self.server_url.as_str() {
+            "" => page_origin(),
+            server => server.to_string(),
+        };
         sync_worker::messages::SyncConfig {
-            base_url: self.server_url.clone(),
+            base_url,
             realtime: self.realtime.unwrap_or(defaults.realtime),
             interval_ms: self.sync_interval_ms.unwrap_or(defaults.interval_ms),
             ..defaults
@@ -47,6 +53,13 @@ impl AppConfig {
     pub fn api(&self, path: &str) -> String {
         format!("{}{}", self.server_url, path)
     }
+}
+
+/// This page's origin (`https://host:port`); empty where there is no window.
+fn page_origin() -> String {
+    web_sys::window()
+        .and_then(|window| window.location().origin().ok())
+        .unwrap_or_default()
 }
 
 async fn fetch_text(url: &str) -> Option<String> {

@@ -9,5 +9,6 @@ mod app;
 pub mod components;
 pub mod config;
 pub mod hooks;
+mod module_url;
 
 pub use app::App;

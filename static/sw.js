@@ -2,26 +2,30 @@
 //
 // Strategy: network first, cache as fallback, for every GET of this origin except the
 // API. Online, each load fetches the current files (so a new version is picked up on
-// the next load) and refreshes the cache; offline, the cached copies answer. On
-// install it precaches the app shell: index.html and every file it references, plus
-// the worker files that index.html does not name.
-const CACHE = "boards-shell-v1";
-const SHELL = ["./", "index.html", "config.json", "manifest.webmanifest", "icon.svg",
-  "sync_worker_loader.js", "sync_worker.js", "sync_worker_bg.wasm"];
+// the next load) and refreshes the cache; offline, the cached copies answer.
+//
+// On install it caches the app shell: index.html and every file it names (Trunk's
+// app-<hash>.js, _bg.wasm and .css, which the page and its sync worker share, the
+// settings, the manifest, the icon). The page that registers this worker has just
+// downloaded those files, so they are fetched with `cache: "no-cache"`: the browser
+// revalidates the copy in its HTTP cache (the server answers 304, without a body)
+// rather than downloading everything a second time.
+const CACHE = "boards-shell-v2";
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
-    const index = await fetch("index.html", { cache: "no-store" });
+    const index = await fetch("./", { cache: "no-cache" });
     const html = await index.clone().text();
-    // Trunk's hashed files (app-<hash>.js, _bg.wasm, .css) as index.html names them.
     const referenced = [...html.matchAll(/(?:href|src)="([^"]+)"/g)]
       .map((match) => match[1])
       .filter((url) => !url.startsWith("http") && !url.startsWith("data:"));
+    // The app answers at "./" and at "index.html" (and, offline, at any other path).
+    await cache.put("./", index.clone());
     await cache.put("index.html", index);
-    await Promise.all([...SHELL, ...referenced].map(async (url) => {
+    await Promise.all([...new Set(["config.json", ...referenced])].map(async (url) => {
       try {
-        const response = await fetch(url, { cache: "no-store" });
+        const response = await fetch(url, { cache: "no-cache" });
         if (response.ok) await cache.put(url, response);
       } catch (_) { /* a missing optional file must not fail the install */ }
     }));

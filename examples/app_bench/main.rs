@@ -13,7 +13,8 @@
 //! Every figure is printed with the machine's load average, which moves them.
 //!
 //! Run with `cargo xtask bench` (which builds the app first), or
-//! `cargo run --profile bench --example app_bench -- <dist dir> [todos,todos,...]`.
+//! `cargo run --profile bench --example app_bench -- <dist dir> [todos,todos,...]`;
+//! `-- <dist dir> --download-only` runs P7 alone.
 
 #[cfg(not(target_arch = "wasm32"))]
 mod clicks;
@@ -38,8 +39,10 @@ async fn main() {
 
     let mut args = std::env::args().skip(1);
     let dist = PathBuf::from(args.next().unwrap_or_else(|| "dist".into()));
-    let sizes: Vec<usize> = args
-        .next()
+    let list = args.next();
+    let download_only = list.as_deref() == Some("--download-only");
+    let sizes: Vec<usize> = list
+        .filter(|_| !download_only)
         .map(|list| {
             list.split(',')
                 .map(|n| n.parse().expect("todo counts are numbers"))
@@ -69,6 +72,16 @@ async fn main() {
             report::list(&loads)
         ),
     );
+    figure(
+        "P7 first visit on the wire, service worker install included",
+        format!(
+            "{:.1} KB",
+            cold_load::first_visit_bytes(&stack.url).await as f64 / 1024.0
+        ),
+    );
+    if download_only {
+        return;
+    }
 
     println!("\nP1 click → board in the DOM, 200 boards");
     clicks::report(&clicks::measure(&stack.url, 200).await);

@@ -5,7 +5,7 @@
 //! The wire format is the prisma-idb outbox/changelog protocol (JSON, camelCase), so a
 //! prisma-idb client or server can talk to ours. Our additions are optional fields that a
 //! prisma-idb peer ignores. This crate does no IO and has no wasm-only or server-only
-//! dependencies.
+//! dependencies (chrono, for the server's conversions of [`Timestamp`], is native-only).
 
 pub mod auth;
 pub mod changelog;

@@ -48,7 +48,7 @@ pub fn SyncBar(props: &SyncBarProps) -> Html {
     };
     let on_details = props.on_toggle_details.reform(|_: MouseEvent| ());
     let busy = matches!(phase, Some(Phase::Pushing | Phase::Pulling));
-    let phase_class = status_name.to_lowercase();
+    let phase_class = status_name.to_ascii_lowercase();
 
     html! {
         <section class="sync-bar" aria-label="Sync">

@@ -1,5 +1,6 @@
 //! The sync worker, spawned once per page, and the state it reports.
 
+use crate::module_url::worker_script_url;
 use gloo_worker::{Spawnable, WorkerBridge};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -8,9 +9,6 @@ use sync_worker::codec::JsonCodec;
 use sync_worker::host::SyncWorker;
 use sync_worker::messages::{Phase, PullStats, SyncStatus, WorkerInput, WorkerOutput};
 use yew::prelude::*;
-
-/// The worker script Trunk emits beside index.html (a module-worker loader shim).
-const WORKER_SCRIPT: &str = "sync_worker_loader.js";
 
 /// Everything the worker has reported so far.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -96,8 +94,10 @@ pub fn use_sync_worker() -> SyncHandle {
                 }
                 dispatcher.dispatch(output)
             })
+            // A module worker that starts the page's own module, which then serves the
+            // sync worker (see `main.rs`).
             .with_loader(true)
-            .spawn(WORKER_SCRIPT)
+            .spawn(&worker_script_url().expect("index.html names the app's module"))
     });
     SyncHandle {
         state,

@@ -152,7 +152,7 @@ struct Prepared {
 }
 
 fn not_found(model: Model) -> RuleError {
-    RuleError::NotFound(format!("That {}", model.name().to_lowercase()))
+    RuleError::NotFound(format!("That {}", model.name().to_ascii_lowercase()))
 }
 
 pub async fn create_board<T: ReplicaTx>(

@@ -85,7 +85,7 @@ impl OutboxEntry {
             format!(
                 "A change ({} {})",
                 self.event.operation,
-                self.event.entity_type.to_lowercase()
+                self.event.entity_type.to_ascii_lowercase()
             )
         });
         let reason = self

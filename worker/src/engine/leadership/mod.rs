@@ -49,9 +49,11 @@ use super::CycleOutcome;
 use crate::messages::{SyncStatus, WorkerInput, WorkerOutput};
 use serde::{Deserialize, Serialize};
 
-/// What one worker tells the others (over a BroadcastChannel).
+/// What one worker tells the others (over a BroadcastChannel). Externally tagged, like
+/// the messages it carries (see `crate::messages`): a tagged layout would be decoded
+/// through serde's buffering `Content` tree, which costs download size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "body", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub enum PeerMessage {
     /// A page's command, for the leader.
     Input(WorkerInput),
