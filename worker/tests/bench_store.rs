@@ -159,12 +159,10 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-/// A value as the store writes it (`indexed_db_futures`' serde settings), for seeding
-/// and for handing the same records to the plain-JS side.
+/// A value as the store writes it (its JSON, parsed), for seeding and for handing the
+/// same records to the plain-JS side.
 fn to_js<T: Serialize>(value: &T) -> JsValue {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true))
-        .expect("serialises")
+    js_sys::JSON::parse(&serde_json::to_string(value).expect("serialises")).expect("parses")
 }
 
 fn to_js_array<T: Serialize>(values: &[T]) -> JsValue {

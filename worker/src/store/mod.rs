@@ -25,12 +25,14 @@ pub use queries::{todo_order, BoardWithTodos, RecordsById};
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{Transaction, TransactionMode};
+use indexed_db_futures::KeyRange;
 use notify::{Change, ChangeListener, ChangeNotifier, ChangeOrigin};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
 use sync_protocol::Timestamp;
+use wasm_bindgen::JsValue;
 
 /// The database every context of the app opens.
 pub const DATABASE_NAME: &str = "boards-sync";
@@ -184,19 +186,58 @@ pub(crate) fn readonly<'db>(
         .build()?)
 }
 
-/// Reads one value by key (a string, or a tuple for a compound key).
+// Stored values go through JSON text: serde_json to write, JSON.parse to make the
+// object IndexedDB clones, and back through JSON.stringify and serde_json to read.
+// serde_json is in the module anyway (HTTP, the page↔worker messages), whereas
+// serde-wasm-bindgen instantiated a second (de)serialiser for every stored type: about
+// 5 KB of the gzipped download. Data that serde-wasm-bindgen wrote still reads: it left
+// a `None` (and a JSON null inside an event's payload) as an undefined property, which
+// JSON.stringify drops, and serde reads a missing `Option` field as `None`. Index key
+// paths see the same values: the sparse indexes' fields are skipped when `None`, so
+// they stay absent rather than null.
+
+/// A value as IndexedDB stores it.
+pub(crate) fn to_js<V: Serialize>(value: &V) -> Result<JsValue, StoreError> {
+    js_sys::JSON::parse(&serde_json::to_string(value)?)
+        .map_err(|_| StoreError::InvalidData("a value did not convert to JSON".into()))
+}
+
+/// A stored value read back.
+pub(crate) fn from_js<V: DeserializeOwned>(value: &JsValue) -> Result<V, StoreError> {
+    let text = js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|text| text.as_string())
+        .ok_or_else(|| StoreError::InvalidData("a stored value is not JSON".into()))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// Every value of a getAll, read back.
+pub(crate) fn from_js_all<V: DeserializeOwned>(
+    values: impl Iterator<Item = indexed_db_futures::Result<JsValue>>,
+) -> Result<Vec<V>, StoreError> {
+    values.map(|value| from_js(&value?)).collect()
+}
+
+/// A compound key `[first, second]`: the version metadata's `(model, id)`, or a bound
+/// of a two-part index.
+pub(crate) fn pair_key((first, second): (impl Into<JsValue>, impl Into<JsValue>)) -> JsValue {
+    js_sys::Array::of2(&first.into(), &second.into()).into()
+}
+
+/// Reads one value by key (a string, or [`pair_key`] for a compound key).
 pub(crate) async fn get<V, K>(
     store: &indexed_db_futures::object_store::ObjectStore<'_>,
     key: K,
 ) -> Result<Option<V>, StoreError>
 where
     V: DeserializeOwned,
-    K: Serialize,
+    K: Into<JsValue>,
 {
-    Ok(store
-        .get(indexed_db_futures::KeyRange::Only(key))
-        .serde()?
-        .await?)
+    let value: Option<JsValue> = store
+        .get::<JsValue, JsValue, _>(KeyRange::Only(key.into()))
+        .primitive()?
+        .await?;
+    value.as_ref().map(from_js).transpose()
 }
 
 // Writes are issued and not awaited: a transaction runs its requests in order, so a
@@ -208,7 +249,7 @@ pub(crate) async fn put<V: Serialize>(
     store: &indexed_db_futures::object_store::ObjectStore<'_>,
     value: &V,
 ) -> Result<(), StoreError> {
-    store.put(value).serde()?;
+    store.put(to_js(value)?).primitive()?;
     Ok(())
 }
 
@@ -218,17 +259,17 @@ pub(crate) async fn put_at<V: Serialize>(
     key: &str,
     value: &V,
 ) -> Result<(), StoreError> {
-    store.put(value).with_key(key.to_string()).serde()?;
+    store.put(to_js(value)?).with_key(key).primitive()?;
     Ok(())
 }
 
 /// Deletes one value by key.
-pub(crate) async fn delete<K: Serialize>(
+pub(crate) async fn delete<K: Into<JsValue>>(
     store: &indexed_db_futures::object_store::ObjectStore<'_>,
     key: K,
 ) -> Result<(), StoreError> {
     store
-        .delete(indexed_db_futures::KeyRange::Only(key))
-        .serde()?;
+        .delete::<JsValue, _>(KeyRange::Only(key.into()))
+        .primitive()?;
     Ok(())
 }

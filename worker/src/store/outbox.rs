@@ -7,13 +7,14 @@ use super::replica_tx::IdbTx;
 use super::schema::{
     META, OUTBOX, OUTBOX_BY_SEQ, OUTBOX_QUEUE, OUTBOX_SYNCED_AT, RECORD_STORES, VERSION_META,
 };
-use super::{get, put, readonly, readwrite, LocalStore, StoreError};
+use super::{from_js, from_js_all, get, put, readonly, readwrite, LocalStore, StoreError};
 use crate::engine::{Epoch, Verdict};
 use crate::replica::{rules, OutboxEntry, OutboxStats, Touched};
 use indexed_db_futures::cursor::CursorDirection;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::KeyRange;
 use sync_protocol::{OutboxEvent, Timestamp};
+use wasm_bindgen::JsValue;
 
 impl LocalStore {
     /// The next events to push: up to `limit` pending events in creation order, stopping
@@ -32,15 +33,16 @@ impl LocalStore {
         // One getAll of the first `limit` entries rather than a cursor: a cursor costs a
         // round trip per entry, which made this 2.5x slower than a plain-JS cursor
         // (worker/tests/bench_store.rs, P3). getAll reads 0 as "no limit", hence max(1).
-        let entries = store
-            .index(OUTBOX_QUEUE)?
-            .get_all::<OutboxEntry>()
-            .with_limit(limit.max(1))
-            .serde()?
-            .await?;
+        let entries: Vec<OutboxEntry> = from_js_all(
+            store
+                .index(OUTBOX_QUEUE)?
+                .get_all::<JsValue>()
+                .with_limit(limit.max(1))
+                .primitive()?
+                .await?,
+        )?;
         let mut batch = Vec::new();
         for entry in entries {
-            let entry = entry?;
             if !ready(&entry.event) {
                 break;
             }
@@ -87,12 +89,12 @@ impl LocalStore {
         let cursor = index
             .open_cursor()
             .with_direction(CursorDirection::Prev)
-            .serde()?
+            .primitive()?
             .await?;
         if let Some(mut cursor) = cursor {
             while entries.len() < limit as usize {
-                match cursor.next_record_ser::<OutboxEntry>().await? {
-                    Some(entry) => entries.push(entry),
+                match cursor.next_record::<JsValue>().await? {
+                    Some(entry) => entries.push(from_js::<OutboxEntry>(&entry)?),
                     None => break,
                 }
             }
@@ -141,8 +143,9 @@ impl LocalStore {
         }
         let index = store.index(OUTBOX_BY_SEQ)?;
         let mut refused = Vec::new();
-        if let Some(mut cursor) = index.open_cursor().serde()?.await? {
-            while let Some(entry) = cursor.next_record_ser::<OutboxEntry>().await? {
+        if let Some(mut cursor) = index.open_cursor().primitive()?.await? {
+            while let Some(entry) = cursor.next_record::<JsValue>().await? {
+                let entry = from_js::<OutboxEntry>(&entry)?;
                 if entry.is_refusal_shown() {
                     refused.push(entry);
                 }
@@ -182,10 +185,11 @@ impl LocalStore {
             let cursor = index
                 .open_cursor()
                 .with_query::<f64, _>(KeyRange::UpperBound(cutoff, true))
-                .serde()?
+                .primitive()?
                 .await?;
             if let Some(mut cursor) = cursor {
-                while cursor.next_record_ser::<OutboxEntry>().await?.is_some() {
+                // The entry is deleted, so there is no need to decode it.
+                while cursor.next_record::<JsValue>().await?.is_some() {
                     cursor.delete()?.await?;
                     removed += 1;
                 }

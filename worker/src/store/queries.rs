@@ -5,7 +5,7 @@ use super::replica_tx::IdbTx;
 use super::schema::{
     BOARD, BOARD_BY_USER, META, OUTBOX, RECORD_STORES, TODO, TODO_BY_BOARD, USER, VERSION_META,
 };
-use super::{get, readonly, readwrite, LocalStore, StoreError};
+use super::{from_js_all, get, pair_key, readonly, readwrite, LocalStore, StoreError};
 use crate::replica::meta::keys;
 use crate::replica::{local, Account, ReplicaTx, Touched};
 use futures::future::try_join_all;
@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use sync_protocol::{Board, Model, Todo, User};
 use uuid::Uuid;
+use wasm_bindgen::JsValue;
 
 /// How many records one read of a long list returns (about a millisecond of work).
 const READ_CHUNK: u32 = 1000;
@@ -52,17 +53,12 @@ impl LocalStore {
             return Ok(Vec::new());
         };
         let user = account.user.id.to_string();
-        let boards: Vec<Board> = collect(
+        let boards: Vec<Board> = from_js_all(
             tx.object_store(BOARD)?
                 .index(BOARD_BY_USER)?
-                .get_all()
-                .with_query(KeyRange::Bound(
-                    (user.clone(), serde_json::Value::String(String::new())),
-                    false,
-                    (user, serde_json::Value::Array(Vec::new())),
-                    false,
-                ))
-                .serde()?
+                .get_all::<JsValue>()
+                .with_query::<JsValue, _>(prefix_range(user))
+                .primitive()?
                 .await?,
         )?;
         let mut by_board: HashMap<Uuid, Vec<Todo>> =
@@ -71,13 +67,19 @@ impl LocalStore {
         let mut after: Option<String> = None;
         loop {
             let chunk: Vec<Todo> = match &after {
-                None => collect(todos.get_all().with_limit(READ_CHUNK).serde()?.await?)?,
-                Some(last) => collect(
+                None => from_js_all(
                     todos
-                        .get_all()
+                        .get_all::<JsValue>()
+                        .with_limit(READ_CHUNK)
+                        .primitive()?
+                        .await?,
+                )?,
+                Some(last) => from_js_all(
+                    todos
+                        .get_all::<JsValue>()
                         .with_query::<String, _>(KeyRange::LowerBound(last.clone(), true))
                         .with_limit(READ_CHUNK)
-                        .serde()?
+                        .primitive()?
                         .await?,
                 )?,
             };
@@ -206,32 +208,29 @@ impl LocalStore {
 }
 
 async fn todos_of(todos: &ObjectStore<'_>, board_id: Uuid) -> Result<Vec<Todo>, StoreError> {
-    collect(
+    from_js_all(
         todos
             .index(TODO_BY_BOARD)?
-            .get_all()
-            .with_query(board_range(board_id))
-            .serde()?
+            .get_all::<JsValue>()
+            .with_query::<JsValue, _>(board_range(board_id))
+            .primitive()?
             .await?,
     )
 }
 
 /// Every key of the `[boardId, createdAt]` index for one board: strings sort below
 /// arrays, so `[id, ""]` to `[id, []]` spans every creation time.
-pub(crate) fn board_range(board_id: Uuid) -> KeyRange<(String, serde_json::Value)> {
-    let id = board_id.to_string();
-    KeyRange::Bound(
-        (id.clone(), serde_json::Value::String(String::new())),
-        false,
-        (id, serde_json::Value::Array(Vec::new())),
-        false,
-    )
+pub(crate) fn board_range(board_id: Uuid) -> KeyRange<JsValue> {
+    prefix_range(board_id.to_string())
 }
 
-fn collect<T>(
-    items: impl Iterator<Item = indexed_db_futures::Result<T>>,
-) -> Result<Vec<T>, StoreError> {
-    items
-        .collect::<Result<Vec<T>, _>>()
-        .map_err(StoreError::from)
+/// Every key `[prefix, anything]` of a two-part index (the same bounds as
+/// [`board_range`], for the `[userId, createdAt]` index too).
+fn prefix_range(prefix: String) -> KeyRange<JsValue> {
+    KeyRange::Bound(
+        pair_key((prefix.as_str(), "")),
+        false,
+        pair_key((prefix.as_str(), js_sys::Array::new())),
+        false,
+    )
 }

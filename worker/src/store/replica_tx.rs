@@ -4,7 +4,7 @@ use super::records::{get_record, put_record};
 use super::schema::{
     META, OUTBOX, OUTBOX_BY_SEQ, OUTBOX_PENDING_RECORD, TODO, TODO_BY_BOARD, VERSION_META,
 };
-use super::{delete, get, put, put_at, StoreError};
+use super::{delete, from_js_all, get, pair_key, put, put_at, StoreError};
 use crate::replica::meta::keys;
 use crate::replica::{version_key, Account, OutboxEntry, ReplicaTx, VersionMeta, Write};
 use indexed_db_futures::cursor::CursorDirection;
@@ -13,6 +13,7 @@ use indexed_db_futures::transaction::Transaction;
 use indexed_db_futures::KeyRange;
 use sync_protocol::{Model, Record};
 use uuid::Uuid;
+use wasm_bindgen::JsValue;
 
 /// One IndexedDB transaction seen as the replica's. The transaction must span the
 /// stores the rules it runs touch.
@@ -88,16 +89,15 @@ impl ReplicaTx for IdbTx<'_, '_> {
 
     async fn pending_of(&self, model: Model, id: &str) -> Result<Vec<OutboxEntry>, StoreError> {
         // The index holds an event only while it waits to be pushed (sparse).
-        let entries = self
-            .tx
-            .object_store(OUTBOX)?
-            .index(OUTBOX_PENDING_RECORD)?
-            .get_all::<OutboxEntry>()
-            .with_query(KeyRange::Only(version_key(model, id)))
-            .serde()?
-            .await?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(entries)
+        from_js_all(
+            self.tx
+                .object_store(OUTBOX)?
+                .index(OUTBOX_PENDING_RECORD)?
+                .get_all::<JsValue>()
+                .with_query::<JsValue, _>(KeyRange::Only(pair_key(version_key(model, id))))
+                .primitive()?
+                .await?,
+        )
     }
 
     async fn pending_total(&self) -> Result<u32, StoreError> {
@@ -116,13 +116,13 @@ impl ReplicaTx for IdbTx<'_, '_> {
         }
         // Not kept yet (a database of schema version 2, or just cleared): work it out
         // from the metadata once; the transaction that asked then stores it.
-        let metas = self
-            .tx
-            .object_store(VERSION_META)?
-            .get_all::<VersionMeta>()
-            .serde()?
-            .await?
-            .collect::<Result<Vec<VersionMeta>, _>>()?;
+        let metas: Vec<VersionMeta> = from_js_all(
+            self.tx
+                .object_store(VERSION_META)?
+                .get_all::<JsValue>()
+                .primitive()?
+                .await?,
+        )?;
         Ok(metas
             .into_iter()
             .filter_map(|meta| meta.last_applied_change_id)
@@ -142,10 +142,10 @@ impl ReplicaTx for IdbTx<'_, '_> {
         let cursor = index
             .open_key_cursor()
             .with_direction(CursorDirection::Prev)
-            .serde()?
+            .primitive()?
             .await?;
         let last: Option<u32> = match cursor {
-            Some(mut cursor) => cursor.next_key_ser().await?,
+            Some(mut cursor) => cursor.next_key().await?,
             None => None,
         };
         Ok(last.unwrap_or(0))
@@ -159,7 +159,7 @@ impl ReplicaTx for IdbTx<'_, '_> {
         // Every read is issued before the first is awaited: one round trip for the lot.
         let reads = keys
             .iter()
-            .map(|(model, id)| get::<VersionMeta, _>(&store, version_key(*model, id)));
+            .map(|(model, id)| get::<VersionMeta, _>(&store, pair_key(version_key(*model, id))));
         futures::future::try_join_all(reads).await
     }
 
@@ -168,7 +168,11 @@ impl ReplicaTx for IdbTx<'_, '_> {
     }
 
     async fn remove_meta(&self, model: Model, id: &str) -> Result<(), StoreError> {
-        delete(&self.tx.object_store(VERSION_META)?, version_key(model, id)).await
+        delete(
+            &self.tx.object_store(VERSION_META)?,
+            pair_key(version_key(model, id)),
+        )
+        .await
     }
 
     async fn record(&self, model: Model, id: &str) -> Result<Option<Record>, StoreError> {
@@ -203,8 +207,8 @@ impl ReplicaTx for IdbTx<'_, '_> {
             .object_store(TODO)?
             .index(TODO_BY_BOARD)?
             .get_all_keys::<String>()
-            .with_query(super::queries::board_range(board))
-            .serde()?
+            .with_query::<JsValue, _>(super::queries::board_range(board))
+            .primitive()?
             .await?
             .collect::<Result<Vec<String>, _>>()?;
         Ok(ids)

@@ -1187,3 +1187,47 @@ async fn a_refusal_rolls_back_only_the_fields_of_the_refused_change() {
     assert_eq!(db.store.pending_count().await.unwrap(), 1);
     db.finish().await;
 }
+
+#[wasm_bindgen_test]
+async fn records_written_by_serde_wasm_bindgen_still_read() {
+    // Builds before the store went through JSON wrote values with serde-wasm-bindgen,
+    // which leaves a `None` as an undefined property: such a database must still read,
+    // through the indexes too.
+    let db = TestDb::new().await;
+    let board = sync_protocol::Board {
+        id: Uuid::new_v4(),
+        name: "Old build".into(),
+        created_at: Timestamp::from_millis(1_000),
+        user_id: db.user.id,
+    };
+    let todo = sync_protocol::Todo {
+        id: Uuid::new_v4(),
+        title: "No description".into(),
+        description: None,
+        is_completed: false,
+        created_at: Timestamp::from_millis(2_000),
+        board_id: board.id,
+    };
+    {
+        let idb = indexed_db_futures::database::Database::open(db.name.as_str())
+            .await
+            .unwrap();
+        let tx = idb
+            .transaction([schema::BOARD, schema::TODO])
+            .with_mode(indexed_db_futures::transaction::TransactionMode::Readwrite)
+            .build()
+            .unwrap();
+        let boards = tx.object_store(schema::BOARD).unwrap();
+        boards.put(&board).serde().unwrap().await.unwrap();
+        let todos = tx.object_store(schema::TODO).unwrap();
+        todos.put(&todo).serde().unwrap().await.unwrap();
+        tx.commit().await.unwrap();
+        idb.close();
+    }
+    let found = db.store.board(board.id).await.unwrap().unwrap();
+    assert_eq!(found.board, board);
+    assert_eq!(found.todos, vec![todo.clone()]);
+    let all = db.store.boards_with_todos().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].todos, vec![todo]);
+}
