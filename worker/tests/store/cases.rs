@@ -594,6 +594,39 @@ async fn a_page_after_every_applied_entry_still_keeps_a_pending_change() {
     db.finish().await;
 }
 
+/// Puts `values` into their stores of the database `name` (opened at `version`, or at its
+/// current one) the way older builds wrote them: through serde-wasm-bindgen, which leaves
+/// a `None` or a JSON null as an undefined property.
+async fn write_as_an_older_build(
+    name: &str,
+    version: Option<u32>,
+    values: &[(&str, serde_json::Value)],
+) {
+    let open = indexed_db_futures::database::Database::open(name);
+    let db = match version {
+        Some(version) => open.with_version(version).await,
+        None => open.await,
+    }
+    .unwrap();
+    let stores: Vec<&str> = values.iter().map(|(store, _)| *store).collect();
+    let tx = db
+        .transaction(stores)
+        .with_mode(indexed_db_futures::transaction::TransactionMode::Readwrite)
+        .build()
+        .unwrap();
+    for (store, value) in values {
+        tx.object_store(store)
+            .unwrap()
+            .put(value)
+            .serde()
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    db.close();
+}
+
 #[wasm_bindgen_test]
 async fn opening_a_version_2_database_works_out_the_applied_bound_from_its_metadata() {
     let name = format!("test-{}", Uuid::new_v4());
@@ -603,30 +636,14 @@ async fn opening_a_version_2_database_works_out_the_applied_bound_from_its_metad
     let board_id = Uuid::new_v4();
     // What a build of schema version 2 left behind: a board whose metadata says
     // changelog entry 7 was applied to it (and no applied bound).
-    {
-        let db = indexed_db_futures::database::Database::open(name.as_str())
-            .with_version(2u32)
-            .await
-            .unwrap();
-        let tx = db
-            .transaction([schema::BOARD, schema::VERSION_META])
-            .with_mode(indexed_db_futures::transaction::TransactionMode::Readwrite)
-            .build()
-            .unwrap();
-        let board = serde_json::json!({"id": board_id, "name": "Local", "createdAt": "2026-01-01T00:00:00.000Z", "userId": Uuid::nil()});
-        let meta = serde_json::json!({"model": "Board", "key": board_id, "lastAppliedChangeId": format!("{:020}", 7), "localChangePending": false});
-        for (store, value) in [(schema::BOARD, board), (schema::VERSION_META, meta)] {
-            tx.object_store(store)
-                .unwrap()
-                .put(&value)
-                .serde()
-                .unwrap()
-                .await
-                .unwrap();
-        }
-        tx.commit().await.unwrap();
-        db.close();
-    }
+    let board = serde_json::json!({"id": board_id, "name": "Local", "createdAt": "2026-01-01T00:00:00.000Z", "userId": Uuid::nil()});
+    let meta = serde_json::json!({"model": "Board", "key": board_id, "lastAppliedChangeId": format!("{:020}", 7), "localChangePending": false});
+    write_as_an_older_build(
+        &name,
+        Some(2),
+        &[(schema::BOARD, board), (schema::VERSION_META, meta)],
+    )
+    .await;
     let store = LocalStore::open_named(&name).await.expect("upgrades");
     let account = Account {
         user: sync_protocol::User {
@@ -758,40 +775,19 @@ async fn opening_a_version_1_database_keeps_its_data() {
         .await
         .unwrap();
     let board_id = Uuid::new_v4();
-    {
-        let db = indexed_db_futures::database::Database::open(name.as_str())
-            .with_version(1u32)
-            .await
-            .unwrap();
-        let tx = db
-            .transaction([schema::BOARD, schema::OUTBOX])
-            .with_mode(indexed_db_futures::transaction::TransactionMode::Readwrite)
-            .build()
-            .unwrap();
-        let board = serde_json::json!({"id": board_id, "name": "From v1", "createdAt": "2025-06-01T00:00:00.000Z", "userId": Uuid::nil()});
-        tx.object_store(schema::BOARD)
-            .unwrap()
-            .put(&board)
-            .serde()
-            .unwrap()
-            .await
-            .unwrap();
-        let event = serde_json::json!({
-            "id": Uuid::new_v4(), "entityType": "Board", "operation": "create", "payload": board,
-            "createdAt": "2025-06-01T00:00:00.000Z", "tries": 0, "lastError": null, "synced": false,
-            "syncedAt": null, "retryable": true, "lastAttemptedAt": null,
-            "seq": 1, "queue": 1, "pendingRecord": ["Board", board_id]
-        });
-        tx.object_store(schema::OUTBOX)
-            .unwrap()
-            .put(&event)
-            .serde()
-            .unwrap()
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        db.close();
-    }
+    let board = serde_json::json!({"id": board_id, "name": "From v1", "createdAt": "2025-06-01T00:00:00.000Z", "userId": Uuid::nil()});
+    let event = serde_json::json!({
+        "id": Uuid::new_v4(), "entityType": "Board", "operation": "create", "payload": board,
+        "createdAt": "2025-06-01T00:00:00.000Z", "tries": 0, "lastError": null, "synced": false,
+        "syncedAt": null, "retryable": true, "lastAttemptedAt": null,
+        "seq": 1, "queue": 1, "pendingRecord": ["Board", board_id]
+    });
+    write_as_an_older_build(
+        &name,
+        Some(1),
+        &[(schema::BOARD, board), (schema::OUTBOX, event)],
+    )
+    .await;
     let store = LocalStore::open_named(&name).await.expect("upgrades");
     assert_eq!(
         store.board(board_id).await.unwrap().unwrap().board.name,
@@ -1208,22 +1204,16 @@ async fn records_written_by_serde_wasm_bindgen_still_read() {
         created_at: Timestamp::from_millis(2_000),
         board_id: board.id,
     };
-    {
-        let idb = indexed_db_futures::database::Database::open(db.name.as_str())
-            .await
-            .unwrap();
-        let tx = idb
-            .transaction([schema::BOARD, schema::TODO])
-            .with_mode(indexed_db_futures::transaction::TransactionMode::Readwrite)
-            .build()
-            .unwrap();
-        let boards = tx.object_store(schema::BOARD).unwrap();
-        boards.put(&board).serde().unwrap().await.unwrap();
-        let todos = tx.object_store(schema::TODO).unwrap();
-        todos.put(&todo).serde().unwrap().await.unwrap();
-        tx.commit().await.unwrap();
-        idb.close();
-    }
+    let (board_value, todo_value) = (
+        serde_json::to_value(&board).unwrap(),
+        serde_json::to_value(&todo).unwrap(),
+    );
+    write_as_an_older_build(
+        &db.name,
+        None,
+        &[(schema::BOARD, board_value), (schema::TODO, todo_value)],
+    )
+    .await;
     let found = db.store.board(board.id).await.unwrap().unwrap();
     assert_eq!(found.board, board);
     assert_eq!(found.todos, vec![todo.clone()]);
