@@ -255,6 +255,17 @@ mod tests {
         })
     }
 
+    fn todo_json() -> serde_json::Value {
+        json!({
+            "id": "0190b8a2-7c1e-7b6a-9c1d-3f2e4a5b6c70",
+            "title": "Milk",
+            "description": null,
+            "isCompleted": false,
+            "createdAt": "2026-11-27T10:00:00.000Z",
+            "boardId": "0190b8a2-7c1e-7b6a-9c1d-3f2e4a5b6c7d"
+        })
+    }
+
     #[test]
     fn a_board_round_trips_in_prisma_idb_shape() {
         let record = Record::from_json(Model::Board, board_json()).expect("valid board");
@@ -275,32 +286,14 @@ mod tests {
 
     #[test]
     fn nullable_fields_accept_null() {
-        let todo = json!({
-            "id": "0190b8a2-7c1e-7b6a-9c1d-3f2e4a5b6c70",
-            "title": "Milk",
-            "description": null,
-            "isCompleted": false,
-            "createdAt": "2026-11-27T10:00:00.000Z",
-            "boardId": "0190b8a2-7c1e-7b6a-9c1d-3f2e4a5b6c7d"
-        });
+        let todo = todo_json();
         let record = Record::from_json(Model::Todo, todo.clone()).expect("valid todo");
         assert_eq!(record.to_json(), todo);
     }
 
     #[test]
     fn changed_fields_name_what_differs_and_merge_takes_only_those() {
-        let base = Record::from_json(
-            Model::Todo,
-            json!({
-                "id": "0190b8a2-7c1e-7b6a-9c1d-3f2e4a5b6c70",
-                "title": "Milk",
-                "description": null,
-                "isCompleted": false,
-                "createdAt": "2026-11-27T10:00:00.000Z",
-                "boardId": "0190b8a2-7c1e-7b6a-9c1d-3f2e4a5b6c7d"
-            }),
-        )
-        .unwrap();
+        let base = Record::from_json(Model::Todo, todo_json()).unwrap();
         let Record::Todo(todo) = &base else {
             unreachable!()
         };
@@ -343,14 +336,7 @@ mod tests {
 
     #[test]
     fn every_model_lists_exactly_its_payload_fields() {
-        let todo = json!({
-            "id": "0190b8a2-7c1e-7b6a-9c1d-3f2e4a5b6c70",
-            "title": "Milk",
-            "description": null,
-            "isCompleted": false,
-            "createdAt": "2026-11-27T10:00:00.000Z",
-            "boardId": "0190b8a2-7c1e-7b6a-9c1d-3f2e4a5b6c7d"
-        });
+        let todo = todo_json();
         let keys: Vec<_> = todo.as_object().unwrap().keys().cloned().collect();
         let mut fields: Vec<_> = Model::Todo.fields().iter().map(|f| f.to_string()).collect();
         fields.sort();
