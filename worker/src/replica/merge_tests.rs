@@ -437,3 +437,21 @@ fn signing_in_again_rebases_the_users_pending_fields() {
     assert_eq!(local.name, "Ada L.", "the pending rename stays");
     assert_eq!(local.image.as_deref(), Some("https://example.com/ada.png"));
 }
+
+#[test]
+fn an_entry_repeated_later_in_a_page_sees_what_the_page_applied_before_it() {
+    let rig = Rig::new();
+    let named = |title: &str| Todo {
+        title: title.into(),
+        ..rig.todo.clone()
+    };
+    let stats = rig.pull(vec![
+        rig.entry(5, Operation::Update, Some(&named("Fifth"))),
+        rig.entry(6, Operation::Update, Some(&named("Sixth"))),
+        // An older entry again, after the newer one in the same page: stale, because the
+        // page's own metadata says entry 6 is applied (not the metadata read before it).
+        rig.entry(5, Operation::Update, Some(&named("Fifth again"))),
+    ]);
+    assert_eq!((stats.applied, stats.stale), (2, 1));
+    assert_eq!(rig.local_todo().unwrap().title, "Sixth");
+}

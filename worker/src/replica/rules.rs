@@ -344,12 +344,12 @@ pub async fn apply_page<T: ReplicaTx>(
         .zip(parts.into_iter().zip(locals))
         .collect();
     let mut writes = Vec::with_capacity(readable.len() * 2);
+    // Where each record was last seen in the page: a page may name one record twice, and
+    // the second entry sees the first's metadata. (A map, not a scan back: pages run to
+    // a thousand entries.)
+    let mut last_seen: HashMap<(Model, &str), usize> = HashMap::with_capacity(readable.len());
     for (index, (model, id, entry)) in readable.iter().enumerate() {
-        // A page may name one record twice: the second entry sees the first's metadata.
-        let earlier = readable[..index]
-            .iter()
-            .rposition(|(m, i, _)| m == model && i == id);
-        let meta = match earlier {
+        let meta = match last_seen.insert((*model, id.as_str()), index) {
             Some(position) => metas[position].clone(),
             None => metas[index].clone(),
         };
