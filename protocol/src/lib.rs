@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod pull;
 pub mod push;
 pub mod records;
+pub mod sharing;
 pub mod time;
 pub mod validation;
 
