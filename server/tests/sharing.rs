@@ -275,7 +275,7 @@ async fn the_members_endpoints_answer_plainly(backend: Backend) {
     );
     assert_eq!(
         members(alice, home).await.members,
-        vec![member(bob)],
+        [member(bob)],
         "Carol is gone"
     );
 }
@@ -362,7 +362,7 @@ async fn edits_of_a_shared_board_reach_the_owner_and_every_member(backend: Backe
     };
     alice.apply(&update(renamed.clone())).await;
 
-    let expected = vec![
+    let expected = [
         entry("Todo", Operation::Create, eggs.id),
         entry("Todo", Operation::Update, milk.id),
         entry("Todo", Operation::Delete, setup.todos[1].id),
@@ -520,7 +520,7 @@ async fn a_member_who_leaves_loses_the_board_and_can_be_invited_again(backend: B
         bob.pulled_record(alice.user_id()).await.unwrap()["name"],
         json!("alice")
     );
-    assert_eq!(members(alice, home.id).await.members, vec![]);
+    assert!(members(alice, home.id).await.members.is_empty());
     // Again: he is not a member any more.
     expect_error(
         bob.remove_member(home.id, bob.user_id()).await,
@@ -592,7 +592,7 @@ async fn deleting_a_shared_board_reaches_every_member(backend: Backend) {
     // The memberships went with the board.
     expect_error(bob.members(home.id).await, 404, "No such board").await;
     expect_error(alice.members(home.id).await, 404, "No such board").await;
-    assert_eq!(members(&carol, work.id).await.members, vec![member(&carol)]);
+    assert_eq!(members(&carol, work.id).await.members, [member(&carol)]);
 }
 
 async fn a_todo_never_leaves_its_owners_boards(backend: Backend) {
@@ -645,10 +645,7 @@ async fn a_todo_never_leaves_its_owners_boards(backend: Backend) {
     let cursor = end_of(bob).await;
     alice.apply(&update(bread.clone())).await;
     let logs = pull_after(bob, &cursor).await;
-    assert_eq!(
-        entries(&logs),
-        vec![entry("Todo", Operation::Update, bread.id)]
-    );
+    assert_eq!(entries(&logs), [entry("Todo", Operation::Update, bread.id)]);
     assert_eq!(logs[0].record, None, "gone from Bob's view");
 
     // Someone who is not a member cannot touch the board's todos, as before.
@@ -713,7 +710,7 @@ async fn a_profile_change_reaches_the_members_of_the_owners_boards(backend: Back
     let logs = pull_after(bob, &cursors[0]).await;
     assert_eq!(
         entries(&logs),
-        vec![entry("User", Operation::Update, alice.user_id())]
+        [entry("User", Operation::Update, alice.user_id())]
     );
     assert_eq!(
         logs[0].record.as_ref().unwrap()["name"],

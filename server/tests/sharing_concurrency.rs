@@ -119,19 +119,20 @@ async fn run_load(server: &TestServer, urls: &[String]) {
     // What each holds: the shared board's todos for Alice, Bob and Carol (the "a" of
     // each batch, completed), Bob's own board's for Bob alone, nothing of Alice's for
     // Dave.
-    let holdings: Vec<BTreeMap<String, Value>> = finals.iter().map(|log| holdings(log)).collect();
+    let held_by: Vec<BTreeMap<String, Value>> =
+        finals.iter().map(Vec::as_slice).map(holdings).collect();
     let todos_on = |held: &BTreeMap<String, Value>, board: Uuid| -> BTreeMap<String, Value> {
         held.iter()
             .filter(|(_, record)| record["boardId"] == Value::String(board.to_string()))
             .map(|(id, record)| (id.clone(), record.clone()))
             .collect()
     };
-    let on_shared = todos_on(&holdings[0], shared.id);
+    let on_shared = todos_on(&held_by[0], shared.id);
     assert_eq!(on_shared.len(), 4 * BATCHES, "one todo left per batch");
     assert!(on_shared
         .values()
         .all(|todo| todo["isCompleted"] == Value::Bool(true)));
-    for held in &holdings[1..3] {
+    for held in &held_by[1..3] {
         assert_eq!(
             todos_on(held, shared.id),
             on_shared,
@@ -143,12 +144,12 @@ async fn run_load(server: &TestServer, urls: &[String]) {
             "her profile"
         );
     }
-    assert_eq!(todos_on(&holdings[1], own.id).len(), BATCHES);
-    assert!(todos_on(&holdings[0], own.id).is_empty());
-    assert!(todos_on(&holdings[2], own.id).is_empty());
+    assert_eq!(todos_on(&held_by[1], own.id).len(), BATCHES);
+    assert!(todos_on(&held_by[0], own.id).is_empty());
+    assert!(todos_on(&held_by[2], own.id).is_empty());
     assert_eq!(
-        holdings[3].keys().collect::<Vec<_>>(),
-        vec![&dave.user_id().to_string()],
+        held_by[3].keys().collect::<Vec<_>>(),
+        [&dave.user_id().to_string()],
         "Dave holds only himself"
     );
     // Every change on the shared board reached each of them once: Alice and Carol see
@@ -165,7 +166,7 @@ async fn run_load(server: &TestServer, urls: &[String]) {
     // Applying the operations alone (as a client that ignores the records would) leaves
     // each holding the same ids: every create a member got was followed by its delete
     // when they left.
-    for (log, held) in finals.iter().zip(&holdings) {
+    for (log, held) in finals.iter().zip(&held_by) {
         let mut by_operation = BTreeMap::new();
         for entry in log {
             let id = entry.record_id().unwrap_or_default().to_string();
