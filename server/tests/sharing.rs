@@ -319,6 +319,14 @@ async fn a_member_pulls_the_owners_profile_then_the_board_then_its_todos(backend
         }))
     );
     assert_eq!(logs[1].record, Some(json_of(home.clone())));
+    for log in &logs[2..] {
+        let todo = setup
+            .todos
+            .iter()
+            .find(|todo| log.record_id() == Some(&*todo.id.to_string()))
+            .expect("a todo of the board");
+        assert_eq!(log.record, Some(json_of(todo.clone())), "the todo to show");
+    }
     for log in &logs {
         assert_eq!(log.scope_key, bob.user_id().to_string());
         assert!(log.outbox_event_id.starts_with("share-"), "server-made ids");
