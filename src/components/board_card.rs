@@ -1,10 +1,14 @@
-//! One board: its name (rename, delete), its todos, and a form to add one.
+//! One board: its name (rename, delete, share), its todos, and a form to add one.
+//!
+//! On a board another account shared with this one, the todos are as editable as on
+//! one's own, but the board itself is the owner's: it says who shared it and offers to
+//! leave it instead of rename, delete and share (the server would refuse those).
 //!
 //! A board may hold thousands of todos: it renders the most recent ones and, above
 //! them, a button that shows earlier ones a slice at a time, so no render blocks the
 //! page for long. New todos land at the end, in view.
 
-use super::{apply_change, input_value, Confirm, TodoItem};
+use super::{apply_change, input_value, Confirm, LeaveBoard, SharePanel, TodoItem};
 use crate::hooks::data::AppContext;
 use std::rc::Rc;
 use sync_protocol::{Board, Todo};
@@ -19,6 +23,9 @@ pub struct BoardCardProps {
     pub board: Board,
     /// In creation order; a new list (a new `Rc`) whenever one of them changed.
     pub todos: Rc<Vec<Rc<Todo>>>,
+    /// Who shared the board with this account; None on the account's own board.
+    #[prop_or_default]
+    pub shared_by: Option<Rc<str>>,
 }
 
 #[component]
@@ -26,6 +33,7 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
     let context = use_context::<AppContext>().expect("AppContext is provided");
     let renaming = use_state(|| None::<String>);
     let confirming = use_state(|| false);
+    let sharing = use_state(|| false);
     let new_title = use_state(String::new);
     let shown = use_state(|| SHOWN_AT_FIRST);
     let error = use_state(|| None::<String>);
@@ -82,6 +90,10 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
             });
         }
     };
+    let on_leave_error = {
+        let error = error.clone();
+        Callback::from(move |message: Option<String>| error.set(message))
+    };
     let done = props.todos.iter().filter(|t| t.is_completed).count();
     let hidden = props.todos.len().saturating_sub(*shown);
     let title_id = format!("board-title-{id}");
@@ -109,18 +121,40 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
                     <span class="muted count" aria-label={format!("{done} of {} done", props.todos.len())}>
                         { format!("{done}/{}", props.todos.len()) }
                     </span>
-                    <div class="board-actions">
-                        <button type="button" class="quiet" data-testid={format!("rename-board-{name}")}
-                            onclick={start_rename} aria-label={format!("Rename board {name}")}>{ "Rename" }</button>
-                        <button type="button" class="quiet danger-text" data-testid={format!("delete-board-{name}")}
-                            onclick={
-                                let confirming = confirming.clone();
-                                move |_: MouseEvent| confirming.set(true)
-                            }
-                            aria-label={format!("Delete board {name}")}>{ "Delete" }</button>
-                    </div>
+                    if let Some(owner) = &props.shared_by {
+                        <span class="shared-badge" data-testid={format!("shared-badge-{name}")}>
+                            { format!("Shared by {owner}") }
+                        </span>
+                        <div class="board-actions">
+                            <LeaveBoard board={id} name={name.clone()} on_error={on_leave_error} />
+                        </div>
+                    } else {
+                        <div class="board-actions">
+                            <button type="button" class="quiet" data-testid={format!("rename-board-{name}")}
+                                onclick={start_rename} aria-label={format!("Rename board {name}")}>{ "Rename" }</button>
+                            <button type="button" class="quiet" data-testid={format!("share-board-{name}")}
+                                aria-expanded={(*sharing).to_string()}
+                                onclick={
+                                    let sharing = sharing.clone();
+                                    move |_: MouseEvent| sharing.set(true)
+                                }
+                                aria-label={format!("Share board {name}")}>{ "Share" }</button>
+                            <button type="button" class="quiet danger-text" data-testid={format!("delete-board-{name}")}
+                                onclick={
+                                    let confirming = confirming.clone();
+                                    move |_: MouseEvent| confirming.set(true)
+                                }
+                                aria-label={format!("Delete board {name}")}>{ "Delete" }</button>
+                        </div>
+                    }
                 }
             </header>
+            if *sharing && props.shared_by.is_none() {
+                <SharePanel board={id} name={name.clone()} on_close={
+                    let sharing = sharing.clone();
+                    move |_| sharing.set(false)
+                } />
+            }
             if hidden > 0 {
                 <button type="button" class="quiet show-earlier" data-testid={format!("show-earlier-{name}")}
                     onclick={
@@ -150,9 +184,9 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
                 <Confirm
                     title={format!("Delete “{name}”?")}
                     message={match props.todos.len() {
-                        0 => "The board will be deleted on all your devices.".to_string(),
-                        1 => "The board and its todo will be deleted on all your devices.".to_string(),
-                        n => format!("The board and its {n} todos will be deleted on all your devices."),
+                        0 => "The board will be deleted on all your devices, and for everyone you shared it with.".to_string(),
+                        1 => "The board and its todo will be deleted on all your devices, and for everyone you shared it with.".to_string(),
+                        n => format!("The board and its {n} todos will be deleted on all your devices, and for everyone you shared it with."),
                     }}
                     confirm_label="Delete board"
                     on_confirm={on_delete}
