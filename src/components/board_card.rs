@@ -3,12 +3,17 @@
 //! On a board another account shared with this one, the todos are as editable as on
 //! one's own, but the board itself is the owner's: it says who shared it and offers to
 //! leave it instead of rename, delete and share (the server would refuse those).
+//! Leaving is immediate, without a confirmation (the owner can share it again); it
+//! needs the network, and once done the worker syncs at once, so the board's pulled
+//! deletes take it off every device of the member.
 //!
 //! A board may hold thousands of todos: it renders the most recent ones and, above
 //! them, a button that shows earlier ones a slice at a time, so no render blocks the
 //! page for long. New todos land at the end, in view.
 
-use super::{apply_change, input_value, Confirm, LeaveBoard, SharePanel, TodoItem};
+use super::{apply_change, input_value, Confirm, SharePanel, TodoItem};
+use crate::api::sharing;
+use crate::hooks::data::AppAction;
 use crate::hooks::data::AppContext;
 use std::rc::Rc;
 use sync_protocol::{Board, Todo};
@@ -34,6 +39,7 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
     let renaming = use_state(|| None::<String>);
     let confirming = use_state(|| false);
     let sharing = use_state(|| false);
+    let leaving = use_state(|| false);
     let new_title = use_state(String::new);
     let shown = use_state(|| SHOWN_AT_FIRST);
     let error = use_state(|| None::<String>);
@@ -90,9 +96,27 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
             });
         }
     };
-    let on_leave_error = {
-        let error = error.clone();
-        Callback::from(move |message: Option<String>| error.set(message))
+    let on_leave = {
+        let (context, leaving, error) = (context.clone(), leaving.clone(), error.clone());
+        move |_: MouseEvent| {
+            let Some(account) = context.account.clone() else {
+                return;
+            };
+            if *leaving {
+                return;
+            }
+            leaving.set(true);
+            let (context, leaving, error) = (context.clone(), leaving.clone(), error.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let (token, me) = (&account.token, account.user.id);
+                let answer = sharing::remove(&context.config, token, id, me, "leave a board").await;
+                leaving.set(false);
+                match answer {
+                    Ok(()) => context.actions.emit(AppAction::SyncNow),
+                    Err(message) => error.set(Some(message)),
+                }
+            });
+        }
     };
     let done = props.todos.iter().filter(|t| t.is_completed).count();
     let hidden = props.todos.len().saturating_sub(*shown);
@@ -126,7 +150,11 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
                             { format!("Shared by {owner}") }
                         </span>
                         <div class="board-actions">
-                            <LeaveBoard board={id} name={name.clone()} on_error={on_leave_error} />
+                            <button type="button" class="quiet" data-testid={format!("leave-board-{name}")}
+                                disabled={*leaving} onclick={on_leave}
+                                aria-label={format!("Leave board {name}")}>
+                                { if *leaving { "Leaving…" } else { "Leave" } }
+                            </button>
                         </div>
                     } else {
                         <div class="board-actions">

@@ -126,12 +126,7 @@ pub fn SharePanel(props: &SharePanelProps) -> Html {
                     <li class="muted">{ "Not shared with anyone yet." }</li>
                 }
                 for member in list.members.iter() {
-                    <MemberRow key={member.user_id.to_string()} member={member.clone()}
-                        disabled={*busy}
-                        on_remove={
-                            let removing = removing.clone();
-                            move |member: Member| removing.set(Some(member))
-                        } />
+                    { member_row(member, *busy, &removing) }
                 }
             </ul>
         },
@@ -175,26 +170,18 @@ pub fn SharePanel(props: &SharePanelProps) -> Html {
     }
 }
 
-#[derive(Properties, PartialEq)]
-struct MemberRowProps {
-    member: Member,
-    disabled: bool,
-    on_remove: Callback<Member>,
-}
-
-/// One member: who they are, and a button that asks before removing them.
-#[component]
-fn MemberRow(props: &MemberRowProps) -> Html {
-    let member = &props.member;
+/// One member: who they are, and a button that asks (through `removing`) before
+/// removing them. A plain function, not a component: it keeps no state of its own.
+fn member_row(member: &Member, disabled: bool, removing: &UseStateHandle<Option<Member>>) -> Html {
     let on_click = {
-        let (member, on_remove) = (member.clone(), props.on_remove.clone());
-        move |_: MouseEvent| on_remove.emit(member.clone())
+        let (member, removing) = (member.clone(), removing.clone());
+        move |_: MouseEvent| removing.set(Some(member.clone()))
     };
     html! {
-        <li class="member">
+        <li key={member.user_id.to_string()} class="member">
             <span class="member-name">{ member.name.clone() }</span>
             <span class="muted">{ member.email.clone() }</span>
-            <button type="button" class="quiet danger-text" disabled={props.disabled}
+            <button type="button" class="quiet danger-text" disabled={disabled}
                 data-testid={format!("remove-member-{}", member.email)}
                 aria-label={format!("Remove {}", member.email)} onclick={on_click}>{ "Remove" }</button>
         </li>

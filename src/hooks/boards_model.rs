@@ -46,8 +46,9 @@ pub struct BoardsModel {
     boards: Rc<Vec<BoardView>>,
     /// Which board holds each todo (a deletion names only the todo).
     todo_board: HashMap<Uuid, Uuid>,
-    /// Other accounts' public profiles (the owners of boards shared with this one).
-    people: HashMap<Uuid, User>,
+    /// Other accounts' public profiles (the owners of boards shared with this one): a
+    /// handful, so a list (a map of them would add its own code to the download).
+    people: Vec<User>,
 }
 
 fn board_order(board: &Board) -> (sync_protocol::Timestamp, Uuid) {
@@ -81,7 +82,6 @@ impl BoardsModel {
             .users
             .into_iter()
             .filter(|person| Some(person.id) != user)
-            .map(|person| (person.id, person))
             .collect();
         for BoardWithTodos { board, todos } in snapshot.boards {
             for todo in &todos {
@@ -140,16 +140,18 @@ impl BoardsModel {
 
     /// Who shared `board` with this account; None when it is the account's own.
     fn shared_by(&self, board: &Board) -> Option<Rc<str>> {
-        (Some(board.user_id) != self.user).then(|| owner_label(self.people.get(&board.user_id)))
+        (Some(board.user_id) != self.user).then(|| owner_label(self.person(board.user_id)))
+    }
+
+    fn person(&self, id: Uuid) -> Option<&User> {
+        self.people.iter().find(|person| person.id == id)
     }
 
     /// Keeps (or forgets) another account's profile and renames its boards' owner.
     fn put_person(&mut self, id: Uuid, person: Option<User>) {
-        match person {
-            Some(person) => self.people.insert(id, person),
-            None => self.people.remove(&id),
-        };
-        let label = owner_label(self.people.get(&id));
+        self.people.retain(|known| known.id != id);
+        self.people.extend(person);
+        let label = owner_label(self.person(id));
         let stale: Vec<usize> = (0..self.boards.len())
             .filter(|&i| {
                 let view = &self.boards[i];
