@@ -1064,7 +1064,7 @@ async fn a_board_shared_with_the_account_is_read_with_its_owners_profile() {
     );
     let mut people: Vec<&str> = snapshot.users.iter().map(|u| u.name.as_str()).collect();
     people.sort_unstable();
-    assert_eq!(people, ["Alice", db.user.name.as_str()]);
+    assert_eq!(people, [db.user.name.as_str(), "Alice"]);
     // The owner's profile is not mistaken for the account.
     assert_eq!(db.store.account().await.unwrap().unwrap().user, db.user);
 
