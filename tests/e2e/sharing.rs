@@ -117,6 +117,7 @@ async fn a_shared_board_is_edited_together_live_and_offline_until_the_member_is_
     bob.toggle_offline().await;
     assert!(bob.try_edit_todo("Train tickets", "Bob's tickets").await);
     bob.find("todo-Bob's tickets").await;
+    bob.add_todo("Trip", "Snacks").await;
     alice.remove_member("Trip", &bob_email).await;
     alice.close_sharing().await;
     bob.toggle_offline().await;
@@ -128,14 +129,26 @@ async fn a_shared_board_is_edited_together_live_and_offline_until_the_member_is_
             t.contains("Renaming todo \"Train tickets\" to \"Bob's tickets\" was refused")
         })
         .await;
+    let notices = bob
+        .wait_for_text("refused-changes", |t| {
+            t.contains("Adding todo \"Snacks\" was refused")
+        })
+        .await;
+    assert!(notices.contains("no longer shared with you"), "{notices}");
     assert!(!bob.exists("todo-Bob's tickets").await, "{notice}");
     assert!(!bob.exists("todo-Passports and visas").await);
+    // Nothing of the board is left on Bob's device: the refused edit is undone, not
+    // kept out of sight.
+    bob.wait_synced().await;
+    let left = bob.local_state().await;
+    assert!(left.boards.is_empty() && left.todos.is_empty(), "{left:?}");
     // Never applied on Alice's side.
     alice.find("todo-Train tickets").await;
     assert!(!alice.exists("todo-Bob's tickets").await);
     assert_eq!(
         server_titles(&stack, &alice_email).await,
-        ["Passports and visas", "Train tickets"]
+        ["Passports and visas", "Train tickets"],
+        "neither Bob's rename nor his new todo reached Alice"
     );
     assert!(server_titles(&stack, &bob_email).await.is_empty());
     alice.close().await;
