@@ -70,6 +70,9 @@ fn Session(props: &SessionProps) -> Html {
         let (session, sync) = (session.clone(), sync.clone());
         Callback::from(move |action: AppAction| match action {
             AppAction::LocalWrite => sync.send(WorkerInput::Kick),
+            AppAction::SyncNow => sync.send(WorkerInput::SyncNow {
+                override_backoff: true,
+            }),
             AppAction::SignedIn(new_session) => session.sign_in(new_session),
             AppAction::SignOut => session.sign_out(),
         })

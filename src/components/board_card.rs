@@ -1,10 +1,19 @@
-//! One board: its name (rename, delete), its todos, and a form to add one.
+//! One board: its name (rename, delete, share), its todos, and a form to add one.
+//!
+//! On a board another account shared with this one, the todos are as editable as on
+//! one's own, but the board itself is the owner's: it says who shared it and offers to
+//! leave it instead of rename, delete and share (the server would refuse those).
+//! Leaving is immediate, without a confirmation (the owner can share it again); it
+//! needs the network, and once done the worker syncs at once, so the board's pulled
+//! deletes take it off every device of the member.
 //!
 //! A board may hold thousands of todos: it renders the most recent ones and, above
 //! them, a button that shows earlier ones a slice at a time, so no render blocks the
 //! page for long. New todos land at the end, in view.
 
-use super::{apply_change, input_value, Confirm, TodoItem};
+use super::{apply_change, input_value, Confirm, SharePanel, TodoItem};
+use crate::api::sharing;
+use crate::hooks::data::AppAction;
 use crate::hooks::data::AppContext;
 use std::rc::Rc;
 use sync_protocol::{Board, Todo};
@@ -19,6 +28,9 @@ pub struct BoardCardProps {
     pub board: Board,
     /// In creation order; a new list (a new `Rc`) whenever one of them changed.
     pub todos: Rc<Vec<Rc<Todo>>>,
+    /// Who shared the board with this account; None on the account's own board.
+    #[prop_or_default]
+    pub shared_by: Option<Rc<str>>,
 }
 
 #[component]
@@ -26,6 +38,8 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
     let context = use_context::<AppContext>().expect("AppContext is provided");
     let renaming = use_state(|| None::<String>);
     let confirming = use_state(|| false);
+    let sharing = use_state(|| false);
+    let leaving = use_state(|| false);
     let new_title = use_state(String::new);
     let shown = use_state(|| SHOWN_AT_FIRST);
     let error = use_state(|| None::<String>);
@@ -82,6 +96,28 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
             });
         }
     };
+    let on_leave = {
+        let (context, leaving, error) = (context.clone(), leaving.clone(), error.clone());
+        move |_: MouseEvent| {
+            let Some(account) = context.account.clone() else {
+                return;
+            };
+            if *leaving {
+                return;
+            }
+            leaving.set(true);
+            let (context, leaving, error) = (context.clone(), leaving.clone(), error.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let (token, me) = (&account.token, account.user.id);
+                let answer = sharing::remove(&context.config, token, id, me, "leave a board").await;
+                leaving.set(false);
+                match answer {
+                    Ok(()) => context.actions.emit(AppAction::SyncNow),
+                    Err(message) => error.set(Some(message)),
+                }
+            });
+        }
+    };
     let done = props.todos.iter().filter(|t| t.is_completed).count();
     let hidden = props.todos.len().saturating_sub(*shown);
     let title_id = format!("board-title-{id}");
@@ -109,18 +145,44 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
                     <span class="muted count" aria-label={format!("{done} of {} done", props.todos.len())}>
                         { format!("{done}/{}", props.todos.len()) }
                     </span>
-                    <div class="board-actions">
-                        <button type="button" class="quiet" data-testid={format!("rename-board-{name}")}
-                            onclick={start_rename} aria-label={format!("Rename board {name}")}>{ "Rename" }</button>
-                        <button type="button" class="quiet danger-text" data-testid={format!("delete-board-{name}")}
-                            onclick={
-                                let confirming = confirming.clone();
-                                move |_: MouseEvent| confirming.set(true)
-                            }
-                            aria-label={format!("Delete board {name}")}>{ "Delete" }</button>
-                    </div>
+                    if let Some(owner) = &props.shared_by {
+                        <span class="shared-badge" data-testid={format!("shared-badge-{name}")}>
+                            { format!("Shared by {owner}") }
+                        </span>
+                        <div class="board-actions">
+                            <button type="button" class="quiet" data-testid={format!("leave-board-{name}")}
+                                disabled={*leaving} onclick={on_leave}
+                                aria-label={format!("Leave board {name}")}>
+                                { if *leaving { "Leaving…" } else { "Leave" } }
+                            </button>
+                        </div>
+                    } else {
+                        <div class="board-actions">
+                            <button type="button" class="quiet" data-testid={format!("rename-board-{name}")}
+                                onclick={start_rename} aria-label={format!("Rename board {name}")}>{ "Rename" }</button>
+                            <button type="button" class="quiet" data-testid={format!("share-board-{name}")}
+                                aria-expanded={(*sharing).to_string()}
+                                onclick={
+                                    let sharing = sharing.clone();
+                                    move |_: MouseEvent| sharing.set(true)
+                                }
+                                aria-label={format!("Share board {name}")}>{ "Share" }</button>
+                            <button type="button" class="quiet danger-text" data-testid={format!("delete-board-{name}")}
+                                onclick={
+                                    let confirming = confirming.clone();
+                                    move |_: MouseEvent| confirming.set(true)
+                                }
+                                aria-label={format!("Delete board {name}")}>{ "Delete" }</button>
+                        </div>
+                    }
                 }
             </header>
+            if *sharing && props.shared_by.is_none() {
+                <SharePanel board={id} name={name.clone()} on_close={
+                    let sharing = sharing.clone();
+                    move |_| sharing.set(false)
+                } />
+            }
             if hidden > 0 {
                 <button type="button" class="quiet show-earlier" data-testid={format!("show-earlier-{name}")}
                     onclick={
@@ -150,9 +212,9 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
                 <Confirm
                     title={format!("Delete “{name}”?")}
                     message={match props.todos.len() {
-                        0 => "The board will be deleted on all your devices.".to_string(),
-                        1 => "The board and its todo will be deleted on all your devices.".to_string(),
-                        n => format!("The board and its {n} todos will be deleted on all your devices."),
+                        0 => "The board will be deleted on all your devices, and for everyone you shared it with.".to_string(),
+                        1 => "The board and its todo will be deleted on all your devices, and for everyone you shared it with.".to_string(),
+                        n => format!("The board and its {n} todos will be deleted on all your devices, and for everyone you shared it with."),
                     }}
                     confirm_label="Delete board"
                     on_confirm={on_delete}

@@ -77,7 +77,8 @@ fn BoardGrid(props: &BoardGridProps) -> Html {
     html! {
         <div class="boards">
             for view in props.boards.iter() {
-                <BoardCard key={view.board.id.to_string()} board={view.board.clone()} todos={view.todos.clone()} />
+                <BoardCard key={view.board.id.to_string()} board={view.board.clone()}
+                    todos={view.todos.clone()} shared_by={view.shared_by.clone()} />
             }
         </div>
     }

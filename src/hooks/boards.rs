@@ -1,8 +1,9 @@
-//! The signed-in user's boards on screen, following the change notices record by record.
+//! The signed-in user's boards on screen (own and shared), following the change notices
+//! record by record.
 //!
 //! One read of everything when an account's boards are first shown (or a notice says
-//! everything changed); after that, each notice names the boards and todos it touched
-//! and only those are read again, in one transaction, and patched into the model. Reads
+//! everything changed); after that, each notice names the users, boards and todos it
+//! touched and only those are read again, in one transaction, and patched into the model. Reads
 //! run one at a time, in notice order, and notices that arrive meanwhile are merged into
 //! the next read, so a burst of pulled pages costs a few small reads, not one each;
 //! a large notice is read a slice at a time.
@@ -67,9 +68,11 @@ pub fn use_boards(store: &LocalStore, user: Option<Uuid>) -> Boards {
 const READ_AT_ONCE: usize = 100;
 
 /// What the next read must bring in.
+/// (Users name the owners of shared boards.)
 #[derive(Default)]
 struct Pending {
     everything: bool,
+    users: Vec<String>,
     boards: Vec<String>,
     todos: Vec<String>,
     seen: HashSet<(Model, String)>,
@@ -77,27 +80,36 @@ struct Pending {
 
 impl Pending {
     fn is_empty(&self) -> bool {
-        !self.everything && self.boards.is_empty() && self.todos.is_empty()
+        !self.everything && self.len() == 0
     }
 
-    /// Takes the work of one read: everything, or up to `limit` records (boards first,
-    /// so a todo that arrives with its board finds it), in the order they were named.
+    fn len(&self) -> usize {
+        self.users.len() + self.boards.len() + self.todos.len()
+    }
+
+    /// Takes the work of one read: everything, or up to `limit` records (users, then
+    /// boards, so a board finds its owner and a todo its board), in the order named.
     fn take(&mut self, limit: usize) -> Pending {
-        if self.everything || self.boards.len() + self.todos.len() <= limit {
+        if self.everything || self.len() <= limit {
             return std::mem::take(self);
         }
-        let boards: Vec<String> = self.boards.drain(..limit.min(self.boards.len())).collect();
-        let rest = limit - boards.len();
-        let todos: Vec<String> = self.todos.drain(..rest.min(self.todos.len())).collect();
-        // Named again later, they must be read again.
-        for id in &boards {
-            self.seen.remove(&(Model::Board, id.clone()));
-        }
-        for id in &todos {
-            self.seen.remove(&(Model::Todo, id.clone()));
-        }
+        let mut left = limit;
+        let mut slice =
+            |model: Model, ids: &mut Vec<String>, seen: &mut HashSet<(Model, String)>| {
+                let taken: Vec<String> = ids.drain(..left.min(ids.len())).collect();
+                left -= taken.len();
+                // Named again later, they must be read again.
+                for id in &taken {
+                    seen.remove(&(model, id.clone()));
+                }
+                taken
+            };
+        let users = slice(Model::User, &mut self.users, &mut self.seen);
+        let boards = slice(Model::Board, &mut self.boards, &mut self.seen);
+        let todos = slice(Model::Todo, &mut self.todos, &mut self.seen);
         Pending {
             everything: false,
+            users,
             boards,
             todos,
             seen: HashSet::new(),
@@ -107,9 +119,9 @@ impl Pending {
     fn add(&mut self, model: Model, id: &str) {
         if self.seen.insert((model, id.to_string())) {
             match model {
+                Model::User => self.users.push(id.to_string()),
                 Model::Board => self.boards.push(id.to_string()),
                 Model::Todo => self.todos.push(id.to_string()),
-                Model::User => {}
             }
         }
     }
@@ -195,15 +207,19 @@ impl Follower {
         if work.everything || !loaded {
             // A read that starts after the notice sees its changes: ids merged into it
             // need no second read.
-            let boards = self.store.boards_with_todos().await;
+            let snapshot = self.store.boards_snapshot().await;
             *self.model.borrow_mut() = Some(
-                boards
-                    .map(|boards| BoardsModel::load(self.user, boards))
+                snapshot
+                    .map(|snapshot| BoardsModel::load(self.user, snapshot))
                     .map_err(|e| e.to_string()),
             );
             return;
         }
-        match self.store.records_by_id(&work.boards, &work.todos).await {
+        let read = self
+            .store
+            .records_by_id(&work.users, &work.boards, &work.todos)
+            .await;
+        match read {
             Ok(records) => {
                 if let Some(Ok(model)) = &mut *self.model.borrow_mut() {
                     model.patch(records);
@@ -244,6 +260,19 @@ mod tests {
         assert_eq!(last.todos.len(), 54);
         assert_eq!(last.todos.last().map(String::as_str), Some("t0"));
         assert!(work.is_empty());
+    }
+
+    #[test]
+    fn users_are_read_before_the_boards_they_own() {
+        let mut work = pending(2, 2);
+        work.add(Model::User, "u0");
+        let first = work.take(2);
+        assert_eq!(
+            (first.users, first.boards),
+            (vec!["u0".to_string()], vec!["b0".to_string()])
+        );
+        let rest = work.take(100);
+        assert_eq!((rest.boards.len(), rest.todos.len()), (1, 2));
     }
 
     #[test]

@@ -4,11 +4,18 @@
 //! when a notice says everything changed); after that each change notice names the
 //! records it touched, the page reads just those, and [`BoardsModel::patch`] puts them
 //! in place. A board whose todos did not change keeps the same `Rc`, so Yew skips it.
+//!
+//! The boards are every board the replica holds: the account's own and those other
+//! accounts shared with it (the server sends an account only what it may see). A shared
+//! board names who shared it, from the owner's public profile, which arrives as a user
+//! record beside the board. Records read while another account was signed in (another
+//! tab switched accounts) are not shown: the session follows the switch and the page
+//! starts again for the new account.
 
 use std::collections::HashMap;
 use std::rc::Rc;
-use sync_protocol::{Board, Todo};
-use sync_worker::store::{todo_order, BoardWithTodos, RecordsById};
+use sync_protocol::{Board, Todo, User};
+use sync_worker::store::{todo_order, BoardWithTodos, BoardsSnapshot, RecordsById};
 use uuid::Uuid;
 
 /// One board as the page shows it.
@@ -17,15 +24,20 @@ pub struct BoardView {
     pub board: Board,
     /// In creation order. Replaced (not changed in place) when a todo changes.
     pub todos: Rc<Vec<Rc<Todo>>>,
+    /// Who shared the board with the signed-in account; None on the account's own.
+    pub shared_by: Option<Rc<str>>,
 }
 
 impl PartialEq for BoardView {
     fn eq(&self, other: &Self) -> bool {
-        self.board == other.board && Rc::ptr_eq(&self.todos, &other.todos)
+        self.board == other.board
+            && Rc::ptr_eq(&self.todos, &other.todos)
+            && self.shared_by == other.shared_by
     }
 }
 
-/// The signed-in user's boards, in creation order, and where each todo is.
+/// The signed-in user's boards (own and shared), in creation order, and where each
+/// todo is.
 #[derive(Debug, Default)]
 pub struct BoardsModel {
     user: Option<Uuid>,
@@ -34,29 +46,52 @@ pub struct BoardsModel {
     boards: Rc<Vec<BoardView>>,
     /// Which board holds each todo (a deletion names only the todo).
     todo_board: HashMap<Uuid, Uuid>,
+    /// Other accounts' public profiles (the owners of boards shared with this one): a
+    /// handful, so a list (a map of them would add its own code to the download).
+    people: Vec<User>,
 }
 
 fn board_order(board: &Board) -> (sync_protocol::Timestamp, Uuid) {
     (board.created_at, board.id)
 }
 
+/// How a shared board names its owner: their name, else their email, else (the
+/// profile has not arrived yet) "another account".
+pub fn owner_label(owner: Option<&User>) -> Rc<str> {
+    let name = owner.map(|user| user.name.trim()).unwrap_or_default();
+    let email = owner.map(|user| user.email.trim()).unwrap_or_default();
+    match (name, email) {
+        (name, _) if !name.is_empty() => name.into(),
+        (_, email) if !email.is_empty() => email.into(),
+        _ => "another account".into(),
+    }
+}
+
 impl BoardsModel {
-    /// The model of `user`'s boards as read whole from the store.
-    pub fn load(user: Option<Uuid>, boards: Vec<BoardWithTodos>) -> BoardsModel {
+    /// The model of `user`'s boards as read whole from the store. A snapshot of another
+    /// account (or of none) shows nothing.
+    pub fn load(user: Option<Uuid>, snapshot: BoardsSnapshot) -> BoardsModel {
         let mut model = BoardsModel {
             user,
             ..BoardsModel::default()
         };
-        for BoardWithTodos { board, todos } in boards {
-            if Some(board.user_id) != user {
-                continue;
-            }
+        if user.is_none() || snapshot.account != user {
+            return model;
+        }
+        model.people = snapshot
+            .users
+            .into_iter()
+            .filter(|person| Some(person.id) != user)
+            .collect();
+        for BoardWithTodos { board, todos } in snapshot.boards {
             for todo in &todos {
                 model.todo_board.insert(todo.id, board.id);
             }
+            let shared_by = model.shared_by(&board);
             Rc::make_mut(&mut model.boards).push(BoardView {
                 board,
                 todos: Rc::new(todos.into_iter().map(Rc::new).collect()),
+                shared_by,
             });
         }
         Rc::make_mut(&mut model.boards).sort_by_key(|view| board_order(&view.board));
@@ -67,14 +102,27 @@ impl BoardsModel {
         &self.boards
     }
 
-    /// Puts the records a change notice named in place: boards first (a todo may arrive
-    /// with its board), then todos. `None` means the record is gone.
+    /// Puts the records a change notice named in place: people first (a board may
+    /// arrive with its owner), then boards (a todo may arrive with its board), then
+    /// todos. `None` means the record is gone. Records read under another account than
+    /// this model's are left out.
     pub fn patch(&mut self, records: RecordsById) {
+        if self.user.is_none() || records.account != self.user {
+            return;
+        }
+        for (id, person) in records.users {
+            let Ok(id) = Uuid::parse_str(&id) else {
+                continue;
+            };
+            if Some(id) != self.user {
+                self.put_person(id, person);
+            }
+        }
         for (id, board) in records.boards {
             let Ok(id) = Uuid::parse_str(&id) else {
                 continue;
             };
-            match board.filter(|board| Some(board.user_id) == self.user) {
+            match board {
                 Some(board) => self.put_board(board),
                 None => self.remove_board(id),
             }
@@ -90,19 +138,51 @@ impl BoardsModel {
         }
     }
 
+    /// Who shared `board` with this account; None when it is the account's own.
+    fn shared_by(&self, board: &Board) -> Option<Rc<str>> {
+        (Some(board.user_id) != self.user).then(|| owner_label(self.person(board.user_id)))
+    }
+
+    fn person(&self, id: Uuid) -> Option<&User> {
+        self.people.iter().find(|person| person.id == id)
+    }
+
+    /// Keeps (or forgets) another account's profile and renames its boards' owner.
+    fn put_person(&mut self, id: Uuid, person: Option<User>) {
+        self.people.retain(|known| known.id != id);
+        self.people.extend(person);
+        let label = owner_label(self.person(id));
+        let stale: Vec<usize> = (0..self.boards.len())
+            .filter(|&i| {
+                let view = &self.boards[i];
+                view.board.user_id == id && view.shared_by.as_ref() != Some(&label)
+            })
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        let boards = Rc::make_mut(&mut self.boards);
+        for index in stale {
+            boards[index].shared_by = Some(Rc::clone(&label));
+        }
+    }
+
     fn board_position(&self, board: &Board) -> Result<usize, usize> {
         self.boards
             .binary_search_by_key(&board_order(board), |view| board_order(&view.board))
     }
 
     fn put_board(&mut self, board: Board) {
+        let shared_by = self.shared_by(&board);
         if let Some(index) = self.boards.iter().position(|v| v.board.id == board.id) {
-            if self.boards[index].board == board {
+            let view = &self.boards[index];
+            if view.board == board && view.shared_by == shared_by {
                 return;
             }
             let boards = Rc::make_mut(&mut self.boards);
             if boards[index].board.created_at == board.created_at {
                 boards[index].board = board;
+                boards[index].shared_by = shared_by;
                 return;
             }
             // Its place changed: move it, todos and all.
@@ -113,6 +193,7 @@ impl BoardsModel {
                 BoardView {
                     board,
                     todos: view.todos,
+                    shared_by,
                 },
             );
             return;
@@ -123,6 +204,7 @@ impl BoardsModel {
             BoardView {
                 board,
                 todos: Rc::default(),
+                shared_by,
             },
         );
     }
@@ -210,7 +292,7 @@ mod tests {
         let (a, b) = (board(1, 10), board(2, 20));
         let model = BoardsModel::load(
             Some(user()),
-            vec![
+            snapshot(vec![
                 BoardWithTodos {
                     board: b.clone(),
                     todos: vec![todo(3, &b, 30)],
@@ -219,13 +301,68 @@ mod tests {
                     board: a.clone(),
                     todos: vec![todo(1, &a, 11), todo(2, &a, 12)],
                 },
-            ],
+            ]),
         );
         (model, a, b)
     }
 
+    fn snapshot(boards: Vec<BoardWithTodos>) -> BoardsSnapshot {
+        BoardsSnapshot {
+            account: Some(user()),
+            boards,
+            users: vec![person(1, "Me", "me@example.com")],
+        }
+    }
+
+    fn person(n: u128, name: &str, email: &str) -> User {
+        User {
+            id: Uuid::from_u128(n),
+            name: name.into(),
+            email: email.into(),
+            email_verified: false,
+            image: None,
+            created_at: Timestamp::from_millis(0),
+            updated_at: Timestamp::from_millis(0),
+            is_anonymous: false,
+        }
+    }
+
+    /// A board of account `owner`, shared with this one.
+    fn shared(n: u128, at: i64, owner: u128) -> Board {
+        Board {
+            user_id: Uuid::from_u128(owner),
+            ..board(n, at)
+        }
+    }
+
+    fn people(users: Vec<User>) -> RecordsById {
+        RecordsById {
+            account: Some(user()),
+            users: users
+                .into_iter()
+                .map(|u| (u.id.to_string(), Some(u)))
+                .collect(),
+            ..RecordsById::default()
+        }
+    }
+
+    fn badges(model: &BoardsModel) -> Vec<(String, Option<String>)> {
+        model
+            .boards()
+            .iter()
+            .map(|v| {
+                (
+                    v.board.name.clone(),
+                    v.shared_by.as_deref().map(str::to_string),
+                )
+            })
+            .collect()
+    }
+
     fn patch(boards: Vec<(Uuid, Option<Board>)>, todos: Vec<(Uuid, Option<Todo>)>) -> RecordsById {
         RecordsById {
+            account: Some(user()),
+            users: Vec::new(),
             boards: boards
                 .into_iter()
                 .map(|(id, b)| (id.to_string(), b))
@@ -327,11 +464,115 @@ mod tests {
     }
 
     #[test]
-    fn another_users_board_is_not_shown() {
+    fn boards_shared_with_the_account_show_beside_its_own_naming_their_owner() {
+        let alice = person(2, "Alice", "alice@example.com");
+        let (x, y) = (shared(3, 15, 2), shared(4, 40, 9));
+        let mut all = snapshot(vec![
+            BoardWithTodos {
+                board: board(1, 10),
+                todos: vec![],
+            },
+            BoardWithTodos {
+                board: y.clone(),
+                todos: vec![todo(7, &y, 41)],
+            },
+            BoardWithTodos {
+                board: x.clone(),
+                todos: vec![todo(5, &x, 16)],
+            },
+        ]);
+        all.users.push(alice);
+        let model = BoardsModel::load(Some(user()), all);
+        assert_eq!(
+            badges(&model),
+            [
+                ("Board 1".to_string(), None),
+                ("Board 3".to_string(), Some("Alice".to_string())),
+                // The owner's profile has not arrived (yet).
+                ("Board 4".to_string(), Some("another account".to_string())),
+            ]
+        );
+        assert_eq!(
+            titles(&model)[2].1,
+            ["Todo 7".to_string()],
+            "todos of a shared board show"
+        );
+    }
+
+    #[test]
+    fn the_owner_is_named_by_name_then_email_and_follows_their_profile() {
+        assert_eq!(
+            &*owner_label(Some(&person(2, "  ", "bob@example.com"))),
+            "bob@example.com"
+        );
+        assert_eq!(&*owner_label(Some(&person(2, "", ""))), "another account");
+        assert_eq!(&*owner_label(None), "another account");
+
         let (mut model, _, _) = loaded();
-        let mut foreign = board(9, 1);
-        foreign.user_id = Uuid::from_u128(2);
-        model.patch(patch(vec![(foreign.id, Some(foreign))], vec![]));
+        let x = shared(3, 15, 2);
+        // The board first, its owner's profile in a later notice.
+        model.patch(patch(vec![(x.id, Some(x.clone()))], vec![]));
+        assert_eq!(badges(&model)[1].1.as_deref(), Some("another account"));
+        let shown = Rc::clone(model.boards());
+        model.patch(people(vec![person(2, "Alice", "alice@example.com")]));
+        assert_eq!(badges(&model)[1].1.as_deref(), Some("Alice"));
+        assert_eq!(
+            shown[1].shared_by.as_deref(),
+            Some("another account"),
+            "a copy"
+        );
+        // The same profile again changes nothing: the page keeps its list.
+        let shown = Rc::clone(model.boards());
+        model.patch(people(vec![person(2, "Alice", "alice@example.com")]));
+        assert!(Rc::ptr_eq(&shown, model.boards()));
+        model.patch(people(vec![person(2, "Alice B.", "alice@example.com")]));
+        assert_eq!(badges(&model)[1].1.as_deref(), Some("Alice B."));
+        // The account's own profile never names anything.
+        model.patch(people(vec![person(1, "Me again", "me@example.com")]));
+        assert_eq!(badges(&model)[0].1, None);
+    }
+
+    #[test]
+    fn a_shared_board_removed_by_sync_leaves_with_its_todos() {
+        let (mut model, _, _) = loaded();
+        let x = shared(3, 15, 2);
+        let first = todo(5, &x, 16);
+        model.patch(patch(
+            vec![(x.id, Some(x.clone()))],
+            vec![(first.id, Some(first.clone()))],
+        ));
+        assert_eq!(model.boards().len(), 3);
+        // The member was removed: the pull deletes the todos and the board.
+        model.patch(patch(vec![(x.id, None)], vec![(first.id, None)]));
+        assert_eq!(
+            titles(&model)
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect::<Vec<_>>(),
+            ["Board 1", "Board 2"]
+        );
+    }
+
+    #[test]
+    fn records_read_under_another_account_are_not_shown() {
+        // Another tab signed in as someone else between the notice and the read.
+        let mut foreign = snapshot(vec![BoardWithTodos {
+            board: shared(9, 1, 2),
+            todos: vec![],
+        }]);
+        foreign.account = Some(Uuid::from_u128(2));
+        assert!(BoardsModel::load(Some(user()), foreign).boards().is_empty());
+        assert!(BoardsModel::load(None, snapshot(vec![]))
+            .boards()
+            .is_empty());
+
+        let (mut model, _, _) = loaded();
+        let mut read = patch(vec![(Uuid::from_u128(109), Some(shared(9, 1, 2)))], vec![]);
+        read.account = Some(Uuid::from_u128(2));
+        model.patch(read);
+        let mut signed_out = patch(vec![(Uuid::from_u128(101), None)], vec![]);
+        signed_out.account = None;
+        model.patch(signed_out);
         assert_eq!(model.boards().len(), 2);
     }
 }

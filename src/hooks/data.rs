@@ -39,6 +39,8 @@ pub enum AppAction {
     SignOut,
     /// This page wrote a change: push it soon.
     LocalWrite,
+    /// The server changed what this account sees (it left a shared board): pull now.
+    SyncNow,
 }
 
 /// A number that only goes up, one step per dispatch (for re-reads and re-renders).

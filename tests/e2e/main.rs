@@ -11,3 +11,4 @@ mod foundation;
 mod incremental;
 mod merge;
 mod random;
+mod sharing;

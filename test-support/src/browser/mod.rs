@@ -1,8 +1,10 @@
 //! The page object: the built app in headless Chromium, driven as a person would
 //! through `data-testid`s, with the sign-up, board and todo flows the suites share.
-//! What the device stores lives in [`storage`]; the browser process in [`session`].
+//! What the device stores lives in [`storage`]; the browser process in [`session`];
+//! sharing boards in [`sharing`].
 
 mod session;
+mod sharing;
 mod storage;
 
 use crate::PATIENCE;

@@ -1,4 +1,4 @@
-//! JSON over `fetch`, from a page or a worker: the one place that turns HTTP answers
+//! JSON over `fetch` (and a bodiless DELETE), from a page or a worker: the one place that turns HTTP answers
 //! into [`TransportError`]s (401 → Unauthorized, no network → Offline, others → Http).
 
 use crate::engine::TransportError;
@@ -31,6 +31,12 @@ pub async fn get_json<R: DeserializeOwned>(
 ) -> Result<R, TransportError> {
     let (response, _deadline) = send("GET", url, None, token).await?;
     read_json(response).await
+}
+
+/// DELETEs; any 2xx answer is success, and its body is not read.
+pub async fn delete(url: &str, token: Option<&str>) -> Result<(), TransportError> {
+    let (response, _deadline) = send("DELETE", url, None, token).await?;
+    read_text(response).await.map(drop)
 }
 
 /// Whether the browser believes it is online (false means surely offline).
@@ -84,6 +90,12 @@ async fn send(
 }
 
 async fn read_json<R: DeserializeOwned>(response: Response) -> Result<R, TransportError> {
+    let text = read_text(response).await?;
+    serde_json::from_str(&text).map_err(|e| TransportError::Invalid(e.to_string()))
+}
+
+/// The body of a 2xx answer; any other status as its error.
+async fn read_text(response: Response) -> Result<String, TransportError> {
     let status = response.status();
     let text = match response.text() {
         Ok(promise) => JsFuture::from(promise)
@@ -102,7 +114,7 @@ async fn read_json<R: DeserializeOwned>(response: Response) -> Result<R, Transpo
             .unwrap_or_else(|_| text.chars().take(200).collect());
         return Err(TransportError::Http { status, message });
     }
-    serde_json::from_str(&text).map_err(|e| TransportError::Invalid(e.to_string()))
+    Ok(text)
 }
 
 fn global_fetch(request: &Request) -> Result<js_sys::Promise, TransportError> {

@@ -15,7 +15,7 @@ mod peers;
 pub mod realtime;
 pub mod transport;
 
-pub use fetch::{get_json, navigator_online, post_json};
+pub use fetch::{delete, get_json, navigator_online, post_json};
 
 use crate::engine::controller::{Command as ControlCommand, Controller, Event as ControlEvent};
 use crate::engine::leadership::{

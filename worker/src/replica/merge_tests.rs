@@ -455,3 +455,71 @@ fn an_entry_repeated_later_in_a_page_sees_what_the_page_applied_before_it() {
     assert_eq!((stats.applied, stats.stale), (2, 1));
     assert_eq!(rig.local_todo().unwrap().title, "Sixth");
 }
+
+/// A refusal for a change of a board this account no longer shares (the owner removed
+/// it): the server has no copy it may show.
+fn refused_out_of_scope() -> Verdict {
+    Verdict::Rejected {
+        error: PushError::new(
+            PushErrorKind::ScopeViolation,
+            "this board is not shared with you",
+        ),
+        server_state: Some(ServerState { record: None }),
+    }
+}
+
+#[test]
+fn a_member_removed_from_a_board_ends_without_its_todo_whatever_waited() {
+    // Edits made offline on a shared board, then the owner removed this account. The
+    // server refuses each with no copy to give back, in one batch or one by one.
+    for one_batch in [true, false] {
+        let mut rig = Rig::new();
+        rig.toggle();
+        rig.rename("Oat milk");
+        let board_id = rig.todo.board_id;
+        let edit = TodoEdit::normalized("Bread", None);
+        let added = rig.change(async |w| local::create_todo(w, board_id, edit).await);
+        let pending = rig.pending();
+        assert_eq!(pending.len(), 3);
+        // The pulled delete comes first when the pull ran before the push: the todo
+        // stays while its changes wait (see `decide_pulled`).
+        rig.pull(vec![rig.entry(3, Operation::Delete, None)]);
+        assert!(rig.local_todo().is_some(), "one_batch={one_batch}");
+        let verdicts: Vec<(String, Verdict)> = pending
+            .iter()
+            .map(|event| (event.id.clone(), refused_out_of_scope()))
+            .collect();
+        if one_batch {
+            rig.book(&verdicts);
+        } else {
+            rig.book(&verdicts[..1]);
+            // The refused tick has no server copy to take its field from, and the rename
+            // still waits: the todo stays as it is for now...
+            assert!(rig.local_todo().unwrap().is_completed);
+            rig.book(&verdicts[1..]);
+        }
+        // ...and goes when the rename is refused too: nothing is left to bring the tick
+        // back, and the todo added offline goes as well.
+        assert_eq!(rig.local_todo(), None, "one_batch={one_batch}");
+        let added_key = (Model::Todo, added.id.to_string());
+        assert!(!rig.replica.state().records.contains_key(&added_key));
+        assert!(rig.pending().is_empty());
+        assert!(!rig.is_marked_pending());
+        let notices: Vec<String> = rig
+            .replica
+            .state()
+            .outbox
+            .values()
+            .filter_map(|entry| entry.refusal_notice())
+            .collect();
+        assert_eq!(
+            notices,
+            [
+                "Marking todo \"Milk\" done was refused: this board is not shared with you",
+                "Renaming todo \"Milk\" to \"Oat milk\" was refused: this board is not shared with you",
+                "Adding todo \"Bread\" was refused: this board is not shared with you",
+            ],
+            "every refused change is shown, with the reason"
+        );
+    }
+}

@@ -20,7 +20,7 @@ mod sync_store;
 
 pub use crate::replica::{Account, OutboxEntry, OutboxStats, TodoEdit, Touched, VersionMeta};
 pub use error::StoreError;
-pub use queries::{todo_order, BoardWithTodos, RecordsById};
+pub use queries::{todo_order, BoardWithTodos, BoardsSnapshot, RecordsById};
 
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;

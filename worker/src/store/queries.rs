@@ -2,9 +2,7 @@
 
 use super::notify::ChangeOrigin;
 use super::replica_tx::IdbTx;
-use super::schema::{
-    BOARD, BOARD_BY_USER, META, OUTBOX, RECORD_STORES, TODO, TODO_BY_BOARD, USER, VERSION_META,
-};
+use super::schema::{BOARD, META, OUTBOX, RECORD_STORES, TODO, TODO_BY_BOARD, USER, VERSION_META};
 use super::{from_js_all, get, pair_key, readonly, readwrite, LocalStore, StoreError};
 use crate::replica::meta::keys;
 use crate::replica::{local, Account, ReplicaTx, Touched};
@@ -21,11 +19,30 @@ use wasm_bindgen::JsValue;
 /// How many records one read of a long list returns (about a millisecond of work).
 const READ_CHUNK: u32 = 1000;
 
-/// Boards and todos by id, as [`LocalStore::records_by_id`] found them.
+/// Users, boards and todos by id, as [`LocalStore::records_by_id`] found them, and
+/// whose they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordsById {
+    /// The signed-in account when they were read (None: signed out). The records are
+    /// that account's: a page that shows another one must not show them.
+    pub account: Option<Uuid>,
+    pub users: Vec<(String, Option<User>)>,
     pub boards: Vec<(String, Option<Board>)>,
     pub todos: Vec<(String, Option<Todo>)>,
+}
+
+/// Everything the board list shows, read in one transaction (see
+/// [`LocalStore::boards_snapshot`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BoardsSnapshot {
+    /// The signed-in account (None: signed out, and nothing else is read).
+    pub account: Option<Uuid>,
+    /// Every board the replica holds, in creation order: the account's own and those
+    /// other accounts share with it (the server sends only what the account may see).
+    pub boards: Vec<BoardWithTodos>,
+    /// Every user record the replica holds: the account's own and the public profiles
+    /// of the owners of boards shared with it.
+    pub users: Vec<User>,
 }
 
 /// Where a todo sorts on its board: creation order, as the `[boardId, createdAt]` index.
@@ -41,26 +58,34 @@ pub struct BoardWithTodos {
 }
 
 impl LocalStore {
-    /// The signed-in user's boards with their todos, both in creation order.
-    ///
-    /// Two reads, whatever the number of boards: the boards by the user index, then
-    /// every todo in chunks (each chunk a short task, so a page reading 50,000 todos
-    /// never blocks its thread for long), grouped by board here.
+    /// The boards the signed-in account sees with their todos, both in creation order:
+    /// its own and those shared with it ([`Self::boards_snapshot`]'s boards).
     pub async fn boards_with_todos(&self) -> Result<Vec<BoardWithTodos>, StoreError> {
+        Ok(self.boards_snapshot().await?.boards)
+    }
+
+    /// What the board list shows, in one transaction: the account, every board with
+    /// its todos, and the user records (for who shared a board).
+    ///
+    /// Three reads, whatever the number of boards: the boards and the users whole (a
+    /// person has tens of them, not thousands), then every todo in chunks (each chunk a
+    /// short task, so a page reading 50,000 todos never blocks its thread for long),
+    /// grouped by board here. Every board, not the account's alone: the replica holds
+    /// only what the server let this account see, its own and what is shared with it.
+    pub async fn boards_snapshot(&self) -> Result<BoardsSnapshot, StoreError> {
         let db = self.db().await?;
-        let tx = readonly(&db, &[BOARD, TODO, META])?;
+        let tx = readonly(&db, &[USER, BOARD, TODO, META])?;
         let Some(account) = get::<Account, _>(&tx.object_store(META)?, keys::ACCOUNT).await? else {
-            return Ok(Vec::new());
+            return Ok(BoardsSnapshot::default());
         };
-        let user = account.user.id.to_string();
-        let boards: Vec<Board> = from_js_all(
-            tx.object_store(BOARD)?
-                .index(BOARD_BY_USER)?
-                .get_all::<JsValue>()
-                .with_query::<JsValue, _>(prefix_range(user))
-                .primitive()?
-                .await?,
+        let (users, boards) = (tx.object_store(USER)?, tx.object_store(BOARD)?);
+        let (users, boards) = futures::try_join!(
+            users.get_all::<JsValue>().primitive()?,
+            boards.get_all::<JsValue>().primitive()?,
         )?;
+        let users: Vec<User> = from_js_all(users)?;
+        let mut boards: Vec<Board> = from_js_all(boards)?;
+        boards.sort_by_key(|board| (board.created_at, board.id));
         let mut by_board: HashMap<Uuid, Vec<Todo>> =
             boards.iter().map(|board| (board.id, Vec::new())).collect();
         let todos = tx.object_store(TODO)?;
@@ -97,14 +122,19 @@ impl LocalStore {
                 break;
             }
         }
-        Ok(boards
+        let boards = boards
             .into_iter()
             .map(|board| {
                 let mut todos = by_board.remove(&board.id).unwrap_or_default();
                 todos.sort_by_key(todo_order);
                 BoardWithTodos { board, todos }
             })
-            .collect())
+            .collect();
+        Ok(BoardsSnapshot {
+            account: Some(account.user.id),
+            boards,
+            users,
+        })
     }
 
     /// One board with its todos.
@@ -118,18 +148,30 @@ impl LocalStore {
         Ok(Some(BoardWithTodos { board, todos }))
     }
 
-    /// The current state of the given boards and todos (`None`: gone), read in one
-    /// transaction with every request issued before the first answer is awaited: what
-    /// a page needs to follow a change notice.
+    /// The current state of the given users, boards and todos (`None`: gone) and the
+    /// signed-in account, read in one transaction with every request issued before the
+    /// first answer is awaited: what a page needs to follow a change notice.
     pub async fn records_by_id(
         &self,
+        user_ids: &[String],
         board_ids: &[String],
         todo_ids: &[String],
     ) -> Result<RecordsById, StoreError> {
         let db = self.db().await?;
-        let tx = readonly(&db, &[BOARD, TODO])?;
-        let (boards, todos) = (tx.object_store(BOARD)?, tx.object_store(TODO)?);
-        let (boards, todos) = futures::try_join!(
+        let tx = readonly(&db, &[META, USER, BOARD, TODO])?;
+        let (meta, users, boards, todos) = (
+            tx.object_store(META)?,
+            tx.object_store(USER)?,
+            tx.object_store(BOARD)?,
+            tx.object_store(TODO)?,
+        );
+        let (account, users, boards, todos) = futures::try_join!(
+            get::<Account, _>(&meta, keys::ACCOUNT),
+            try_join_all(
+                user_ids
+                    .iter()
+                    .map(|id| get::<User, _>(&users, id.as_str()))
+            ),
             try_join_all(
                 board_ids
                     .iter()
@@ -142,6 +184,8 @@ impl LocalStore {
             ),
         )?;
         Ok(RecordsById {
+            account: account.map(|account| account.user.id),
+            users: user_ids.iter().cloned().zip(users).collect(),
             boards: board_ids.iter().cloned().zip(boards).collect(),
             todos: todo_ids.iter().cloned().zip(todos).collect(),
         })
@@ -221,12 +265,7 @@ async fn todos_of(todos: &ObjectStore<'_>, board_id: Uuid) -> Result<Vec<Todo>, 
 /// Every key of the `[boardId, createdAt]` index for one board: strings sort below
 /// arrays, so `[id, ""]` to `[id, []]` spans every creation time.
 pub(crate) fn board_range(board_id: Uuid) -> KeyRange<JsValue> {
-    prefix_range(board_id.to_string())
-}
-
-/// Every key `[prefix, anything]` of a two-part index (the same bounds as
-/// [`board_range`], for the `[userId, createdAt]` index too).
-fn prefix_range(prefix: String) -> KeyRange<JsValue> {
+    let prefix = board_id.to_string();
     KeyRange::Bound(
         pair_key((prefix.as_str(), "")),
         false,

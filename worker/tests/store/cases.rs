@@ -988,6 +988,7 @@ async fn records_are_read_back_by_id_and_gone_ones_say_so() {
     let read = db
         .store
         .records_by_id(
+            &[],
             &[board.id.to_string(), missing.clone()],
             &[todo.id.to_string()],
         )
@@ -998,6 +999,100 @@ async fn records_are_read_back_by_id_and_gone_ones_say_so() {
         [(board.id.to_string(), Some(board.clone())), (missing, None)]
     );
     assert_eq!(read.todos, [(todo.id.to_string(), Some(todo.clone()))]);
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_board_shared_with_the_account_is_read_with_its_owners_profile() {
+    let db = TestDb::new().await;
+    let mine = db.store.create_board("Mine").await.unwrap();
+    // What joining a board sends a member: the owner's public profile, the board (its
+    // userId the owner's) and its todos.
+    let owner = Uuid::new_v4();
+    let shared = Uuid::new_v4();
+    let todo = Uuid::new_v4();
+    let page = PullResponse {
+        cursor: Some(format!("{:020}", 3)),
+        logs_with_records: vec![
+            entry(
+                1,
+                "User",
+                &owner.to_string(),
+                Operation::Create,
+                Some(serde_json::json!({
+                    "id": owner, "name": "Alice", "email": "alice@example.com", "emailVerified": false,
+                    "image": null, "createdAt": "2026-01-01T00:00:00.000Z",
+                    "updatedAt": "2026-01-01T00:00:00.000Z", "isAnonymous": false
+                })),
+            ),
+            entry(
+                2,
+                "Board",
+                &shared.to_string(),
+                Operation::Create,
+                Some(serde_json::json!({
+                    "id": shared, "name": "Trip", "createdAt": "2026-01-01T00:00:00.000Z", "userId": owner
+                })),
+            ),
+            entry(
+                3,
+                "Todo",
+                &todo.to_string(),
+                Operation::Create,
+                Some(serde_json::json!({
+                    "id": todo, "title": "Tickets", "description": null, "isCompleted": false,
+                    "createdAt": "2026-01-01T00:00:01.000Z", "boardId": shared
+                })),
+            ),
+        ],
+    };
+    assert_eq!(
+        db.store.apply_pull(&db.epoch, &page).await.unwrap().applied,
+        3
+    );
+    let snapshot = db.store.boards_snapshot().await.unwrap();
+    assert_eq!(snapshot.account, Some(db.user.id));
+    let boards: Vec<(&str, usize)> = snapshot
+        .boards
+        .iter()
+        .map(|b| (b.board.name.as_str(), b.todos.len()))
+        .collect();
+    assert_eq!(
+        boards,
+        [("Trip", 1), ("Mine", 0)],
+        "own and shared, in creation order"
+    );
+    let mut people: Vec<&str> = snapshot.users.iter().map(|u| u.name.as_str()).collect();
+    people.sort_unstable();
+    assert_eq!(people, [db.user.name.as_str(), "Alice"]);
+    // The owner's profile is not mistaken for the account.
+    assert_eq!(db.store.account().await.unwrap().unwrap().user, db.user);
+
+    let read = db
+        .store
+        .records_by_id(&[owner.to_string()], &[mine.id.to_string()], &[])
+        .await
+        .unwrap();
+    assert_eq!(read.account, Some(db.user.id));
+    assert_eq!(
+        read.users[0].1.as_ref().map(|u| u.email.as_str()),
+        Some("alice@example.com")
+    );
+    assert_eq!(read.boards[0].1.as_ref(), Some(&mine));
+
+    // Removed from the board: the pulled deletes take it, its todo and the profile away.
+    let removal = PullResponse {
+        cursor: Some(format!("{:020}", 6)),
+        logs_with_records: vec![
+            entry(4, "Todo", &todo.to_string(), Operation::Delete, None),
+            entry(5, "Board", &shared.to_string(), Operation::Delete, None),
+            entry(6, "User", &owner.to_string(), Operation::Delete, None),
+        ],
+    };
+    db.store.apply_pull(&db.epoch, &removal).await.unwrap();
+    let snapshot = db.store.boards_snapshot().await.unwrap();
+    assert_eq!(snapshot.boards.len(), 1);
+    assert_eq!(snapshot.users.len(), 1);
     db.finish().await;
 }
 
@@ -1075,7 +1170,7 @@ async fn synced_todo(db: &TestDb) -> sync_protocol::Todo {
 async fn read_todo(db: &TestDb, id: Uuid) -> sync_protocol::Todo {
     let read = db
         .store
-        .records_by_id(&[], &[id.to_string()])
+        .records_by_id(&[], &[], &[id.to_string()])
         .await
         .unwrap();
     read.todos[0].1.clone().expect("the todo is here")

@@ -1,4 +1,8 @@
-//! The account endpoints, called from the page (sync itself runs in the worker).
+//! The server's endpoints that the page calls itself (sync itself runs in the worker):
+//! the account's here, a board's members in [`sharing`]. Each answers a message a person
+//! can read when it fails.
+
+pub mod sharing;
 
 use crate::config::AppConfig;
 use sync_protocol::auth::{LoginRequest, Session, SignupRequest};
@@ -33,16 +37,30 @@ pub async fn logout(config: &AppConfig, token: &str) {
 fn explain(error: TransportError, action: &str) -> String {
     match error {
         TransportError::Unauthorized => "Wrong email or password.".into(),
-        TransportError::Offline(_) => {
-            format!("You are offline: to {action}, connect to the internet.")
-        }
         TransportError::Http { status: 409, .. } => {
             "An account with this email already exists. Sign in instead.".into()
         }
         TransportError::Http { status: 429, .. } => {
             "Too many attempts. Wait a minute, then try again.".into()
         }
-        TransportError::Http { message, .. } => message,
+        other => explain_failure(other, action),
+    }
+}
+
+/// A message for a person, from a failed request to do `action` ("share a board"):
+/// the server's own words when it gave some.
+fn explain_failure(error: TransportError, action: &str) -> String {
+    match error {
+        TransportError::Unauthorized => {
+            format!("Your session has expired: sign in again to {action}.")
+        }
+        TransportError::Offline(_) => {
+            format!("You are offline: to {action}, connect to the internet.")
+        }
+        TransportError::Http { message, .. } if !message.trim().is_empty() => message,
+        TransportError::Http { status, .. } => {
+            format!("Could not {action}: the server answered {status}.")
+        }
         TransportError::Invalid(_) => {
             format!("Could not {action}: the server's answer was unreadable.")
         }
