@@ -25,6 +25,14 @@ pub enum Error {
     // Requests.
     #[error("not found")]
     NotFound,
+    /// Something the request names does not exist (or is not the caller's to see); the
+    /// text says what.
+    #[error("{0}")]
+    Missing(String),
+    /// The caller may see what the request names but not do this to it; the text says
+    /// why.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("Method not allowed")]
     MethodNotAllowed,
     /// The body is not JSON at all.
@@ -80,7 +88,8 @@ pub enum Error {
 impl Error {
     fn status(&self) -> StatusCode {
         match self {
-            Error::NotFound => StatusCode::NOT_FOUND,
+            Error::NotFound | Error::Missing(_) => StatusCode::NOT_FOUND,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::MalformedJson | Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Error::Unauthorized | Error::InvalidCredentials => StatusCode::UNAUTHORIZED,

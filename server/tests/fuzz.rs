@@ -1,4 +1,5 @@
-//! Property tests: random and malformed bodies sent to push and pull, on SQLite and
+//! Property tests: random and malformed bodies sent to push and pull, and random
+//! bodies, emails and paths sent to the board-sharing endpoints, on SQLite and
 //! PostgreSQL. Whatever arrives (garbage in `changedFields` too: other names, NUL, wrong
 //! types, huge lists), the server answers without a 5xx, keeps serving, and a rejected
 //! request (or a push whose every event failed) leaves the database as it was.
@@ -18,7 +19,10 @@ use serde_json::{json, Value};
 use support::*;
 use sync_protocol::{Board, PushResult, Record};
 
-on_both_backends!(random_bodies_never_break_the_server);
+on_both_backends!(
+    random_bodies_never_break_the_server,
+    random_sharing_requests_never_break_the_server
+);
 
 /// A request to send.
 #[derive(Debug, Clone)]
@@ -268,6 +272,118 @@ async fn check(alice: &Client, db: &TestDb, input: Input) {
             "{input:?} changed the database"
         );
     }
+}
+
+/// A request to the board-sharing endpoints.
+#[derive(Debug, Clone)]
+enum Sharing {
+    /// Any bytes as the body of a share.
+    Body(Vec<u8>),
+    /// A share with this email.
+    Email(String),
+    /// GET (0), POST (1) or DELETE (2) on `/api/boards/{board}/members[/{member}]`, with
+    /// these segments percent-encoded.
+    Path(u8, String, Option<String>),
+}
+
+fn sharing_inputs() -> impl Strategy<Value = Sharing> {
+    let segment = prop_oneof![
+        awkward_text(),
+        ".{0,40}",
+        Just(uuid::Uuid::new_v4().to_string()),
+        Just(String::new()),
+    ];
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..64).prop_map(Sharing::Body),
+        any_json().prop_map(|v| Sharing::Body(v.to_string().into_bytes())),
+        any_json()
+            .prop_map(|email| Sharing::Body(json!({ "email": email }).to_string().into_bytes())),
+        awkward_text().prop_map(Sharing::Email),
+        ".{0,30}".prop_map(Sharing::Email),
+        (0u8..3, segment.clone(), prop::option::of(segment))
+            .prop_map(|(method, board, member)| Sharing::Path(method, board, member)),
+    ]
+}
+
+/// Every byte but letters and digits as `%XX`.
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || byte == b'-' {
+                (byte as char).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn random_sharing_requests_never_break_the_server(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
+    let alice = server.user("alice").await;
+    let home = board(alice.user_id(), "Home");
+    alice.apply(&create(home.clone())).await;
+    let members = sync_protocol::sharing::members_path(home.id);
+    let cases = match backend {
+        Backend::Sqlite => 120,
+        Backend::Postgres => 60,
+    };
+    let runtime = tokio::runtime::Handle::current();
+    let db = &server.db;
+    tokio::task::block_in_place(|| {
+        let mut runner = TestRunner::new(ProptestConfig {
+            cases,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        });
+        let result = runner.run(&sharing_inputs(), |input| {
+            runtime.block_on(async {
+                let before = db.snapshot().await;
+                let response = match &input {
+                    Sharing::Body(body) => alice.post_raw(&members, body.clone()).await,
+                    Sharing::Email(email) => alice.share(home.id, email).await,
+                    Sharing::Path(method, board, member) => {
+                        let mut path = format!("/api/boards/{}/members", percent_encoded(board));
+                        if let Some(member) = member {
+                            path.push_str(&format!("/{}", percent_encoded(member)));
+                        }
+                        let url = alice.url(&path);
+                        let request = match method {
+                            0 => alice.http.get(url),
+                            1 => alice
+                                .http
+                                .post(url)
+                                .json(&json!({"email": "x@example.com"})),
+                            _ => alice.http.delete(url),
+                        };
+                        let token = alice.token.clone().unwrap_or_default();
+                        request.bearer_auth(token).send().await.unwrap()
+                    }
+                };
+                let status = response.status();
+                assert!(!status.is_server_error(), "{input:?} got {status}");
+                let text = response.text().await.unwrap();
+                if !status.is_success() {
+                    let answer: Value = serde_json::from_str(&text)
+                        .unwrap_or_else(|_| panic!("{input:?}: JSON answer: {text}"));
+                    assert!(answer["error"].is_string(), "{answer}");
+                }
+                // No other account exists: nothing can be shared, nothing removed.
+                assert_eq!(
+                    db.snapshot().await,
+                    before,
+                    "{input:?} changed the database"
+                );
+            });
+            Ok(())
+        });
+        if let Err(failure) = result {
+            panic!("{failure}");
+        }
+    });
+    assert_eq!(alice.get("/api/health").await.status(), 200);
 }
 
 /// Text pieces that databases, drivers or text handling treat differently.

@@ -1,9 +1,10 @@
 //! A client of the sync server's HTTP API, as a device talks to it: sign-up and login,
-//! push and pull, with an optional session.
+//! push and pull, board sharing, with an optional session.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
+use sync_protocol::sharing::{member_path, members_path};
 use sync_protocol::{LogWithRecord, OutboxEvent, PullResponse, PushResult, User};
 use uuid::Uuid;
 
@@ -111,6 +112,49 @@ impl Client {
         .unwrap()
     }
 
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.authorized(self.http.delete(self.url(path)))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /api/boards/{board}/members {"email"}`: shares the board; the raw answer.
+    pub async fn share(&self, board: Uuid, email: &str) -> reqwest::Response {
+        self.post_json(&members_path(board), &json!({ "email": email }))
+            .await
+    }
+
+    /// Shares the board with `member`'s account and expects it newly shared (201).
+    pub async fn share_with(&self, board: Uuid, member: &Client) {
+        let response = self.share(board, &member.user().email).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "share");
+    }
+
+    /// `GET /api/boards/{board}/members`; the raw answer.
+    pub async fn members(&self, board: Uuid) -> reqwest::Response {
+        self.get(&members_path(board)).await
+    }
+
+    /// `DELETE /api/boards/{board}/members/{member}` (a removal, or leaving with one's own
+    /// id); the raw answer.
+    pub async fn remove_member(&self, board: Uuid, member: Uuid) -> reqwest::Response {
+        self.delete(&member_path(board, member)).await
+    }
+
+    /// Opens the session's event stream (`/api/sync/events`) and waits until it is live.
+    pub async fn pokes(&self) -> Pokes {
+        let response = self.get("/api/sync/events").await;
+        assert_eq!(response.status(), StatusCode::OK, "event stream");
+        let mut pokes = Pokes {
+            response,
+            buffer: String::new(),
+        };
+        let first = pokes.next_block(Duration::from_secs(10)).await;
+        assert_eq!(first.as_deref(), Some(": connected"));
+        pokes
+    }
+
     pub async fn signup(&self, email: &str, password: &str, name: &str) -> reqwest::Response {
         self.post_json(
             "/api/auth/signup",
@@ -187,6 +231,44 @@ impl Client {
             .rev()
             .find(|log| log.record_id() == Some(&id.to_string()))
             .and_then(|log| log.record)
+    }
+}
+
+/// An open event stream, read for pokes.
+pub struct Pokes {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Pokes {
+    /// Whether a poke arrives within `wait` (heartbeats are skipped).
+    pub async fn poked(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_block(left).await {
+                Some(block) if block.starts_with("event: poke") => return true,
+                Some(_) => continue,
+                None => return false,
+            }
+        }
+    }
+
+    /// The next event block (the text between blank lines), or None on timeout or end.
+    async fn next_block(&mut self, wait: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block = self.buffer[..end].to_string();
+                self.buffer.drain(..end + 2);
+                return Some(block);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .ok()?
+                .ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
     }
 }
 

@@ -38,7 +38,7 @@ mod stack;
 #[cfg(feature = "server")]
 pub use app::{app_dir_for_tests, copy_app};
 #[cfg(feature = "server")]
-pub use client::{expect_error, Client, PASSWORD};
+pub use client::{expect_error, Client, Pokes, PASSWORD};
 #[cfg(feature = "server")]
 pub use dataset::DataSet;
 #[cfg(feature = "server")]

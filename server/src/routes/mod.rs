@@ -1,17 +1,18 @@
-//! The HTTP surface: `/api/*` for the sync API, everything else the built app. Handlers
+//! The HTTP surface: `/api/*` for the sync API and board sharing, everything else the built app. Handlers
 //! are thin: they read the request, call a service, and let [`Error`] answer failures.
 
 mod app_files;
 mod auth;
 mod body;
 mod health;
+mod sharing;
 mod sync;
 
 use crate::state::AppState;
 use crate::{Config, Error};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderValue, Method};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use std::time::Duration;
 use tower_http::compression::CompressionLayer;
@@ -30,6 +31,14 @@ pub fn router(state: AppState, config: &Config) -> Result<Router, Error> {
         .route("/sync/pull", post(sync::pull))
         .route("/sync/events", get(sync::events))
         .route("/sync/events/ticket", post(sync::events_ticket))
+        .route(
+            "/boards/{board}/members",
+            post(sharing::share).get(sharing::members),
+        )
+        .route(
+            "/boards/{board}/members/{member}",
+            delete(sharing::remove_member),
+        )
         // An unknown API path is a JSON 404, never the app's index.html.
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
@@ -48,7 +57,7 @@ pub fn router(state: AppState, config: &Config) -> Result<Router, Error> {
 /// cookies are involved, so credentials mode is never needed.
 fn cors(origins: &[String]) -> Result<CorsLayer, Error> {
     let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST])
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers([AUTHORIZATION, CONTENT_TYPE])
         .expose_headers([RETRY_AFTER])
         .max_age(Duration::from_secs(60 * 60));

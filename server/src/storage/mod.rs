@@ -1,6 +1,6 @@
 //! Storage: what the sync logic and the accounts need from a database, as two small
-//! traits ([`Storage`] for the whole database, [`ScopeTx`] for one scope's write
-//! transaction), so that the logic in `sync` and `auth` is written once.
+//! traits ([`Storage`] for the whole database, [`ScopeTx`] for a write transaction over
+//! a set of scopes), so that the logic in `sync` and `auth` is written once.
 //!
 //! One implementation, [`sql::SqlStore`], serves both databases: the SQL they share is
 //! written once in `sql`, and what differs (connecting, migrations, how a writer locks
@@ -67,6 +67,8 @@ pub struct Prefetched {
     pub boards: Vec<sync_protocol::Board>,
     /// `(id, owner scope)`.
     pub owners: Vec<(Uuid, Uuid)>,
+    /// `(board, member)` of the boards found.
+    pub members: Vec<(Uuid, Uuid)>,
 }
 
 /// A new account: the user record and its password hash.
@@ -91,9 +93,12 @@ pub trait Storage: Send + Sync {
     /// One round trip, to prove the database answers.
     async fn ping(&self) -> Result<(), Error>;
 
-    /// Starts a write transaction on `scope`, holding that scope's lock until it commits
-    /// or is dropped (dropping rolls back). Fails if the scope does not exist.
-    async fn begin_scope(&self, scope: Uuid) -> Result<Box<dyn ScopeTx>, Error>;
+    /// Starts a write transaction acting as the user `acting`, holding the lock of every
+    /// scope among `scopes` (and of `acting`) until it commits or is dropped (dropping
+    /// rolls back). The locks are taken one at a time in ascending scope-key order, the
+    /// same order for every writer, so two writers never wait for each other in a
+    /// circle. Fails if a scope does not exist.
+    async fn begin_scopes(&self, acting: Uuid, scopes: &[Uuid]) -> Result<Box<dyn ScopeTx>, Error>;
 
     /// The last changelog number of `scope`; None when there is no such scope.
     async fn last_seq(&self, scope: Uuid) -> Result<Option<u64>, Error>;
@@ -109,6 +114,12 @@ pub trait Storage: Send + Sync {
     /// The records among `keys` that exist, each with its owner, whoever that is: which
     /// of them a user may see is the sync service's rule, not the store's.
     async fn records(&self, keys: &[(Model, Uuid)]) -> Result<Vec<OwnedRecord>, Error>;
+
+    /// `(board, owner)` of every board shared with `user` (as a member), as committed.
+    async fn shared_with(&self, user: Uuid) -> Result<Vec<(Uuid, Uuid)>, Error>;
+
+    /// The members of `board` (not its owner), in the order they joined.
+    async fn board_members(&self, board: Uuid) -> Result<Vec<User>, Error>;
 
     /// Tells the realtime streams of `scope`, in every server process sharing this
     /// database, that its changelog grew. Call after commit.
@@ -153,12 +164,12 @@ pub trait Storage: Send + Sync {
     ) -> Result<Option<String>, Error>;
 }
 
-/// Reads inside a scope's write transaction: they see everything committed before the
-/// scope's lock was taken, and this transaction's own writes. They are not filtered by
+/// Reads inside a write transaction: they see everything committed before its scopes'
+/// locks were taken, and this transaction's own writes. They are not filtered by
 /// scope: the caller decides what the user may see.
 #[async_trait]
 pub trait ScopeView: Send {
-    /// The scope this transaction holds.
+    /// The user this transaction acts for (the pusher); their scope is always held.
     fn scope(&self) -> Uuid;
     async fn user(&mut self, id: Uuid) -> Result<Option<User>, Error>;
     async fn board(&mut self, id: Uuid) -> Result<Option<sync_protocol::Board>, Error>;
@@ -168,10 +179,17 @@ pub trait ScopeView: Send {
     /// The scope a board or todo id belongs to, also after the record was deleted (see
     /// [`ScopeTx::claim`]); None for an id never used.
     async fn owner(&mut self, id: Uuid) -> Result<Option<Uuid>, Error>;
+    /// The members of `board` (not its owner), in the order they joined.
+    async fn members(&mut self, board: Uuid) -> Result<Vec<Uuid>, Error>;
+    /// The boards of `owner` that `member` is a member of.
+    async fn shared_boards(&mut self, owner: Uuid, member: Uuid) -> Result<Vec<Uuid>, Error>;
+    /// Everyone who is a member of at least one board of `owner`.
+    async fn members_of_owner(&mut self, owner: Uuid) -> Result<Vec<Uuid>, Error>;
 }
 
-/// A write transaction on one scope. Its writes never touch a record of another scope,
-/// even when one commits concurrently under an id this transaction saw free.
+/// A write transaction over a set of scopes (the acting user's and those it appends
+/// to). Its writes never touch a record of a scope it does not hold, even when one
+/// commits concurrently under an id this transaction saw free.
 ///
 /// Outside a savepoint, [`ScopeTx::put`] and [`ScopeTx::remove`] may be sent later,
 /// together with other writes, before the next read that could see them or at commit:
@@ -197,9 +215,16 @@ pub trait ScopeTx: ScopeView {
     /// `(id, owner scope)` of the ids among `ids` that were ever claimed, in one query.
     async fn owners(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, Error>;
 
+    /// `(board, member)` of the boards among `ids`, in one query.
+    async fn members_of_boards(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, Error>;
+
+    /// Whether this transaction holds the lock of `scope`.
+    fn holds(&self, scope: Uuid) -> bool;
+
     /// What a batch reads up front, in as few round trips as the backend allows: the
     /// receipts of `outbox_event_ids`, the todos among `todo_ids`, the boards among
-    /// `board_ids` and those the found todos are on, and the owners of all those ids.
+    /// `board_ids` and those the found todos are on, the owners of all those ids, and
+    /// the members of those boards.
     async fn prefetch(
         &mut self,
         outbox_event_ids: &[&str],
@@ -209,9 +234,9 @@ pub trait ScopeTx: ScopeView {
         prefetch_each(self, outbox_event_ids, todo_ids, board_ids).await
     }
 
-    /// Makes `id` this scope's for good (written at commit). The commit fails with
+    /// Makes `id` the scope `owner`'s for good (written at commit). The commit fails with
     /// [`Error::WriteConflict`] when another scope claimed it first.
-    async fn claim(&mut self, id: Uuid) -> Result<(), Error>;
+    async fn claim(&mut self, id: Uuid, owner: Uuid) -> Result<(), Error>;
 
     /// Marks a point to roll back to: one event's writes go between this and
     /// [`ScopeTx::release_savepoint`] or [`ScopeTx::rollback_to_savepoint`], so a failing
@@ -229,26 +254,42 @@ pub trait ScopeTx: ScopeView {
     /// when the id turns out to belong to another scope.
     async fn put(&mut self, record: &Record) -> Result<(), Error>;
 
-    /// Deletes a board (with its todos) or a todo of this scope; nothing when it is gone
-    /// already (or is another scope's).
+    /// Deletes a board (with its todos and memberships) of the acting user, or a todo on
+    /// a board they own or are a member of; nothing when it is gone already (or is
+    /// another scope's).
     async fn remove(&mut self, model: Model, id: Uuid) -> Result<(), Error>;
 
-    /// Appends an entry for `(model, id)` numbered with the scope's next number, and
-    /// returns that number. Entries may be written at commit, all in one statement.
+    /// Adds `user` to the members of `board`; false when they were one already.
+    async fn add_member(&mut self, board: Uuid, user: Uuid) -> Result<bool, Error>;
+
+    /// Takes `user` off the members of `board`; false when they were not one.
+    async fn remove_member(&mut self, board: Uuid, user: Uuid) -> Result<bool, Error>;
+
+    /// Appends an entry for `(model, id)` to the changelog of every scope in `audience`
+    /// (each numbered with that scope's next number), and returns the acting user's
+    /// number when they are in the audience. Every scope of the audience must be held.
+    /// Entries may be written at commit, all in one statement.
     async fn append(
         &mut self,
+        audience: &[Uuid],
         model: Model,
         id: Uuid,
         operation: Operation,
         outbox_event_id: &str,
-    ) -> Result<u64, Error>;
+    ) -> Result<Option<u64>, Error>;
 
-    /// Remembers that `outbox_event_id` was applied as entry `seq` of this scope (written
-    /// at commit, like entries; a duplicate then fails the commit as a write conflict).
+    /// Remembers that `outbox_event_id` was applied as entry `seq` of the acting user's
+    /// scope (written at commit, like entries; a duplicate then fails the commit as a
+    /// write conflict).
     async fn save_receipt(&mut self, outbox_event_id: &str, seq: u64) -> Result<(), Error>;
 
-    /// Commits, releasing the scope's lock; when the changelog grew, the scope's streams
-    /// in every server process are poked (no separate [`Storage::notify`] needed).
+    /// Rolls back at once, releasing the scopes' locks before the next transaction of
+    /// this task takes them again (dropping also rolls back, but may leave the locks held
+    /// a moment longer).
+    async fn rollback(self: Box<Self>) -> Result<(), Error>;
+
+    /// Commits, releasing the scopes' locks; the streams of every scope whose changelog
+    /// grew are poked in every server process (no separate [`Storage::notify`] needed).
     async fn commit(self: Box<Self>) -> Result<(), Error>;
 }
 
@@ -270,11 +311,14 @@ async fn prefetch_each<T: ScopeTx + ?Sized>(
     all.sort_unstable();
     all.dedup();
     let owners = tx.owners(&all).await?;
+    let found: Vec<Uuid> = boards.iter().map(|board| board.id).collect();
+    let members = tx.members_of_boards(&found).await?;
     Ok(Prefetched {
         receipts,
         todos,
         boards,
         owners,
+        members,
     })
 }
 

@@ -33,24 +33,33 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, Error> {
     Ok(pool)
 }
 
-/// Begins a write transaction on `scope` and reads its last changelog number (None when
-/// the scope does not exist).
+/// Begins a write transaction holding the scopes among `scopes` and reads their last
+/// changelog numbers (a scope that does not exist is left out).
 ///
-/// `FOR UPDATE` locks the scope's row until commit, so the scope's writers, in any
+/// `FOR UPDATE` locks the scopes' rows until commit, so each scope's writers, in any
 /// process, take turns: the numbers they hand out commit in order, and a pull "after N"
 /// never misses an N-1 that commits later. Under READ COMMITTED the statements after
-/// the lock see everything the previous holder committed.
-pub async fn begin_scope(
+/// the lock see everything the previous holders committed.
+///
+/// The rows are sorted before they are locked (PostgreSQL locks the rows of a
+/// `SELECT ... ORDER BY ... FOR UPDATE` as the sorted rows come out), one at a time in
+/// ascending key order, byte-wise (`COLLATE "C"`, whatever the database's collation):
+/// every writer takes its locks in the same order, so two never wait for each other in
+/// a circle.
+pub async fn begin_scopes(
     pool: &PgPool,
-    scope: Uuid,
-) -> Result<(Transaction<'static, Postgres>, Option<u64>), Error> {
+    scopes: &[Uuid],
+) -> Result<(Transaction<'static, Postgres>, Vec<(String, i64)>), Error> {
     let mut tx = pool.begin().await?;
-    let last: Option<i64> =
-        sqlx::query_scalar("SELECT last_seq FROM scopes WHERE scope_key = $1 FOR UPDATE")
-            .bind(scope.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-    Ok((tx, last.and_then(|n| u64::try_from(n).ok())))
+    let keys: Vec<String> = scopes.iter().map(Uuid::to_string).collect();
+    let found: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT scope_key, last_seq FROM scopes WHERE scope_key = ANY($1::text[]) \
+         ORDER BY scope_key COLLATE \"C\" FOR UPDATE",
+    )
+    .bind(&keys)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok((tx, found))
 }
 
 /// Tells every listening process (this one included) that `scope` changed.

@@ -14,6 +14,7 @@ use crate::Error;
 use async_trait::async_trait;
 use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool, Transaction};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use sync_protocol::{Board, Model, Operation, Record, Timestamp, Todo, User};
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -115,24 +116,34 @@ impl Storage for SqlStore {
             .map_err(|e| Error::Unavailable(e.to_string())))
     }
 
-    async fn begin_scope(&self, scope: Uuid) -> Result<Box<dyn ScopeTx>, Error> {
-        let (tx, last_seq, writer) = match &self.pool {
+    async fn begin_scopes(&self, acting: Uuid, scopes: &[Uuid]) -> Result<Box<dyn ScopeTx>, Error> {
+        let mut wanted: Vec<Uuid> = scopes.to_vec();
+        wanted.push(acting);
+        wanted.sort_unstable();
+        wanted.dedup();
+        let (tx, found, writer) = match &self.pool {
             Either::Sqlite(pool) => {
                 let writer = self.sqlite_writer.clone().lock_owned().await;
-                let (tx, last_seq) = sqlite::begin_scope(pool, scope).await?;
-                (Either::Sqlite(tx), last_seq, Some(writer))
+                let (tx, found) = sqlite::begin_scopes(pool, &wanted).await?;
+                (Either::Sqlite(tx), found, Some(writer))
             }
             Either::Postgres(pool) => {
-                let (tx, last_seq) = postgres::begin_scope(pool, scope).await?;
-                (Either::Postgres(tx), last_seq, None)
+                let (tx, found) = postgres::begin_scopes(pool, &wanted).await?;
+                (Either::Postgres(tx), found, None)
             }
         };
-        let last_seq = last_seq.ok_or_else(|| Error::CorruptData(format!("no scope {scope}")))?;
+        let mut last = BTreeMap::new();
+        for (key, seq) in found {
+            last.insert(parse_uuid(&key)?, to_u64(seq)?);
+        }
+        if let Some(missing) = wanted.iter().find(|scope| !last.contains_key(scope)) {
+            return Err(Error::CorruptData(format!("no scope {missing}")));
+        }
         Ok(Box::new(SqlScopeTx {
             tx,
-            scope,
-            last_seq,
-            next_seq: last_seq,
+            scope: acting,
+            next: last.clone(),
+            last,
             pending: Pending::default(),
             queued: Vec::new(),
             savepoint: None,
@@ -241,6 +252,33 @@ impl Storage for SqlStore {
             }
         }
         Ok(records)
+    }
+
+    async fn shared_with(&self, user: Uuid) -> Result<Vec<(Uuid, Uuid)>, Error> {
+        let rows: Vec<(String, String)> = on_backend!(&self.pool, |pool| sqlx::query_as(
+            "SELECT m.board_id, b.user_id FROM board_members m \
+             JOIN boards b ON b.id = m.board_id WHERE m.user_id = $1"
+        )
+        .bind(user.to_string())
+        .fetch_all(pool)
+        .await?);
+        rows.iter()
+            .map(|(board, owner)| Ok((parse_uuid(board)?, parse_uuid(owner)?)))
+            .collect()
+    }
+
+    async fn board_members(&self, board: Uuid) -> Result<Vec<User>, Error> {
+        let rows: Vec<UserRow> = on_backend!(&self.pool, |pool| sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM (SELECT u.*, m.created_at AS joined_at FROM board_members m \
+             JOIN users u ON u.id = m.user_id WHERE m.board_id = $1) AS joined \
+             ORDER BY joined_at, id"
+        ))
+        .bind(board.to_string())
+        .fetch_all(pool)
+        .await?);
+        rows.into_iter().map(User::try_from).collect()
     }
 
     async fn notify(&self, scope: Uuid) -> Result<(), Error> {
@@ -435,8 +473,9 @@ impl SqlStore {
     }
 }
 
-/// A write transaction on one scope. The scope's lock was taken by its first statement;
-/// entries are numbered from `last_seq` and the new last number is written at commit.
+/// A write transaction over a set of scopes. Their locks were taken by its first
+/// statement; each scope's entries are numbered from its last number when the
+/// transaction began, and the new last numbers are written at commit.
 ///
 /// Changelog entries, receipts and claims are kept here and written at commit with one
 /// statement each (per chunk; on PostgreSQL one statement for all of them, with the
@@ -449,16 +488,17 @@ impl SqlStore {
 /// failure is known to be its event's.
 struct SqlScopeTx {
     tx: Tx,
+    /// The acting user.
     scope: Uuid,
-    /// The scope's last number when the transaction began.
-    last_seq: u64,
-    /// The last number this transaction handed out.
-    next_seq: u64,
+    /// Each held scope's last number when the transaction began.
+    last: BTreeMap<Uuid, u64>,
+    /// Each held scope's last number handed out by this transaction.
+    next: BTreeMap<Uuid, u64>,
     pending: Pending,
     /// Record writes not sent yet, in order.
     queued: Vec<Write>,
-    /// What `pending` held, and `next_seq`, when the open savepoint was taken.
-    savepoint: Option<(PendingMark, u64)>,
+    /// What `pending` held, and `next`, when the open savepoint was taken.
+    savepoint: Option<(PendingMark, BTreeMap<Uuid, u64>)>,
     /// A savepoint released by the caller whose RELEASE has not been sent yet.
     release_pending: bool,
     /// The open savepoint was taken by the caller but not sent yet.
@@ -474,7 +514,8 @@ struct SqlScopeTx {
 struct Pending {
     entries: Vec<PendingEntry>,
     receipts: Vec<(String, u64)>,
-    claims: Vec<Uuid>,
+    /// `(id, owner scope)`.
+    claims: Vec<(Uuid, Uuid)>,
 }
 
 /// The lengths of [`Pending`]'s lists, to cut them back to on rollback.
@@ -518,6 +559,7 @@ impl Write {
 }
 
 struct PendingEntry {
+    scope: Uuid,
     seq: u64,
     model: Model,
     id: Uuid,
@@ -534,7 +576,8 @@ const ROWS_PER_INSERT: usize = 1000;
 const SAVEPOINT: &str = "sync_event";
 
 impl SqlScopeTx {
-    /// Whether a board names this scope as its owner (todos are checked by the upsert).
+    /// Whether a board names the acting user as its owner (todos are checked by the
+    /// upsert).
     fn may_hold(&self, record: &Record) -> bool {
         match record {
             Record::Board(board) => board.user_id == self.scope,
@@ -611,8 +654,8 @@ impl ScopeView for SqlScopeTx {
     }
 
     async fn owner(&mut self, id: Uuid) -> Result<Option<Uuid>, Error> {
-        if self.pending.claims.contains(&id) {
-            return Ok(Some(self.scope));
+        if let Some(owner) = self.pending_claim(id) {
+            return Ok(Some(owner));
         }
         let owner: Option<String> = on_backend!(&mut self.tx, |tx| sqlx::query_scalar(
             "SELECT scope_key FROM record_owners WHERE id = $1"
@@ -621,6 +664,46 @@ impl ScopeView for SqlScopeTx {
         .fetch_optional(&mut **tx)
         .await?);
         owner.as_deref().map(parse_uuid).transpose()
+    }
+
+    async fn members(&mut self, board: Uuid) -> Result<Vec<Uuid>, Error> {
+        self.flush().await?;
+        let ids: Vec<String> = on_backend!(&mut self.tx, |tx| {
+            sqlx::query_scalar(
+            "SELECT user_id FROM board_members WHERE board_id = $1 ORDER BY created_at, user_id"
+        )
+        .bind(board.to_string())
+        .fetch_all(&mut **tx)
+        .await?
+        });
+        ids.iter().map(|id| parse_uuid(id)).collect()
+    }
+
+    async fn shared_boards(&mut self, owner: Uuid, member: Uuid) -> Result<Vec<Uuid>, Error> {
+        self.flush().await?;
+        let ids: Vec<String> = on_backend!(&mut self.tx, |tx| sqlx::query_scalar(
+            "SELECT m.board_id FROM board_members m JOIN boards b ON b.id = m.board_id \
+             WHERE m.user_id = $1 AND b.user_id = $2 ORDER BY m.board_id"
+        )
+        .bind(member.to_string())
+        .bind(owner.to_string())
+        .fetch_all(&mut **tx)
+        .await?);
+        ids.iter().map(|id| parse_uuid(id)).collect()
+    }
+
+    async fn members_of_owner(&mut self, owner: Uuid) -> Result<Vec<Uuid>, Error> {
+        self.flush().await?;
+        let ids: Vec<String> = on_backend!(&mut self.tx, |tx| {
+            sqlx::query_scalar(
+            "SELECT DISTINCT m.user_id FROM board_members m JOIN boards b ON b.id = m.board_id \
+             WHERE b.user_id = $1 ORDER BY m.user_id"
+        )
+        .bind(owner.to_string())
+        .fetch_all(&mut **tx)
+        .await?
+        });
+        ids.iter().map(|id| parse_uuid(id)).collect()
     }
 }
 
@@ -722,10 +805,29 @@ impl ScopeTx for SqlScopeTx {
             .collect::<Result<Vec<_>, Error>>()?;
         owners.extend(
             ids.iter()
-                .filter(|id| self.pending.claims.contains(id))
-                .map(|id| (*id, self.scope)),
+                .filter_map(|id| Some((*id, self.pending_claim(*id)?))),
         );
         Ok(owners)
+    }
+
+    async fn members_of_boards(&mut self, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.flush().await?;
+        let texts: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let rows: Vec<(String, String)> = on_backend!(&mut self.tx, |tx| by_ids!(
+            &mut **tx,
+            "SELECT board_id, user_id FROM board_members WHERE board_id IN (",
+            &texts
+        ));
+        rows.iter()
+            .map(|(board, user)| Ok((parse_uuid(board)?, parse_uuid(user)?)))
+            .collect()
+    }
+
+    fn holds(&self, scope: Uuid) -> bool {
+        self.last.contains_key(&scope)
     }
 
     async fn prefetch(
@@ -747,9 +849,15 @@ impl ScopeTx for SqlScopeTx {
         super::prefetch_each(self, outbox_event_ids, todo_ids, board_ids).await
     }
 
-    async fn claim(&mut self, id: Uuid) -> Result<(), Error> {
-        if !self.pending.claims.contains(&id) {
-            self.pending.claims.push(id);
+    async fn claim(&mut self, id: Uuid, owner: Uuid) -> Result<(), Error> {
+        match self.pending_claim(id) {
+            None => self.pending.claims.push((id, owner)),
+            Some(claimed) if claimed == owner => {}
+            Some(claimed) => {
+                return Err(Error::Internal(format!(
+                    "{id} claimed for both {claimed} and {owner}"
+                )))
+            }
         }
         Ok(())
     }
@@ -763,7 +871,7 @@ impl ScopeTx for SqlScopeTx {
         // Sent before the event's first write (see `send_savepoint`): none for an event
         // that writes nothing.
         self.savepoint_unsent = true;
-        self.savepoint = Some((self.pending.mark(), self.next_seq));
+        self.savepoint = Some((self.pending.mark(), self.next.clone()));
         Ok(())
     }
 
@@ -781,11 +889,11 @@ impl ScopeTx for SqlScopeTx {
     }
 
     async fn rollback_to_savepoint(&mut self) -> Result<(), Error> {
-        let Some((mark, next_seq)) = self.savepoint.take() else {
+        let Some((mark, next)) = self.savepoint.take() else {
             return Err(Error::Internal("no savepoint to roll back to".into()));
         };
         self.pending.truncate(mark);
-        self.next_seq = next_seq;
+        self.next = next;
         // Writes are sent at once under a savepoint; one whose sending failed is gone.
         self.queued.clear();
         if std::mem::take(&mut self.savepoint_unsent) {
@@ -829,24 +937,74 @@ impl ScopeTx for SqlScopeTx {
         Ok(())
     }
 
+    async fn add_member(&mut self, board: Uuid, user: Uuid) -> Result<bool, Error> {
+        self.flush().await?;
+        self.send_savepoint().await?;
+        let now = Timestamp::from_datetime(chrono::Utc::now()).as_millis();
+        let added = on_backend!(&mut self.tx, |tx| sqlx::query(
+            "INSERT INTO board_members (board_id, user_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (board_id, user_id) DO NOTHING"
+        )
+        .bind(board.to_string())
+        .bind(user.to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected());
+        Ok(added > 0)
+    }
+
+    async fn remove_member(&mut self, board: Uuid, user: Uuid) -> Result<bool, Error> {
+        self.flush().await?;
+        self.send_savepoint().await?;
+        let removed = on_backend!(&mut self.tx, |tx| sqlx::query(
+            "DELETE FROM board_members WHERE board_id = $1 AND user_id = $2"
+        )
+        .bind(board.to_string())
+        .bind(user.to_string())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected());
+        Ok(removed > 0)
+    }
+
     async fn append(
         &mut self,
+        audience: &[Uuid],
         model: Model,
         id: Uuid,
         operation: Operation,
         outbox_event_id: &str,
-    ) -> Result<u64, Error> {
-        let seq = self.next_seq + 1;
-        self.pending.entries.push(PendingEntry {
-            seq,
-            model,
-            id,
-            operation,
-            outbox_event_id: outbox_event_id.to_string(),
-            created_at: Timestamp::from_datetime(chrono::Utc::now()).as_millis(),
-        });
-        self.next_seq = seq;
-        Ok(seq)
+    ) -> Result<Option<u64>, Error> {
+        let created_at = Timestamp::from_datetime(chrono::Utc::now()).as_millis();
+        let mut own = None;
+        let mut scopes = audience.to_vec();
+        scopes.sort_unstable();
+        scopes.dedup();
+        for scope in scopes {
+            let Some(next) = self.next.get_mut(&scope) else {
+                // The caller works out the audience under the locks it took: this is a
+                // bug, and the transaction must not commit half an audience.
+                return Err(Error::Internal(format!(
+                    "append to scope {scope}, whose lock is not held"
+                )));
+            };
+            *next += 1;
+            let seq = *next;
+            self.pending.entries.push(PendingEntry {
+                scope,
+                seq,
+                model,
+                id,
+                operation,
+                outbox_event_id: outbox_event_id.to_string(),
+                created_at,
+            });
+            if scope == self.scope {
+                own = Some(seq);
+            }
+        }
+        Ok(own)
     }
 
     async fn save_receipt(&mut self, outbox_event_id: &str, seq: u64) -> Result<(), Error> {
@@ -856,25 +1014,36 @@ impl ScopeTx for SqlScopeTx {
         Ok(())
     }
 
+    async fn rollback(self: Box<Self>) -> Result<(), Error> {
+        on_backend!(self.tx, |tx| tx.rollback().await?);
+        Ok(())
+    }
+
     async fn commit(mut self: Box<Self>) -> Result<(), Error> {
         if self.savepoint.is_some() {
             return Err(Error::Internal("commit with an open savepoint".into()));
         }
         self.flush().await?;
-        let grew = self.next_seq != self.last_seq;
-        if grew && matches!(self.tx, Either::Postgres(_)) {
-            // Claims, entries, receipts, the last number and the poke in one round trip.
-            self.flush_all_postgres().await?;
+        // The scopes whose changelog grew, with their new last numbers.
+        let grown: Vec<(Uuid, u64)> = self
+            .next
+            .iter()
+            .filter(|(scope, next)| self.last.get(scope) != Some(next))
+            .map(|(scope, next)| (*scope, *next))
+            .collect();
+        if !grown.is_empty() && matches!(self.tx, Either::Postgres(_)) {
+            // Claims, entries, receipts, the last numbers and the pokes in one round trip.
+            self.flush_all_postgres(&grown).await?;
         } else {
             self.flush_claims().await?;
             self.flush_entries().await?;
             self.flush_receipts().await?;
-            if grew {
+            for (scope, next) in &grown {
                 on_backend!(&mut self.tx, |tx| sqlx::query(
                     "UPDATE scopes SET last_seq = $1 WHERE scope_key = $2"
                 )
-                .bind(to_i64(self.next_seq)?)
-                .bind(self.scope.to_string())
+                .bind(to_i64(*next)?)
+                .bind(scope.to_string())
                 .execute(&mut **tx)
                 .await?
                 .rows_affected());
@@ -882,9 +1051,11 @@ impl ScopeTx for SqlScopeTx {
         }
         let sqlite = matches!(self.tx, Either::Sqlite(_));
         on_backend!(self.tx, |tx| tx.commit().await?);
-        if grew && sqlite {
+        if sqlite {
             // One process per SQLite file: its own streams are all there are.
-            self.hub.poke(self.scope);
+            for (scope, _) in grown {
+                self.hub.poke(scope);
+            }
         }
         Ok(())
     }
@@ -1002,9 +1173,10 @@ impl SqlScopeTx {
         Ok(())
     }
 
-    /// Inserts or replaces todos on this scope's boards (each id once).
+    /// Inserts or replaces todos (each id once). A stored todo is replaced only by one on
+    /// a board of the same owner: a todo never leaves its owner's boards (whose todo it
+    /// is was checked under that owner's lock; this guards the race for a new id).
     async fn upsert_todos(&mut self, todos: &[&Todo]) -> Result<(), Error> {
-        let scope = self.scope.to_string();
         for chunk in todos.chunks(ROWS_PER_INSERT) {
             let written = on_backend!(&mut self.tx, |tx| {
                 let mut query =
@@ -1021,9 +1193,9 @@ impl SqlScopeTx {
                     " ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
                      description = excluded.description, is_completed = excluded.is_completed, \
                      created_at = excluded.created_at, board_id = excluded.board_id \
-                     WHERE todos.board_id IN (SELECT id FROM boards WHERE user_id = ",
+                     WHERE (SELECT user_id FROM boards WHERE boards.id = todos.board_id) = \
+                     (SELECT user_id FROM boards WHERE boards.id = excluded.board_id)",
                 );
-                query.push_bind(&scope).push(")");
                 query.build().execute(&mut **tx).await?.rows_affected()
             });
             if written != chunk.len() as u64 {
@@ -1035,22 +1207,28 @@ impl SqlScopeTx {
         Ok(())
     }
 
-    /// Deletes boards (with their todos) or todos of this scope; rows already gone, or
-    /// another scope's (committed since the checks), are left alone.
+    /// Deletes boards of the acting user (with their todos and memberships), or todos on
+    /// boards they own or are a member of; rows already gone, or another scope's
+    /// (committed since the checks), are left alone.
     async fn delete(&mut self, model: Model, ids: &[&Uuid]) -> Result<(), Error> {
-        let sql = match model {
-            Model::Board => "DELETE FROM boards WHERE user_id = ",
-            Model::Todo => {
-                "DELETE FROM todos WHERE board_id IN (SELECT id FROM boards WHERE user_id = "
-            }
-            Model::User => return Err(Error::Internal("users are not removed by sync".into())),
-        };
+        if model == Model::User {
+            return Err(Error::Internal("users are not removed by sync".into()));
+        }
         let scope = self.scope.to_string();
         for chunk in ids.chunks(ROWS_PER_INSERT) {
             on_backend!(&mut self.tx, |tx| {
-                let mut query = QueryBuilder::new(sql);
-                query.push_bind(&scope);
-                if model == Model::Todo {
+                let mut query = QueryBuilder::new("");
+                if model == Model::Board {
+                    query.push("DELETE FROM boards WHERE user_id = ");
+                    query.push_bind(&scope);
+                } else {
+                    query.push(
+                        "DELETE FROM todos WHERE board_id IN \
+                         (SELECT id FROM boards WHERE user_id = ",
+                    );
+                    query.push_bind(&scope);
+                    query.push(" UNION SELECT board_id FROM board_members WHERE user_id = ");
+                    query.push_bind(&scope);
                     query.push(")");
                 }
                 query.push(" AND id IN (");
@@ -1066,40 +1244,58 @@ impl SqlScopeTx {
     }
 
     /// PostgreSQL, at the commit of a transaction that appended: writes the claims, the
-    /// entries and the receipts, sets the scope's last number and queues the poke, in one
-    /// statement (and one round trip instead of four): each list travels as an array
-    /// parameter, so the statement's text is the same whatever the batch's size.
+    /// entries and the receipts, sets the grown scopes' last numbers and queues their
+    /// pokes, in one statement (and one round trip instead of four): each list travels
+    /// as an array parameter, so the statement's text is the same whatever the batch's
+    /// size.
     ///
     /// Data-modifying CTEs all run, to completion, whether or not the final SELECT reads
     /// them; they see the same snapshot, which is fine here as none of them reads what
     /// another writes (the foreign keys, checked at the statement's end, see it all).
     /// `pg_notify` is transactional like NOTIFY: delivered only if the commit succeeds.
-    async fn flush_all_postgres(&mut self) -> Result<(), Error> {
+    async fn flush_all_postgres(&mut self, grown: &[(Uuid, u64)]) -> Result<(), Error> {
         const SQL: &str = "WITH claimed AS ( \
                 INSERT INTO record_owners (id, scope_key) \
-                SELECT id, $1 FROM unnest($2::text[]) AS c (id) \
+                SELECT id, scope FROM unnest($2::text[], $3::text[]) AS c (id, scope) \
                 ON CONFLICT (id) DO UPDATE SET scope_key = excluded.scope_key \
                 WHERE record_owners.scope_key = excluded.scope_key \
                 RETURNING 1 \
             ), logged AS ( \
                 INSERT INTO changelog (scope_key, seq, model, key_path, operation, \
                     outbox_event_id, created_at) \
-                SELECT $1, seq, model, jsonb_build_array(id), operation, event, created_at \
-                FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], \
-                    $8::bigint[]) AS e (seq, model, id, operation, event, created_at) \
+                SELECT scope, seq, model, jsonb_build_array(id), operation, event, created_at \
+                FROM unnest($4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], \
+                    $9::text[], $10::bigint[]) \
+                    AS e (scope, seq, model, id, operation, event, created_at) \
             ), receipted AS ( \
                 INSERT INTO push_receipts (outbox_event_id, scope_key, seq) \
-                SELECT event, $1, seq FROM unnest($9::text[], $10::bigint[]) AS r (event, seq) \
+                SELECT event, $1, seq FROM unnest($11::text[], $12::bigint[]) AS r (event, seq) \
             ), numbered AS ( \
-                UPDATE scopes SET last_seq = $11 WHERE scope_key = $1 \
+                UPDATE scopes SET last_seq = n.seq \
+                FROM unnest($13::text[], $14::bigint[]) AS n (scope, seq) \
+                WHERE scopes.scope_key = n.scope \
             ) \
-            SELECT (SELECT count(*) FROM claimed), pg_notify($12, $1)::text";
+            SELECT (SELECT count(*) FROM claimed), \
+                (SELECT count(pg_notify($15, p.scope)) FROM unnest($13::text[]) AS p (scope))";
         let Either::Postgres(tx) = &mut self.tx else {
             return Err(Error::Internal("not a PostgreSQL transaction".into()));
         };
         let pending = std::mem::take(&mut self.pending);
-        let claims: Vec<String> = pending.claims.iter().map(Uuid::to_string).collect();
+        let claim_ids: Vec<String> = pending
+            .claims
+            .iter()
+            .map(|(id, _)| id.to_string())
+            .collect();
+        let claim_scopes: Vec<String> = pending
+            .claims
+            .iter()
+            .map(|(_, owner)| owner.to_string())
+            .collect();
         let entries = &pending.entries;
+        let scopes: Vec<String> = entries
+            .iter()
+            .map(|entry| entry.scope.to_string())
+            .collect();
         let seqs = entries
             .iter()
             .map(|entry| to_i64(entry.seq))
@@ -1116,12 +1312,19 @@ impl SqlScopeTx {
             .iter()
             .map(|(_, seq)| to_i64(*seq))
             .collect::<Result<Vec<_>, _>>()?;
+        let grown_scopes: Vec<String> = grown.iter().map(|(scope, _)| scope.to_string()).collect();
+        let grown_seqs = grown
+            .iter()
+            .map(|(_, seq)| to_i64(*seq))
+            .collect::<Result<Vec<_>, _>>()?;
         // A unique violation (an event id another scope applied meanwhile) and a claim
         // left unwritten (an id another scope claimed first) are both write conflicts,
         // which the push answers by trying the batch again.
-        let (claimed, _): (i64, Option<String>) = sqlx::query_as(SQL)
+        let (claimed, _): (i64, Option<i64>) = sqlx::query_as(SQL)
             .bind(self.scope.to_string())
-            .bind(&claims)
+            .bind(&claim_ids)
+            .bind(&claim_scopes)
+            .bind(&scopes)
             .bind(&seqs)
             .bind(&models)
             .bind(&ids)
@@ -1130,16 +1333,26 @@ impl SqlScopeTx {
             .bind(&created)
             .bind(&receipt_events)
             .bind(&receipt_seqs)
-            .bind(to_i64(self.next_seq)?)
+            .bind(&grown_scopes)
+            .bind(&grown_seqs)
             .bind(postgres::POKE_CHANNEL)
             .fetch_one(&mut **tx)
             .await?;
-        if claimed != claims.len() as i64 {
+        if claimed != claim_ids.len() as i64 {
             return Err(Error::WriteConflict(
                 "a new id was claimed by another scope".into(),
             ));
         }
         Ok(())
+    }
+
+    /// The owner this transaction claimed `id` for, if it did.
+    fn pending_claim(&self, id: Uuid) -> Option<Uuid> {
+        self.pending
+            .claims
+            .iter()
+            .find(|(claimed, _)| *claimed == id)
+            .map(|(_, owner)| *owner)
     }
 
     fn pending_receipt(&self, outbox_event_id: &str) -> Option<Receipt> {
@@ -1156,13 +1369,12 @@ impl SqlScopeTx {
     /// Claims the new ids; another scope's claim of one of them (committed, or committing
     /// while this waits for it) fails the commit as a write conflict.
     async fn flush_claims(&mut self) -> Result<(), Error> {
-        let scope = self.scope.to_string();
         let claims = std::mem::take(&mut self.pending.claims);
         for chunk in claims.chunks(ROWS_PER_INSERT) {
             let written = on_backend!(&mut self.tx, |tx| {
                 let mut query = QueryBuilder::new("INSERT INTO record_owners (id, scope_key) ");
-                query.push_values(chunk, |mut row, id| {
-                    row.push_bind(id.to_string()).push_bind(&scope);
+                query.push_values(chunk, |mut row, (id, owner)| {
+                    row.push_bind(id.to_string()).push_bind(owner.to_string());
                 });
                 // An id this scope claimed before (a re-create) is fine; only another
                 // scope's claim is a conflict.
@@ -1182,7 +1394,6 @@ impl SqlScopeTx {
     }
 
     async fn flush_entries(&mut self) -> Result<(), Error> {
-        let scope = self.scope.to_string();
         let entries = std::mem::take(&mut self.pending.entries);
         let seqs = entries
             .iter()
@@ -1196,7 +1407,7 @@ impl SqlScopeTx {
                      outbox_event_id, created_at) ",
                 );
                 query.push_values(chunk, |mut row, (entry, seq)| {
-                    row.push_bind(&scope)
+                    row.push_bind(entry.scope.to_string())
                         .push_bind(*seq)
                         .push_bind(entry.model.name())
                         .push_bind(Json(key_path(entry.id)))
@@ -1234,7 +1445,7 @@ impl SqlScopeTx {
     }
 }
 
-/// [`ScopeTx::prefetch`] on PostgreSQL in one round trip instead of four: the four reads
+/// [`ScopeTx::prefetch`] on PostgreSQL in one round trip instead of five: the five reads
 /// as one UNION ALL, each row tagged with its kind, in a shape wide enough for a todo.
 ///
 /// The ids travel as arrays (`= ANY`), each list matched against a primary key; the
@@ -1247,8 +1458,8 @@ async fn prefetch_postgres(
     todo_ids: &[Uuid],
     board_ids: &[Uuid],
 ) -> Result<Prefetched, Error> {
-    // Columns: kind, id, then `a` (the receipt's or owner's scope, the todo's board, the
-    // board's user), `b` (title, name), `c` (description), `n` (seq, created_at), `f`
+    // Columns: kind, id (a board's for a member), then `a` (the receipt's or owner's
+    // scope, the todo's board, the board's user, the member), `b` (title, name), `c` (description), `n` (seq, created_at), `f`
     // (is_completed).
     const SQL: &str = "WITH t AS ( \
             SELECT id, title, description, is_completed, created_at, board_id \
@@ -1266,7 +1477,10 @@ async fn prefetch_postgres(
         WHERE id = ANY((SELECT ids FROM b)::text[]) \
         UNION ALL \
         SELECT 3, id, scope_key, NULL, NULL, NULL, NULL FROM record_owners \
-        WHERE id = ANY((SELECT ids FROM b)::text[] || $2::text[])";
+        WHERE id = ANY((SELECT ids FROM b)::text[] || $2::text[]) \
+        UNION ALL \
+        SELECT 4, board_id, user_id, NULL, NULL, NULL, NULL FROM board_members \
+        WHERE board_id = ANY((SELECT ids FROM b)::text[])";
     let todos: Vec<String> = todo_ids.iter().map(Uuid::to_string).collect();
     let boards: Vec<String> = board_ids.iter().map(Uuid::to_string).collect();
     let rows: Vec<PrefetchRow> = sqlx::query_as(SQL)
@@ -1300,8 +1514,11 @@ async fn prefetch_postgres(
                 created_at: row.n.ok_or_else(|| missing("created_at"))?,
                 user_id: row.a,
             })?),
-            _ => found
+            3 => found
                 .owners
+                .push((parse_uuid(&row.id)?, parse_uuid(&row.a)?)),
+            _ => found
+                .members
                 .push((parse_uuid(&row.id)?, parse_uuid(&row.a)?)),
         }
     }
@@ -1311,6 +1528,8 @@ async fn prefetch_postgres(
     found.boards.dedup_by_key(|board| board.id);
     found.owners.sort_unstable();
     found.owners.dedup();
+    found.members.sort_unstable();
+    found.members.dedup();
     Ok(found)
 }
 

@@ -45,21 +45,28 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlitePool, Erro
     Ok(pool)
 }
 
-/// Begins a write transaction on `scope` and reads its last changelog number (None when
-/// the scope does not exist).
+/// Begins a write transaction holding the scopes among `scopes` and reads their last
+/// changelog numbers (a scope that does not exist is left out).
 ///
 /// `BEGIN IMMEDIATE` takes SQLite's single write lock before anything is read. A
 /// deferred transaction that read first would hold a snapshot it might not be allowed
 /// to upgrade (SQLITE_BUSY_SNAPSHOT, which no busy timeout cures). Holding the write
-/// lock until commit is also what makes a scope's numbers commit in order.
-pub async fn begin_scope(
+/// lock until commit is also what makes a scope's numbers commit in order; it holds
+/// every scope at once, so the set of scopes is only bookkeeping here.
+pub async fn begin_scopes(
     pool: &SqlitePool,
-    scope: Uuid,
-) -> Result<(Transaction<'static, Sqlite>, Option<u64>), Error> {
+    scopes: &[Uuid],
+) -> Result<(Transaction<'static, Sqlite>, Vec<(String, i64)>), Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let last: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM scopes WHERE scope_key = $1")
-        .bind(scope.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-    Ok((tx, last.and_then(|n| u64::try_from(n).ok())))
+    let mut found = Vec::with_capacity(scopes.len());
+    for scope in scopes {
+        let key = scope.to_string();
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT last_seq FROM scopes WHERE scope_key = $1")
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        found.extend(last.map(|last| (key, last)));
+    }
+    Ok((tx, found))
 }

@@ -1,12 +1,15 @@
 //! The sync protocol's server side, written once over the storage traits: push (apply
 //! outbox events: idempotent, validated, scope-checked), pull (changelog pages with
-//! records), the ownership rules, and pluggable custom validation.
+//! records), the ownership and sharing rules, board membership, and pluggable custom
+//! validation.
 
 pub mod custom;
 mod pull;
 mod push;
 mod scope;
+mod sharing;
 
+use crate::auth::throttle::Throttle;
 use crate::storage::Storage;
 use crate::Error;
 use custom::CustomValidator;
@@ -24,6 +27,8 @@ pub struct SyncService {
     validators: Vec<Arc<dyn CustomValidator>>,
     /// Events that have been tried more often than this are refused (MAX_RETRIES).
     max_tries: u32,
+    /// Shares with an address that has no account, per user (see `sharing`).
+    share_misses: Throttle,
 }
 
 impl SyncService {
@@ -37,6 +42,7 @@ impl SyncService {
             store,
             validators,
             max_tries,
+            share_misses: sharing::misses_throttle(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Pull: a page of the user's changelog after a cursor, in commit order, each entry with
-//! its record's current state (null when it is gone or not the user's).
+//! its record's current state as the user may see it (null when it is gone or the user
+//! may not see it, see [`scope::Visibility`]).
 
 use super::{scope, SyncService};
 use crate::Error;
@@ -52,10 +53,20 @@ impl SyncService {
             .collect();
         keys.sort();
         keys.dedup();
-        // One query per model for the whole page, not one per entry; what the user may
-        // not see is left out, and its entries go with a null record.
-        let rows = self.store.records(&keys).await?;
-        let records: HashMap<(Model, Uuid), Record> = scope::visible_records(scope, rows)
+        // One query per model for the whole page, not one per entry, and one for the
+        // boards shared with the user; what the user may not see is left out, and its
+        // entries go with a null record.
+        let (rows, shared) = if keys.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            (
+                self.store.records(&keys).await?,
+                self.store.shared_with(scope).await?,
+            )
+        };
+        let visibility = scope::Visibility::new(scope, shared);
+        let records: HashMap<(Model, Uuid), Record> = visibility
+            .records(rows)
             .map(|record| ((record.model(), record.id()), record))
             .collect();
 

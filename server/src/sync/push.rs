@@ -1,8 +1,15 @@
-//! Push: apply a batch of outbox events in order, in one transaction on the user's scope,
-//! and answer one result per event. A failing event never stops the rest.
+//! Push: apply a batch of outbox events in order, in one transaction, and answer one
+//! result per event. A failing event never stops the rest.
 //!
-//! The batch takes the scope's lock once and reads what its events need in a few queries
-//! up front ([`Known`]). Every refusal is decided before an event writes anything, so
+//! A change to a board or a todo goes to the changelog of every scope in the board's
+//! audience (its owner and members, see [`scope::audience`]), a change to a user's
+//! profile to the user and every member of their boards: the transaction holds the lock
+//! of each of those scopes, and always the board owner's, which membership changes take
+//! too. Who the audience is, is only known once the batch has read its records; so the
+//! batch locks the pusher's scope, reads, and when its audience holds scopes it does not
+//! hold, starts again holding those as well (see [`SyncService::push_batch`]).
+//!
+//! The batch reads what its events need in a few queries up front ([`Known`]). Every refusal is decided before an event writes anything, so
 //! only a fault (a database error, a lost race for a new id) can stop an event after
 //! it wrote. The batch is first applied with its writes sent together (all its new
 //! todos in one statement; entries, receipts and id claims at commit, a statement
@@ -34,9 +41,14 @@ use uuid::Uuid;
 /// What the client is told when we fail: nothing about why (that is in our log).
 const UNEXPECTED: &str = "An unexpected error occurred";
 
+/// How often a batch starts again because its audience held scopes it had not locked.
+/// The second round holds every owner involved, so membership cannot change under it:
+/// only a todo moved meanwhile onto a board of another audience needs a third.
+const LOCK_ROUNDS: usize = 4;
+
 impl SyncService {
-    /// Applies `events` for `user`, in order; the commit pokes the user's streams if the
-    /// changelog grew.
+    /// Applies `events` for `user`, in order; the commit pokes the streams of every scope
+    /// whose changelog grew.
     pub async fn push(&self, user: &User, events: &[OutboxEvent]) -> Vec<PushResult> {
         let mut outcome = self.push_batch(user.id, events, Isolation::Together).await;
         if let Err(error) = &outcome {
@@ -64,20 +76,51 @@ impl SyncService {
     }
 
     /// The batch in one transaction; an error means nothing of it was committed.
+    ///
+    /// The transaction holds the scopes of the batch's audience: it first holds the
+    /// pusher's, reads, works out the audience from what it read and, when that holds a
+    /// scope it does not, rolls back and starts again holding the union (locks are taken
+    /// in one fixed order, so several at once cannot deadlock). What it reads holding a
+    /// board's owner is stable: membership changes hold the owner's lock too.
     async fn push_batch(
         &self,
         scope: Uuid,
         events: &[OutboxEvent],
         isolation: Isolation,
     ) -> Result<Vec<PushResult>, Error> {
-        let mut tx = self.store.begin_scope(scope).await?;
-        let mut known = Known::prefetch(tx.as_mut(), events).await?;
+        let mut held = vec![scope];
+        for _ in 0..LOCK_ROUNDS {
+            let mut tx = self.store.begin_scopes(scope, &held).await?;
+            let mut known = Known::prefetch(tx.as_mut(), events).await?;
+            let audience = known.audience(tx.as_mut(), events).await?;
+            let missing: Vec<Uuid> = audience
+                .into_iter()
+                .filter(|member| !tx.holds(*member))
+                .collect();
+            if missing.is_empty() {
+                return self.apply_batch(tx, &mut known, events, isolation).await;
+            }
+            // Only read so far: let go of the locks before taking them all again.
+            tx.rollback().await?;
+            held.extend(missing);
+        }
+        Err(Error::WriteConflict(
+            "the audience of the batch kept growing".into(),
+        ))
+    }
+
+    /// The batch's events in `tx`, which holds their audience; commits when any applied.
+    async fn apply_batch(
+        &self,
+        mut tx: Box<dyn ScopeTx>,
+        known: &mut Known,
+        events: &[OutboxEvent],
+        isolation: Isolation,
+    ) -> Result<Vec<PushResult>, Error> {
         let mut results = Vec::with_capacity(events.len());
         let mut grew = false;
         for event in events {
-            let (result, applied) = self
-                .push_one(tx.as_mut(), &mut known, event, isolation)
-                .await?;
+            let (result, applied) = self.push_one(tx.as_mut(), known, event, isolation).await?;
             grew |= applied;
             results.push(result);
         }
@@ -280,7 +323,8 @@ async fn merge<'e>(
     }))
 }
 
-/// Writes the change and its changelog entries; returns the event's own entry.
+/// Writes the change and its changelog entries (to every scope of its audience);
+/// returns the event's own entry, the pusher's.
 async fn apply(
     view: &mut Cached<'_>,
     event: &ValidatedEvent,
@@ -289,33 +333,110 @@ async fn apply(
     let record = &event.record;
     let scope = view.scope();
     let (model, id) = (record.model(), record.id());
-    match event.operation {
+    let audience = match event.operation {
         // Create of an id that exists (in this scope) is an upsert, like update: the last
         // change the server applies wins.
         Operation::Create | Operation::Update => {
-            if model != Model::User && view.owner(id).await? != Some(scope) {
-                view.tx.claim(id).await?;
+            let (owner, audience) = match record {
+                Record::User(_) => (scope, view.profile_audience().await?),
+                Record::Board(board) => (scope, scope::audience(view, board).await?),
+                Record::Todo(todo) => {
+                    // The todo is its board owner's, whoever of the audience writes it;
+                    // moved between boards, both audiences learn of it.
+                    let target = view.board(todo.board_id).await?.ok_or_else(|| {
+                        Error::Internal(format!("board {} vanished", todo.board_id))
+                    })?;
+                    let mut audience = scope::audience(view, &target).await?;
+                    if let Some(stored) = view.todo(id).await? {
+                        if stored.board_id != todo.board_id {
+                            if let Some(before) = view.board(stored.board_id).await? {
+                                audience.extend(scope::audience(view, &before).await?);
+                            }
+                        }
+                    }
+                    (target.user_id, audience)
+                }
+            };
+            if model != Model::User && view.owner(id).await? != Some(owner) {
+                view.tx.claim(id, owner).await?;
             }
             view.tx.put(record).await?;
-            view.known.put(scope, record);
+            view.known.put(owner, record);
+            audience
         }
-        Operation::Delete => {
-            if model == Model::Board && view.board(id).await?.is_some() {
-                // The database removes the todos with their board; their entries make
-                // clients remove them too.
-                for todo in view.tx.todo_ids_of_board(id).await? {
-                    view.tx
-                        .append(Model::Todo, todo, Operation::Delete, event_id)
-                        .await?;
-                }
+        Operation::Delete => match model {
+            Model::Board => match view.board(id).await? {
+                Some(board) => return delete_board(view, &board, event_id).await,
+                None => vec![scope],
+            },
+            Model::Todo => {
+                let board = match view.todo(id).await? {
+                    Some(todo) => view.board(todo.board_id).await?,
+                    None => None,
+                };
+                let audience = match board {
+                    Some(board) => scope::audience(view, &board).await?,
+                    // Gone already: only the pusher needs to hear of it again.
+                    None => vec![scope],
+                };
+                view.tx.remove(model, id).await?;
+                view.known.remove(model, id);
+                audience
             }
-            // A record already gone is still logged: the delete is acknowledged, and
-            // every client converges on its absence.
-            view.tx.remove(model, id).await?;
-            view.known.remove(model, id);
+            Model::User => return Err(Error::Internal("users are not removed by sync".into())),
+        },
+    };
+    own_entry(
+        view.tx
+            .append(&audience, model, id, event.operation, event_id)
+            .await?,
+    )
+}
+
+/// Deletes a board for its whole audience: its todos' deletes, then its own, reach every
+/// member (appended before the rows go), the memberships go with it, and a member who
+/// shares no other board of the owner any more is told to forget the owner's profile.
+async fn delete_board(view: &mut Cached<'_>, board: &Board, event_id: &str) -> Result<u64, Error> {
+    let audience = scope::audience(view, board).await?;
+    // The database removes the todos with their board; their entries make clients
+    // remove them too.
+    for todo in view.tx.todo_ids_of_board(board.id).await? {
+        view.tx
+            .append(&audience, Model::Todo, todo, Operation::Delete, event_id)
+            .await?;
+    }
+    view.tx.remove(Model::Board, board.id).await?;
+    view.known.remove(Model::Board, board.id);
+    let own = view
+        .tx
+        .append(
+            &audience,
+            Model::Board,
+            board.id,
+            Operation::Delete,
+            event_id,
+        )
+        .await?;
+    // Read after the delete (reads send the writes before them): only other boards.
+    for member in audience.iter().filter(|member| **member != board.user_id) {
+        if view.shared_boards(board.user_id, *member).await?.is_empty() {
+            view.tx
+                .append(
+                    &[*member],
+                    Model::User,
+                    board.user_id,
+                    Operation::Delete,
+                    event_id,
+                )
+                .await?;
         }
     }
-    view.tx.append(model, id, event.operation, event_id).await
+    own_entry(own)
+}
+
+/// The pusher's entry: they are always in the audience of what they may change.
+fn own_entry(seq: Option<u64>) -> Result<u64, Error> {
+    seq.ok_or_else(|| Error::Internal("the pusher is not in the audience of its change".into()))
 }
 
 fn applied(event: &OutboxEvent, seq: u64) -> PushResult {
@@ -335,6 +456,10 @@ struct Known {
     boards: HashMap<Uuid, Option<Board>>,
     todos: HashMap<Uuid, Option<Todo>>,
     owners: HashMap<Uuid, Option<Uuid>>,
+    /// The members of the boards read so far.
+    members: HashMap<Uuid, Vec<Uuid>>,
+    /// The members of the pusher's boards, once read: who their profile changes reach.
+    profile_members: Option<Vec<Uuid>>,
     /// Whether `boards` holds every board of the scope: read once, then kept up to date
     /// by the batch's own writes (only the scope's writers, who hold its lock, can add
     /// or remove its boards).
@@ -388,14 +513,51 @@ impl Known {
         for (id, owner) in found.owners {
             known.owners.insert(id, Some(owner));
         }
+        // A board found has the members read with it; one not found has none, and none
+        // can join it before it exists (joining needs the board and its owner's lock).
+        for id in known.boards.keys() {
+            known.members.insert(*id, Vec::new());
+        }
+        for (board, member) in found.members {
+            known.members.entry(board).or_default().push(member);
+        }
         for id in board_ids.into_iter().chain(todo_ids) {
             known.owners.entry(id).or_insert(None);
         }
         Ok(known)
     }
 
-    /// After `scope` wrote `record`.
-    fn put(&mut self, scope: Uuid, record: &Record) {
+    /// Every scope the batch may append to, as far as what it read shows: the pusher,
+    /// the audience of each board it read that the pusher is in (the others' events are
+    /// refused), and for a change of the pusher's profile, the members of their boards.
+    async fn audience(
+        &mut self,
+        tx: &mut dyn ScopeTx,
+        events: &[OutboxEvent],
+    ) -> Result<Vec<Uuid>, Error> {
+        let scope = tx.scope();
+        let mut audience = vec![scope];
+        for board in self.boards.values().flatten() {
+            let members = self.members.get(&board.id).map_or(&[][..], Vec::as_slice);
+            if board.user_id == scope || members.contains(&scope) {
+                audience.push(board.user_id);
+                audience.extend_from_slice(members);
+            }
+        }
+        if events
+            .iter()
+            .any(|event| event.model() == Some(Model::User))
+        {
+            let members = tx.members_of_owner(scope).await?;
+            audience.extend_from_slice(&members);
+            self.profile_members = Some(members);
+        }
+        dedup(&mut audience);
+        Ok(audience)
+    }
+
+    /// After `owner`'s `record` was written.
+    fn put(&mut self, owner: Uuid, record: &Record) {
         match record {
             Record::User(_) => return,
             Record::Board(board) => {
@@ -405,7 +567,7 @@ impl Known {
                 self.todos.insert(todo.id, Some(todo.clone()));
             }
         }
-        self.owners.insert(record.id(), Some(scope));
+        self.owners.insert(record.id(), Some(owner));
     }
 
     /// After a record was deleted (a board with its todos); owners stay.
@@ -413,6 +575,8 @@ impl Known {
         match model {
             Model::Board => {
                 self.boards.insert(id, None);
+                // Memberships go with the board.
+                self.members.insert(id, Vec::new());
                 for todo in self.todos.values_mut() {
                     if todo.as_ref().is_some_and(|todo| todo.board_id == id) {
                         *todo = None;
@@ -436,6 +600,7 @@ impl Known {
             self.boards.remove(&id);
             self.todos.remove(&id);
             self.owners.remove(&id);
+            self.members.remove(&id);
         }
     }
 }
@@ -511,5 +676,37 @@ impl ScopeView for Cached<'_> {
         let owner = self.tx.owner(id).await?;
         self.known.owners.insert(id, owner);
         Ok(owner)
+    }
+
+    async fn members(&mut self, board: Uuid) -> Result<Vec<Uuid>, Error> {
+        if let Some(members) = self.known.members.get(&board) {
+            return Ok(members.clone());
+        }
+        let members = self.tx.members(board).await?;
+        self.known.members.insert(board, members.clone());
+        Ok(members)
+    }
+
+    async fn shared_boards(&mut self, owner: Uuid, member: Uuid) -> Result<Vec<Uuid>, Error> {
+        self.tx.shared_boards(owner, member).await
+    }
+
+    async fn members_of_owner(&mut self, owner: Uuid) -> Result<Vec<Uuid>, Error> {
+        self.tx.members_of_owner(owner).await
+    }
+}
+
+impl Cached<'_> {
+    /// Who a change of the pusher's profile reaches: the pusher and the members of their
+    /// boards (read under the pusher's lock, with the batch's other reads).
+    async fn profile_audience(&mut self) -> Result<Vec<Uuid>, Error> {
+        let scope = self.tx.scope();
+        let members = match &self.known.profile_members {
+            Some(members) => members.clone(),
+            None => self.tx.members_of_owner(scope).await?,
+        };
+        let mut audience = vec![scope];
+        audience.extend(members);
+        Ok(audience)
     }
 }

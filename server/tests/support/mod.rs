@@ -15,6 +15,6 @@
 
 pub use sync_test_support::{
     admin_execute, board, create, database_url, delete, error_type, event, expect_error, in_ci,
-    now, on_both_backends, postgres_admin_url, todo, update, update_fields, Backend, Client,
+    now, on_both_backends, postgres_admin_url, todo, update, update_fields, Backend, Client, Pokes,
     TestDb, TestServer, DEFAULT_POSTGRES_ADMIN_URL, PASSWORD,
 };
