@@ -4,8 +4,10 @@
 //! that runs the IndexedDB store's own rules, and two or three tabs) sync with the real
 //! [`SyncService`] on SQLite, through a network that loses requests and answers, answers
 //! 5xx, 429 and 413, goes away for seconds or days, and expires sessions. People edit
-//! boards and todos (some edits the server refuses), stop and start sync, sign out and in
-//! (as themselves or someone else). Everything random comes from one seed, so a failing
+//! boards and todos (some edits the server refuses), share their boards with the other
+//! account, remove it again or leave a board shared with them (while the other side's
+//! edits of it wait in outboxes), stop and start sync, sign out and in (as themselves or
+//! someone else). Everything random comes from one seed, so a failing
 //! history replays exactly: `SIM_SEED=<seed> cargo test -p sync-sim`.
 //!
 //! Tabs: every tab's worker runs its own real [`Leadership`] machine, fed with simulated
@@ -58,8 +60,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use sync_protocol::{
-    LogWithRecord, Model, Operation, OutboxEvent, PullRequest, PushErrorKind, PushResult, Record,
-    Timestamp, User,
+    Board, LogWithRecord, Model, Operation, OutboxEvent, PullRequest, PushErrorKind, PushResult,
+    Record, Timestamp, User,
 };
 use sync_server::storage::NewAccount;
 use sync_server::sync::SyncService;
@@ -129,6 +131,13 @@ pub struct Summary {
     /// successor had not opened the store yet, so the old term was still the newest).
     pub old_leader_writes_refused: usize,
     pub old_leader_writes_accepted: usize,
+    /// Boards shared with the other account, and memberships ended (removed or left).
+    pub shares: usize,
+    pub unshares: usize,
+    /// Changes a person made to a todo on a board shared with them: applied, and
+    /// refused (made before the membership ended, or on a board deleted meanwhile).
+    pub member_changes_applied: usize,
+    pub member_changes_refused: usize,
     /// The history, step by step.
     pub history: Vec<String>,
 }
@@ -366,6 +375,8 @@ struct Sim {
     events: HashMap<String, OutboxEvent>,
     applied: HashSet<String>,
     refused: HashMap<String, PushErrorKind>,
+    /// Changes a person made to a todo on a board shared with them.
+    member_changes: HashSet<String>,
     discarded: HashSet<String>,
     answers: HashMap<String, u32>,
     violations: Rc<RefCell<Vec<String>>>,
@@ -440,6 +451,7 @@ impl Sim {
             events: HashMap::new(),
             applied: HashSet::new(),
             refused: HashMap::new(),
+            member_changes: HashSet::new(),
             discarded: HashSet::new(),
             answers: HashMap::new(),
             violations,
@@ -1329,6 +1341,77 @@ impl Sim {
         self.log(format!("device {device}: signed out"));
     }
 
+    /// The person shares one of their boards with the other account, removes the other
+    /// account from it, or leaves a board shared with them. The app makes these requests
+    /// itself (they need the network; nothing of them waits in an outbox), so they reach
+    /// the server at once or not at all. The server pokes the other account's streams;
+    /// here its devices are kicked, which brings their next cycle forward as a poke does.
+    fn share_or_unshare(&mut self, device: usize, user: usize) {
+        if !self.devices[device].online || self.now() < self.server_down_until {
+            self.log(format!(
+                "device {device}: sharing needs the server: not reachable"
+            ));
+            return;
+        }
+        let boards: Vec<Board> = self.devices[device]
+            .replica
+            .state()
+            .records
+            .values()
+            .filter_map(|r| match r {
+                Record::Board(b) => Some(b.clone()),
+                _ => None,
+            })
+            .collect();
+        if boards.is_empty() {
+            return;
+        }
+        let board = boards[self.rng.below(boards.len() as u64) as usize].clone();
+        let me = self.users[user].clone();
+        let other = self.users[1 - user].clone();
+        let name = &board.name;
+        let outcome = if board.user_id != me.id {
+            self.runtime
+                .block_on(self.service.remove_member(&me, board.id, me.id))
+                .map(|()| (false, format!("left board {name}")))
+        } else {
+            match self.runtime.block_on(self.service.members(&me, board.id)) {
+                Ok(list) if list.members.iter().any(|m| m.user_id == other.id) => self
+                    .runtime
+                    .block_on(self.service.remove_member(&me, board.id, other.id))
+                    .map(|()| {
+                        (
+                            false,
+                            format!("removed the other account from board {name}"),
+                        )
+                    }),
+                Ok(_) => self
+                    .runtime
+                    .block_on(self.service.share(&me, board.id, &other.email))
+                    .map(|_| (true, format!("shared board {name} with the other account"))),
+                Err(error) => Err(error),
+            }
+        };
+        match outcome {
+            Ok((shared, what)) => {
+                if shared {
+                    self.summary.shares += 1;
+                } else {
+                    self.summary.unshares += 1;
+                }
+                self.log(format!("device {device}: {what}"));
+                self.progress += 1;
+                for index in 0..self.devices.len() {
+                    if self.devices[index].user.is_some() {
+                        self.page_input(index, WorkerInput::Kick);
+                    }
+                }
+            }
+            // A board not pushed yet, or one removed meanwhile: the app shows the answer.
+            Err(error) => self.log(format!("device {device}: sharing refused: {error}")),
+        }
+    }
+
     /// How long the browser keeps a tab frozen: from 100 ms to minutes.
     fn freeze_time(&mut self) -> Ms {
         match self.rng.below(10) {
@@ -1415,6 +1498,7 @@ impl Sim {
                 }
             }
             91..=94 if self.open_tabs(device).len() < MAX_TABS => self.open_tab(device),
+            95..=98 => self.share_or_unshare(device, user),
             _ => {}
         }
     }
@@ -1423,16 +1507,21 @@ impl Sim {
     fn edit(&mut self, device: usize, user: usize) {
         let replica = self.devices[device].replica.clone();
         let state = replica.state();
-        let boards: Vec<(Uuid, String)> = state
-            .records
-            .values()
-            .filter_map(|r| match r {
-                Record::Board(b) if b.user_id == self.users[user].id => {
-                    Some((b.id, b.name.clone()))
-                }
-                _ => None,
-            })
-            .collect();
+        // Boards of the person's own, and boards shared with them (whose todos they edit
+        // like their own; the app offers no rename or delete of those).
+        let (boards, shared): (Vec<(Uuid, String)>, Vec<(Uuid, String)>) = {
+            let (own, shared): (Vec<&Board>, Vec<&Board>) = state
+                .records
+                .values()
+                .filter_map(|r| match r {
+                    Record::Board(b) => Some(b),
+                    _ => None,
+                })
+                .partition(|b| b.user_id == self.users[user].id);
+            let named =
+                |boards: Vec<&Board>| boards.iter().map(|b| (b.id, b.name.clone())).collect();
+            (named(own), named(shared))
+        };
         let todos: Vec<(Uuid, Option<String>)> = state
             .records
             .values()
@@ -1472,7 +1561,13 @@ impl Sim {
                 })),
             )
         } else if roll < 30 {
-            let (id, old) = boards[pick(&mut self.rng, boards.len())].clone();
+            // Now and then a board shared with the person, as a client that does not
+            // know the rule would: the server refuses it (only the owner renames).
+            let (id, old) = if !shared.is_empty() && self.rng.below(8) == 0 {
+                shared[pick(&mut self.rng, shared.len())].clone()
+            } else {
+                boards[pick(&mut self.rng, boards.len())].clone()
+            };
             // Sometimes another board's name, which the server refuses.
             let name = if self.rng.below(3) == 0 {
                 boards[pick(&mut self.rng, boards.len())].1.to_lowercase()
@@ -1494,7 +1589,12 @@ impl Sim {
                 ),
             )
         } else if roll < 60 || todos.is_empty() {
-            let (board, _) = boards[pick(&mut self.rng, boards.len())].clone();
+            // A todo on a board shared with the person as often as on one of their own.
+            let (board, _) = if !shared.is_empty() && self.rng.below(2) == 0 {
+                shared[pick(&mut self.rng, shared.len())].clone()
+            } else {
+                boards[pick(&mut self.rng, boards.len())].clone()
+            };
             let edit = TodoEdit::normalized(&format!("Todo {serial}"), None);
             (
                 format!("add todo {serial}"),
@@ -1565,6 +1665,12 @@ impl Sim {
                 }
                 for entry in after.outbox.values() {
                     if !state.outbox.contains_key(&entry.seq) {
+                        let on_shared = entry.event.payload.get("boardId").is_some_and(|id| {
+                            shared.iter().any(|(board, _)| id == &board.to_string())
+                        });
+                        if on_shared {
+                            self.member_changes.insert(entry.event.id.clone());
+                        }
                         self.made.push((device, entry.event.id.clone()));
                         self.events
                             .insert(entry.event.id.clone(), entry.event.clone());
@@ -1746,6 +1852,16 @@ impl Sim {
             .iter()
             .filter(|(_, id)| self.applied.contains(id))
             .filter(|(_, id)| self.events[id].changed_fields.is_some())
+            .count();
+        self.summary.member_changes_applied = self
+            .member_changes
+            .iter()
+            .filter(|id| self.applied.contains(*id))
+            .count();
+        self.summary.member_changes_refused = self
+            .member_changes
+            .iter()
+            .filter(|id| self.refused.contains_key(*id))
             .count();
         self.summary.refused = made
             .iter()

@@ -66,6 +66,14 @@ fn no_change_is_ever_lost() {
             passed.iter().map(|s| s.merges_that_mattered).sum::<usize>() > 0,
             "no history merged an update that kept another change"
         );
+        // Likewise sharing: boards shared and unshared, and members' changes applied.
+        let sum = |f: fn(&Summary) -> usize| passed.iter().map(f).sum::<usize>();
+        assert!(sum(|s| s.shares) > 0, "no history shared a board");
+        assert!(sum(|s| s.unshares) > 0, "no history ended a membership");
+        assert!(
+            sum(|s| s.member_changes_applied) > 0,
+            "no history applied a member's change to a shared board"
+        );
     }
     println!(
         "{} seeds ({first}..{}) passed in {:.1} s: {}",
@@ -84,7 +92,8 @@ fn totals(summaries: &[Summary]) -> String {
          another change; {} refused), {} requests, \
          {days} simulated days, \
          {} lock seizures, writes of old leaders before they read their loss: {} refused, \
-         {} accepted before the successor opened the store",
+         {} accepted before the successor opened the store; \
+         {} boards shared, {} memberships ended, members' changes: {} applied, {} refused",
         sum(|s| s.changes),
         sum(|s| s.applied),
         sum(|s| s.field_updates),
@@ -94,5 +103,9 @@ fn totals(summaries: &[Summary]) -> String {
         sum(|s| s.seizures),
         sum(|s| s.old_leader_writes_refused),
         sum(|s| s.old_leader_writes_accepted),
+        sum(|s| s.shares),
+        sum(|s| s.unshares),
+        sum(|s| s.member_changes_applied),
+        sum(|s| s.member_changes_refused),
     )
 }

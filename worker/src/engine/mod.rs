@@ -340,47 +340,62 @@ impl<S: SyncStore, T: Transport, C: Clock> Engine<S, T, C> {
     /// A full page means a backlog (an initial sync, a device long offline): each full
     /// page doubles the next one's size, up to the protocol's maximum, so a backlog costs
     /// fewer requests and transactions. The configured size starts every cycle.
+    ///
+    /// The next page is asked for while this one is applied: the server's answer does not
+    /// depend on what the client stored, the next cursor is in this page, and the network
+    /// and the database then work at the same time. A page that fails to apply ends the
+    /// phase and the page fetched beside it is dropped; the epoch is checked before every
+    /// request, as before.
     async fn pull_phase(&self, epoch: &Epoch) -> Step<()> {
         self.status.set_phase(Phase::Pulling);
         let mut limit = self.config.borrow().pull_limit;
         let mut cursor = self.store.cursor().await.map_err(storage_failure)?;
         let mut total = PullStats::default();
-        loop {
+        self.store
+            .check_epoch(epoch)
+            .await
+            .map_err(storage_failure)?;
+        let mut page = self.fetch_page(epoch, cursor.as_deref(), limit).await?;
+        while !page.logs_with_records.is_empty() {
+            if page.logs_with_records.len() as u32 >= limit {
+                limit = limit.saturating_mul(2).min(MAX_PULL_LIMIT);
+            }
+            // A server that does not move its cursor would otherwise be asked forever.
+            if page.cursor.is_none() || page.cursor == cursor {
+                let stats = self.store.apply_pull(epoch, &page).await;
+                total.add(&stats.map_err(storage_failure)?);
+                break;
+            }
             self.store
                 .check_epoch(epoch)
                 .await
                 .map_err(storage_failure)?;
-            let page = match self
-                .transport
-                .pull(&epoch.token, cursor.as_deref(), limit)
-                .await
-            {
-                Ok(page) => page,
-                Err(TransportError::Unauthorized) => return Err(CycleOutcome::Unauthorized),
-                Err(error) => return Err(CycleOutcome::Failed(transport_failure(&error))),
-            };
-            if page.logs_with_records.is_empty() {
-                break;
-            }
-            let full = page.logs_with_records.len() as u32 >= limit;
-            let stats = self
-                .store
-                .apply_pull(epoch, &page)
-                .await
-                .map_err(storage_failure)?;
-            total.add(&stats);
-            // A server that does not move its cursor would otherwise be asked forever.
-            if page.cursor.is_none() || page.cursor == cursor {
-                break;
-            }
+            let (stats, next) = futures::future::join(
+                self.store.apply_pull(epoch, &page),
+                self.fetch_page(epoch, page.cursor.as_deref(), limit),
+            )
+            .await;
+            total.add(&stats.map_err(storage_failure)?);
             cursor = page.cursor;
-            if full {
-                limit = limit.saturating_mul(2).min(MAX_PULL_LIMIT);
-            }
+            page = next?;
         }
         self.status.report(WorkerOutput::PullCompleted(total));
         self.report_pending().await;
         Ok(())
+    }
+
+    /// One page of the changelog after `cursor`.
+    async fn fetch_page(
+        &self,
+        epoch: &Epoch,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Step<PullResponse> {
+        match self.transport.pull(&epoch.token, cursor, limit).await {
+            Ok(page) => Ok(page),
+            Err(TransportError::Unauthorized) => Err(CycleOutcome::Unauthorized),
+            Err(error) => Err(CycleOutcome::Failed(transport_failure(&error))),
+        }
     }
 
     async fn report_pending(&self) {

@@ -461,11 +461,18 @@ fn the_cursor_advances_only_with_an_applied_page() {
         Some("00000000000000000003"),
         "the failed page's cursor is not stored"
     );
+    let cursor = |seq: u64| Some(format!("{seq:020}"));
+    assert_eq!(
+        rig.server().pulls.borrow()[..],
+        [None, cursor(3), cursor(6)],
+        "each next page is asked for while the one before it is applied (the page after \
+         the failed one too, and then dropped)"
+    );
     // The next cycle asks again from the last applied page.
     rig.server().answer_pull(Ok(page(6, 3)));
     assert_eq!(rig.cycle(false), CycleOutcome::Synced);
     assert_eq!(
-        rig.server().pulls.borrow()[2..],
+        rig.server().pulls.borrow()[3..],
         [
             Some("00000000000000000003".to_string()),
             Some("00000000000000000006".to_string())
