@@ -130,7 +130,9 @@ fn ensure_binaryen(root: &Path) -> Result<PathBuf, String> {
         return Ok(bin);
     }
     if !exists("npm") {
-        return Err("npm is needed to install wasm-opt (binaryen) and terser; install Node.js".into());
+        return Err(
+            "npm is needed to install wasm-opt (binaryen) and terser; install Node.js".into(),
+        );
     }
     std::fs::create_dir_all(&prefix).map_err(|e| e.to_string())?;
     let binaryen = format!("binaryen@{BINARYEN_VERSION}");
