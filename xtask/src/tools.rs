@@ -14,6 +14,8 @@ use sync_test_support::{in_ci, postgres_admin_url};
 const TRUNK_VERSION: &str = "0.21.14";
 /// The npm build of binaryen that reads current rustc output (Debian's 108 cannot).
 const BINARYEN_VERSION: &str = "132";
+/// The JavaScript minifier of the release build (see xtask/post-build.mjs).
+const TERSER_VERSION: &str = "5.51.2";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Which tools a task needs.
@@ -112,21 +114,29 @@ fn wasm_bindgen_version(root: &Path) -> Result<String, String> {
     Err("Cargo.lock does not list wasm-bindgen".into())
 }
 
-/// wasm-opt from the npm package `binaryen`, installed under target/tools (Trunk finds it
-/// on PATH and, being offline, never tries to download one).
+/// wasm-opt from the npm package `binaryen`, and terser, which the release build's
+/// post-build hook (xtask/post-build.mjs) minifies the JavaScript with, installed under
+/// target/tools (Trunk and the hook find them on PATH and, being offline, never try to
+/// download anything).
 fn ensure_binaryen(root: &Path) -> Result<PathBuf, String> {
     let prefix = root.join("target/tools/binaryen");
     let bin = prefix.join("node_modules/.bin");
-    let wasm_opt = bin.join("wasm-opt");
-    let reported = probe(&wasm_opt.to_string_lossy(), &["--version"]).unwrap_or_default();
-    if reported.contains(&format!("version {BINARYEN_VERSION}")) {
+    let tool = |name: &str| probe(&bin.join(name).to_string_lossy(), &["--version"]);
+    let wasm_opt = tool("wasm-opt").unwrap_or_default();
+    let terser = tool("terser").unwrap_or_default();
+    if wasm_opt.contains(&format!("version {BINARYEN_VERSION}"))
+        && terser.split_whitespace().any(|word| word == TERSER_VERSION)
+    {
         return Ok(bin);
     }
     if !exists("npm") {
-        return Err("npm is needed to install wasm-opt (binaryen); install Node.js".into());
+        return Err(
+            "npm is needed to install wasm-opt (binaryen) and terser; install Node.js".into(),
+        );
     }
     std::fs::create_dir_all(&prefix).map_err(|e| e.to_string())?;
-    let package = format!("binaryen@{BINARYEN_VERSION}");
+    let binaryen = format!("binaryen@{BINARYEN_VERSION}");
+    let terser = format!("terser@{TERSER_VERSION}");
     let prefix_arg = prefix.to_string_lossy().into_owned();
     run(&mut cmd(
         "npm",
@@ -137,7 +147,8 @@ fn ensure_binaryen(root: &Path) -> Result<PathBuf, String> {
             "--no-audit",
             "--no-fund",
             "--silent",
-            &package,
+            &binaryen,
+            &terser,
         ],
     ))?;
     Ok(bin)
