@@ -1509,19 +1509,18 @@ impl Sim {
         let state = replica.state();
         // Boards of the person's own, and boards shared with them (whose todos they edit
         // like their own; the app offers no rename or delete of those).
-        let (boards, shared): (Vec<(Uuid, String)>, Vec<(Uuid, String)>) = {
-            let (own, shared): (Vec<&Board>, Vec<&Board>) = state
-                .records
-                .values()
-                .filter_map(|r| match r {
-                    Record::Board(b) => Some(b),
-                    _ => None,
-                })
-                .partition(|b| b.user_id == self.users[user].id);
-            let named =
-                |boards: Vec<&Board>| boards.iter().map(|b| (b.id, b.name.clone())).collect();
-            (named(own), named(shared))
+        let (own, shared): (Vec<&Board>, Vec<&Board>) = state
+            .records
+            .values()
+            .filter_map(|r| match r {
+                Record::Board(b) => Some(b),
+                _ => None,
+            })
+            .partition(|b| b.user_id == self.users[user].id);
+        let named = |boards: Vec<&Board>| -> Vec<(Uuid, String)> {
+            boards.iter().map(|b| (b.id, b.name.clone())).collect()
         };
+        let (boards, shared) = (named(own), named(shared));
         let todos: Vec<(Uuid, Option<String>)> = state
             .records
             .values()
