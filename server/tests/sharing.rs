@@ -643,7 +643,8 @@ async fn a_todo_never_leaves_its_owners_boards(backend: Backend) {
         alice.pulled_record(milk.id).await,
         Some(json_of(milk.clone()))
     );
-    // Alice's other todo moves between her boards (Bob is not on the other one).
+    // Alice's other todo moves between her boards (Bob is not on the other one): to
+    // Bob it is deleted, and created when it comes back.
     let work = board(alice.user_id(), "Work");
     alice.apply(&create(work.clone())).await;
     let bread = Todo {
@@ -653,8 +654,22 @@ async fn a_todo_never_leaves_its_owners_boards(backend: Backend) {
     let cursor = end_of(bob).await;
     alice.apply(&update(bread.clone())).await;
     let logs = pull_after(bob, &cursor).await;
-    assert_eq!(entries(&logs), [entry("Todo", Operation::Update, bread.id)]);
-    assert_eq!(logs[0].record, None, "gone from Bob's view");
+    assert_eq!(
+        entries(&logs),
+        [entry("Todo", Operation::Delete, bread.id)],
+        "gone from Bob's view"
+    );
+    assert_eq!(logs[0].record, None);
+    // Moved back, it is new to him.
+    let cursor = end_of(bob).await;
+    let back = Todo {
+        board_id: home.id,
+        ..bread.clone()
+    };
+    alice.apply(&update(back.clone())).await;
+    let logs = pull_after(bob, &cursor).await;
+    assert_eq!(entries(&logs), [entry("Todo", Operation::Create, bread.id)]);
+    assert_eq!(logs[0].record, Some(json_of(back)));
 
     // Someone who is not a member cannot touch the board's todos, as before.
     let results = carol

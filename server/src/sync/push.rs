@@ -333,6 +333,9 @@ async fn apply(
     let record = &event.record;
     let scope = view.scope();
     let (model, id) = (record.model(), record.id());
+    // Scopes told of the change as another operation: a todo moved onto a board they
+    // do not see is gone for them, one moved onto a board they see is new to them.
+    let mut others: Vec<(Uuid, Operation)> = Vec::new();
     let audience = match event.operation {
         // Create of an id that exists (in this scope) is an upsert, like update: the last
         // change the server applies wins.
@@ -350,7 +353,14 @@ async fn apply(
                     if let Some(stored) = view.todo(id).await? {
                         if stored.board_id != todo.board_id {
                             if let Some(before) = view.board(stored.board_id).await? {
-                                audience.extend(scope::audience(view, &before).await?);
+                                let before = scope::audience(view, &before).await?;
+                                for gone in before.iter().filter(|s| !audience.contains(s)) {
+                                    others.push((*gone, Operation::Delete));
+                                }
+                                for new in audience.iter().filter(|s| !before.contains(s)) {
+                                    others.push((*new, Operation::Create));
+                                }
+                                audience.retain(|s| before.contains(s));
                             }
                         }
                     }
@@ -386,11 +396,16 @@ async fn apply(
             Model::User => return Err(Error::Internal("users are not removed by sync".into())),
         },
     };
-    own_entry(
+    let own = view
+        .tx
+        .append(&audience, model, id, event.operation, event_id)
+        .await?;
+    for (other, operation) in others {
         view.tx
-            .append(&audience, model, id, event.operation, event_id)
-            .await?,
-    )
+            .append(&[other], model, id, operation, event_id)
+            .await?;
+    }
+    own_entry(own)
 }
 
 /// Deletes a board for its whole audience: its todos' deletes, then its own, reach every
