@@ -712,7 +712,10 @@ async fn a_members_stream_is_poked_by_the_owners_push(backend: Backend) {
     assert!(alices.poked(Duration::from_secs(10)).await, "member's push");
     // Bob's push pokes his own stream too: read that poke here and make sure no
     // other is pending, so the one read after the removal is the removal's.
-    assert!(bobs.poked(Duration::from_secs(10)).await, "member's own push");
+    assert!(
+        bobs.poked(Duration::from_secs(10)).await,
+        "member's own push"
+    );
     assert!(
         !bobs.poked(Duration::from_millis(500)).await,
         "no poke pending on Bob's stream before the removal"
