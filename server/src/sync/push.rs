@@ -41,9 +41,12 @@ use uuid::Uuid;
 /// What the client is told when we fail: nothing about why (that is in our log).
 const UNEXPECTED: &str = "An unexpected error occurred";
 
-/// How often a batch starts again because its audience held scopes it had not locked.
-/// The second round holds every owner involved, so membership cannot change under it:
-/// only a todo moved meanwhile onto a board of another audience needs a third.
+/// How many rounds a batch gets to lock every scope its audience holds. Each round that
+/// finds scopes it did not lock rolls back and starts again holding the union; the
+/// audience read in one round can still change before the next one takes its locks
+/// (someone joins a board between the rollback and the new locks, or a todo moves onto
+/// a board of another audience), and that forces another round. After the last round
+/// the events get a retryable error and nothing is applied.
 const LOCK_ROUNDS: usize = 4;
 
 impl SyncService {
