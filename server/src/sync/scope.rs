@@ -144,7 +144,16 @@ pub async fn audience(tx: &mut dyn ScopeView, board: &Board) -> Result<Vec<Uuid>
 
 /// Whether `user` is the owner or a member of `board`.
 async fn in_audience(tx: &mut dyn ScopeView, board: &Board, user: Uuid) -> Result<bool, Error> {
-    Ok(board.user_id == user || tx.members(board.id).await?.contains(&user))
+    let members = tx.members(board.id).await?;
+    Ok(sees_board(board.user_id, &members, user))
+}
+
+/// The visibility rule for a board and its todos, written only here: `user` sees them
+/// when they own the board (`owner`) or are among its `members`. [`in_audience`] (and
+/// through it [`visible_record`] and the checks of a push) and [`Visibility`] (pulls)
+/// both decide with it.
+fn sees_board(owner: Uuid, members: &[Uuid], user: Uuid) -> bool {
+    owner == user || members.contains(&user)
 }
 
 /// Users are created by sign-up and never deleted through sync; a client may update its
@@ -202,11 +211,11 @@ pub fn public_profile(user: User) -> User {
     }
 }
 
-/// The visibility rule, the one place it is written: a user sees their own records, the
-/// boards shared with them and those boards' todos, and the public profile of the owner
-/// of any board shared with them. Pulls apply it to what storage returns
-/// ([`Visibility::records`]), refusals to the record they send back
-/// ([`visible_record`]).
+/// The visibility rule: a user sees their own records, the boards they own or are a
+/// member of and those boards' todos ([`sees_board`] decides, here and in
+/// [`visible_record`]), and the public profile of the owner of any board shared with
+/// them. Pulls apply it to what storage returns ([`Visibility::records`]), refusals to
+/// the record they send back ([`visible_record`]).
 pub struct Visibility {
     user: Uuid,
     /// The boards shared with the user, and their owners.
@@ -222,7 +231,20 @@ impl Visibility {
         }
     }
 
-    /// The record as the user may see it, None when they may not.
+    /// Whether the user sees `board` (and its todos), owned by `owner`. Of the board's
+    /// members only the user matters, and the boards shared with them tell whether they
+    /// are one.
+    fn sees_board(&self, owner: Uuid, board: Uuid) -> bool {
+        let members: &[Uuid] = if self.shared.contains_key(&board) {
+            std::slice::from_ref(&self.user)
+        } else {
+            &[]
+        };
+        sees_board(owner, members, self.user)
+    }
+
+    /// The record as the user may see it, None when they may not. A row's owner is the
+    /// owner of the board it is or belongs to (see [`OwnedRecord`]).
     fn sees(&self, row: OwnedRecord) -> Option<Record> {
         match row.record {
             Record::User(user) if user.id == self.user => Some(Record::User(user)),
@@ -231,11 +253,12 @@ impl Visibility {
                 .values()
                 .any(|owner| *owner == user.id)
                 .then(|| Record::User(public_profile(user))),
-            Record::Board(board) => (row.owner == self.user || self.shared.contains_key(&board.id))
+            Record::Board(board) => self
+                .sees_board(row.owner, board.id)
                 .then_some(Record::Board(board)),
-            Record::Todo(todo) => (row.owner == self.user
-                || self.shared.contains_key(&todo.board_id))
-            .then_some(Record::Todo(todo)),
+            Record::Todo(todo) => self
+                .sees_board(row.owner, todo.board_id)
+                .then_some(Record::Todo(todo)),
         }
     }
 
