@@ -9,7 +9,6 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use support::*;
 use sync_protocol::sharing::{Member, MemberList};
@@ -81,23 +80,6 @@ fn entries(logs: &[LogWithRecord]) -> Vec<(String, Operation, String)> {
 
 fn entry(model: &str, operation: Operation, id: Uuid) -> (String, Operation, String) {
     (model.to_string(), operation, id.to_string())
-}
-
-/// What a full pull leaves a client holding: each record's last entry's record, by id.
-fn holdings(logs: &[LogWithRecord]) -> BTreeMap<String, Value> {
-    let mut held = BTreeMap::new();
-    for log in logs {
-        let id = log.record_id().unwrap_or_default().to_string();
-        match &log.record {
-            Some(record) if log.operation != Operation::Delete => {
-                held.insert(id, record.clone());
-            }
-            _ => {
-                held.remove(&id);
-            }
-        }
-    }
-    held
 }
 
 /// The entries of a client's changelog after `cursor`.

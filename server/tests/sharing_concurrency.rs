@@ -190,23 +190,6 @@ fn batch(board: Uuid, label: &str) -> Vec<OutboxEvent> {
     vec![first, update(a), create(b.clone()), delete(b)]
 }
 
-/// What a full pull leaves a client holding: each record's last entry's record, by id.
-fn holdings(logs: &[sync_protocol::LogWithRecord]) -> BTreeMap<String, Value> {
-    let mut held = BTreeMap::new();
-    for log in logs {
-        let id = log.record_id().unwrap_or_default().to_string();
-        match &log.record {
-            Some(record) if log.operation != Operation::Delete => {
-                held.insert(id, record.clone());
-            }
-            _ => {
-                held.remove(&id);
-            }
-        }
-    }
-    held
-}
-
 /// Pulls page after page until `done` was set before a pull that came back empty;
 /// returns every entry id seen, in the order seen.
 async fn pull_until_done(client: Client, limit: u32, done: Arc<AtomicBool>) -> Vec<String> {
