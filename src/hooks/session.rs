@@ -254,3 +254,48 @@ fn start_sync(sync: &SyncHandle, token: &str) {
     });
     sync.send(WorkerInput::Start);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sync_protocol::{Timestamp, User};
+    use uuid::Uuid;
+
+    fn account(n: u128) -> Account {
+        let at = Timestamp::from_millis(0);
+        Account {
+            user: User {
+                id: Uuid::from_u128(n),
+                name: format!("User {n}"),
+                email: format!("user{n}@example.com"),
+                email_verified: false,
+                image: None,
+                created_at: at,
+                updated_at: at,
+                is_anonymous: false,
+            },
+            token: format!("token {n}"),
+        }
+    }
+
+    fn after(state: SessionState, event: SessionEvent) -> SessionState {
+        (*Rc::new(state).reduce(event)).clone()
+    }
+
+    #[test]
+    fn a_failed_clear_is_shown_until_another_account_is_read_back() {
+        let signed_in = after(
+            SessionState::default(),
+            SessionEvent::Stored(Some(account(1))),
+        );
+        let failed = after(signed_in, SessionEvent::Failed("could not".into()));
+        assert_eq!(failed.failure.as_deref(), Some("could not"));
+        // Reading back the same account (the sign-in stopped) keeps the reason on screen.
+        let reread = after(failed, SessionEvent::Stored(Some(account(1))));
+        assert_eq!(reread.failure.as_deref(), Some("could not"));
+        // A later change that goes through clears it.
+        let switched = after(reread, SessionEvent::Stored(Some(account(2))));
+        assert_eq!(switched.failure, None);
+        assert_eq!(switched.account, Some(Some(account(2))));
+    }
+}
