@@ -110,6 +110,9 @@ fn Session(props: &SessionProps) -> Html {
                 }
             />
             <main class="content" id="main">
+                if let Some(failure) = session.state.failure.clone() {
+                    <p class="form-error" role="alert" data-testid="session-failure">{ failure }</p>
+                }
                 if let Some(account) = &current {
                     if expired {
                         <SessionBanner email={account.user.email.clone()} />

@@ -6,6 +6,7 @@
 use super::explain_failure;
 use crate::config::AppConfig;
 use sync_protocol::sharing::{member_path, members_path, Member, MemberList, ShareRequest};
+use sync_worker::engine::TransportError;
 use sync_worker::host::{delete, get_json, post_json};
 use uuid::Uuid;
 
@@ -24,11 +25,18 @@ pub async fn share(
         .map_err(|error| explain_failure(error, "share a board"))
 }
 
-/// The owner and the members of `board`.
-pub async fn members(config: &AppConfig, token: &str, board: Uuid) -> Result<MemberList, String> {
-    get_json(&config.api(&members_path(board)), Some(token))
-        .await
-        .map_err(|error| explain_failure(error, "see who shares a board"))
+/// The owner and the members of `board`; None while the server does not know the board
+/// (a new board whose create still waits in the outbox: it answers 404 until the push).
+pub async fn members(
+    config: &AppConfig,
+    token: &str,
+    board: Uuid,
+) -> Result<Option<MemberList>, String> {
+    match get_json(&config.api(&members_path(board)), Some(token)).await {
+        Ok(list) => Ok(Some(list)),
+        Err(TransportError::Http { status: 404, .. }) => Ok(None),
+        Err(error) => Err(explain_failure(error, "see who shares a board")),
+    }
 }
 
 /// Removes `user` from `board`: the owner removing a member, or a member leaving (their

@@ -5,11 +5,15 @@
 
 use super::{input_value, Confirm};
 use crate::api::sharing;
-use crate::hooks::data::AppContext;
+use crate::hooks::data::{AppAction, AppContext};
+use gloo_timers::callback::Timeout;
 use std::rc::Rc;
 use sync_protocol::sharing::{Member, MemberList};
 use uuid::Uuid;
 use yew::prelude::*;
+
+/// How soon the panel looks again for a board the server does not know yet.
+const RETRY_MS: u32 = 1_500;
 
 #[derive(Properties, PartialEq)]
 pub struct SharePanelProps {
@@ -26,9 +30,14 @@ pub fn SharePanel(props: &SharePanelProps) -> Html {
     let error = use_state(|| None::<String>);
     let busy = use_state(|| false);
     // None until the first answer; a refresh keeps the list on screen until it answers.
-    let members = use_state(|| None::<Result<Rc<MemberList>, String>>);
-    // Bumped to read the list again (after a share or a removal).
+    // Some(Ok(None)): the server does not know the board yet (its create waits to sync).
+    let members = use_state(|| None::<Result<Option<Rc<MemberList>>, String>>);
+    // Bumped to read the list again (after a share or a removal, or to look again for
+    // a board still syncing).
     let version = use_state(|| 0u32);
+    // The version of the latest read: an older read answering late is dropped, so it
+    // cannot put back a list a newer one replaced.
+    let latest = use_mut_ref(|| 0u32);
     let removing = use_state(|| None::<Member>);
     let (board, name) = (props.board, props.name.clone());
     let token = context
@@ -38,13 +47,30 @@ pub fn SharePanel(props: &SharePanelProps) -> Html {
 
     {
         let (config, token, members) = (context.config.clone(), token.clone(), members.clone());
-        use_effect_with((board, *version), move |_| {
+        let (actions, version_handle, latest) =
+            (context.actions.clone(), version.clone(), latest.clone());
+        use_effect_with((board, *version), move |&(_, read)| {
+            *latest.borrow_mut() = read;
+            let mut retry = None;
             if let Some(token) = token {
+                let pending = Rc::new(std::cell::RefCell::new(None));
+                retry = Some(pending.clone());
                 wasm_bindgen_futures::spawn_local(async move {
                     let answer = sharing::members(&config, &token, board).await;
-                    members.set(Some(answer.map(Rc::new)));
+                    if *latest.borrow() != read {
+                        return;
+                    }
+                    if let Ok(None) = answer {
+                        // Bring the board's create forward, and look again shortly.
+                        actions.emit(AppAction::SyncNow);
+                        let again = move || version_handle.set(read.wrapping_add(1));
+                        *pending.borrow_mut() = Some(Timeout::new(RETRY_MS, again));
+                    }
+                    members.set(Some(answer.map(|list| list.map(Rc::new))));
                 });
             }
+            // Closing the panel cancels a look pending.
+            move || drop(retry.and_then(|pending| pending.take()))
         });
     }
 
@@ -119,7 +145,12 @@ pub fn SharePanel(props: &SharePanelProps) -> Html {
     let list = match &*members {
         None => html! { <p class="muted" role="status">{ "Reading who shares this board…" }</p> },
         Some(Err(message)) => html! { <p class="form-error" role="alert">{ message.clone() }</p> },
-        Some(Ok(list)) => html! {
+        Some(Ok(None)) => html! {
+            <p class="muted" role="status">
+                { "This board has not reached the server yet. It can be shared once it has synced." }
+            </p>
+        },
+        Some(Ok(Some(list))) => html! {
             <ul class="members" data-testid={format!("board-members-{name}")}
                 aria-label={format!("Who shares {name}")}>
                 if list.members.is_empty() {

@@ -22,6 +22,8 @@ pub struct SessionState {
     /// A sign-in as another account that waits for the person to confirm discarding the
     /// current account's unsynced changes: the new session and how many would be lost.
     pub switching: Option<(Session, u32)>,
+    /// Why the last sign-in or sign-out stopped half-way, for the person to read.
+    pub failure: Option<String>,
 }
 
 /// What happened to the session.
@@ -34,6 +36,9 @@ pub enum SessionEvent {
     SwitchAsked { session: Session, pending: u32 },
     /// The person answered the question (either way).
     SwitchAnswered,
+    /// The local data of the previous account could not be cleared: the sign-in or
+    /// sign-out stopped there, so two accounts' records never mix on screen.
+    Failed(String),
 }
 
 impl Reducible for SessionState {
@@ -42,7 +47,14 @@ impl Reducible for SessionState {
     fn reduce(self: Rc<Self>, event: SessionEvent) -> Rc<Self> {
         let mut next = (*self).clone();
         match event {
-            SessionEvent::Stored(account) => next.account = Some(account),
+            SessionEvent::Stored(account) => {
+                // A new account read back means the last change went through.
+                if next.account.as_ref() != Some(&account) {
+                    next.failure = None;
+                }
+                next.account = Some(account);
+            }
+            SessionEvent::Failed(why) => next.failure = Some(why),
             SessionEvent::SwitchAsked { session, pending } => {
                 next.switching = Some((session, pending))
             }
@@ -119,8 +131,11 @@ impl SessionHandle {
             if let Some(token) = token {
                 api::logout(&this.config, &token).await;
             }
-            let _ = this.store.clear_local_data().await;
-            this.state.dispatch(SessionEvent::Stored(None));
+            if let Err(error) = this.store.clear_local_data().await {
+                this.state
+                    .dispatch(SessionEvent::Failed(not_cleared(&error)));
+            }
+            this.reread().await;
         });
     }
 
@@ -129,7 +144,15 @@ impl SessionHandle {
     async fn complete_sign_in(&self, session: Session, replace: bool) {
         if replace {
             stop_sync(&self.sync).await;
-            let _ = self.store.clear_local_data().await;
+            if let Err(error) = self.store.clear_local_data().await {
+                // Writing the new account over the old one's records would show them as
+                // the new account's: the sign-in stops, and the session is ended.
+                self.state
+                    .dispatch(SessionEvent::Failed(not_cleared(&error)));
+                api::logout(&self.config, &session.token).await;
+                self.reread().await;
+                return;
+            }
         }
         let signed_in = Account {
             user: session.user,
@@ -208,6 +231,14 @@ pub fn use_session(store: &LocalStore, config: &Rc<AppConfig>, sync: &SyncHandle
     handle
 }
 
+/// Why a sign-in or sign-out stopped, in words.
+fn not_cleared(error: &impl std::fmt::Display) -> String {
+    format!(
+        "This browser could not delete the previous account's data ({error}), so it stays \
+         signed in as before. Reload the page and try again."
+    )
+}
+
 /// Stops the loop and waits (a few seconds at most) for a running cycle to end, so
 /// that local data is cleared only after it; a late answer could not write anyway.
 async fn stop_sync(sync: &SyncHandle) {
@@ -222,4 +253,49 @@ fn start_sync(sync: &SyncHandle, token: &str) {
         token: Some(token.to_string()),
     });
     sync.send(WorkerInput::Start);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sync_protocol::{Timestamp, User};
+    use uuid::Uuid;
+
+    fn account(n: u128) -> Account {
+        let at = Timestamp::from_millis(0);
+        Account {
+            user: User {
+                id: Uuid::from_u128(n),
+                name: format!("User {n}"),
+                email: format!("user{n}@example.com"),
+                email_verified: false,
+                image: None,
+                created_at: at,
+                updated_at: at,
+                is_anonymous: false,
+            },
+            token: format!("token {n}"),
+        }
+    }
+
+    fn after(state: SessionState, event: SessionEvent) -> SessionState {
+        (*Rc::new(state).reduce(event)).clone()
+    }
+
+    #[test]
+    fn a_failed_clear_is_shown_until_another_account_is_read_back() {
+        let signed_in = after(
+            SessionState::default(),
+            SessionEvent::Stored(Some(account(1))),
+        );
+        let failed = after(signed_in, SessionEvent::Failed("could not".into()));
+        assert_eq!(failed.failure.as_deref(), Some("could not"));
+        // Reading back the same account (the sign-in stopped) keeps the reason on screen.
+        let reread = after(failed, SessionEvent::Stored(Some(account(1))));
+        assert_eq!(reread.failure.as_deref(), Some("could not"));
+        // A later change that goes through clears it.
+        let switched = after(reread, SessionEvent::Stored(Some(account(2))));
+        assert_eq!(switched.failure, None);
+        assert_eq!(switched.account, Some(Some(account(2))));
+    }
 }

@@ -165,6 +165,8 @@ async fn a_member_leaves_is_invited_again_removed_and_sees_a_deleted_board_go() 
     alice.create_board("Home").await;
     alice.create_board("Trip").await;
     alice.add_todo("Trip", "Tickets").await;
+    // Shared once the server has the boards (before, the panel says they are syncing).
+    alice.wait_synced().await;
 
     // An address with no account: the owner is told so.
     let nobody = unique_email("nobody");

@@ -109,8 +109,10 @@ async fn read_text(response: Response) -> Result<String, TransportError> {
         return Err(TransportError::Unauthorized);
     }
     if !(200..300).contains(&status) {
+        // A 400's `error` is prisma-idb's fixed "Invalid request"; the reason a person
+        // can act on is in `details`.
         let message = serde_json::from_str::<sync_protocol::auth::ErrorBody>(&text)
-            .map(|body| body.error)
+            .map(|body| body.details.unwrap_or(body.error))
             .unwrap_or_else(|_| text.chars().take(200).collect());
         return Err(TransportError::Http { status, message });
     }
