@@ -35,6 +35,20 @@ impl TodoEdit {
     }
 }
 
+/// What a context's last local change left behind: the account it was made under and
+/// the next outbox sequence number.
+///
+/// A create that has it need not read them first: it issues its writes together with
+/// the reads that check them, one round of requests instead of two. Should another
+/// context have written meanwhile (another tab's change, a sign-out), the check fails,
+/// the transaction is abandoned ([`RuleError::Outdated`]) and the change is made again
+/// the ordinary way, so a change is never written under a stale account or number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expected {
+    pub account: Account,
+    pub next_seq: u32,
+}
+
 /// One local change in progress inside its transaction.
 pub struct LocalWriter<'a, T: ReplicaTx> {
     tx: &'a T,
@@ -43,6 +57,10 @@ pub struct LocalWriter<'a, T: ReplicaTx> {
     new_id: &'a mut dyn FnMut() -> Uuid,
     /// The records this change touched, for the change notice.
     pub touched: Touched,
+    /// What the context believes is current (see [`Expected`]).
+    expected: Option<Expected>,
+    /// The account the change was made under, as read or checked in its transaction.
+    account: Option<Account>,
 }
 
 impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
@@ -53,7 +71,24 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
             now,
             new_id,
             touched: Touched::default(),
+            expected: None,
+            account: None,
         }
+    }
+
+    /// Lets creates trust `expected`, checking it as they write.
+    pub fn expecting(mut self, expected: Option<Expected>) -> Self {
+        self.expected = expected;
+        self
+    }
+
+    /// What the context's next change may expect once this one has committed (None
+    /// when it wrote nothing or had no account).
+    pub fn expected_next(&self) -> Option<Expected> {
+        Some(Expected {
+            account: self.account.clone()?,
+            next_seq: self.next_seq?,
+        })
     }
 
     pub fn tx(&self) -> &T {
@@ -71,10 +106,10 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
             .ok_or_else(|| not_found(model).into())
     }
 
-    /// Reads what saving a change to a record needs: the next outbox sequence number
-    /// and the record's metadata. A change issues it together with its own reads, so
-    /// it costs one round of reads; its writes then go out together with no round of
-    /// their own (see [`ReplicaTx::write_all`]).
+    /// Reads what saving a change to a record needs: the next outbox sequence number,
+    /// the record's metadata and the account. A change issues it together with its own
+    /// reads, so it costs one round of reads; its writes then go out together with no
+    /// round of their own (see [`ReplicaTx::write_all`]).
     async fn prepare(&self, model: Model, id: Uuid) -> Result<Prepared, T::Error> {
         let tx = self.tx;
         let known_seq = self.next_seq;
@@ -85,11 +120,61 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
             }
         };
         let key = [(model, id.to_string())];
-        let (seq, mut metas) = futures::try_join!(seq, tx.metas(&key))?;
+        let (seq, mut metas, account) = futures::try_join!(seq, tx.metas(&key), tx.account())?;
         Ok(Prepared {
             seq,
             meta: metas.pop().flatten(),
+            account,
+            check: None,
         })
+    }
+
+    /// Prepares the creation of a record with a new id, which has no metadata yet, whose
+    /// `parent` (a todo's board) must exist. With an [`Expected`] to trust, nothing is
+    /// read now: [`Self::save`] checks it, and the parent, as it writes.
+    async fn prepare_new(
+        &self,
+        model: Model,
+        id: Uuid,
+        parent: Option<(Model, Uuid)>,
+    ) -> Result<Prepared, T::Error> {
+        if let (Some(expected), None) = (&self.expected, self.next_seq) {
+            return Ok(Prepared {
+                seq: expected.next_seq,
+                meta: None,
+                account: Some(expected.account.clone()),
+                check: Some(Check {
+                    expected: expected.clone(),
+                    parent,
+                }),
+            });
+        }
+        let parent_exists = async {
+            match parent {
+                Some((model, id)) => self.record(model, id).await.map(drop),
+                None => Ok(()),
+            }
+        };
+        let ((), prepared) = futures::try_join!(parent_exists, self.prepare(model, id))?;
+        Ok(prepared)
+    }
+
+    /// Reads what a [`Check`] trusted; fails if anything differs.
+    async fn verify(&self, check: &Check) -> Result<(), T::Error> {
+        let tx = self.tx;
+        let parent = async {
+            match check.parent {
+                Some((model, id)) => self.record(model, id).await.map(drop),
+                None => Ok(()),
+            }
+        };
+        let (account, last_seq, ()) = futures::try_join!(tx.account(), tx.last_seq(), parent)?;
+        if account.as_ref() != Some(&check.expected.account)
+            || last_seq + 1 != check.expected.next_seq
+        {
+            return Err(RuleError::Outdated.into());
+        }
+        Ok(())
     }
 
     /// Applies `operation` to `record` locally and queues it for the server, with what
@@ -120,9 +205,17 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
             Operation::Delete => Write::RemoveRecord(model, id.clone()),
             Operation::Create | Operation::Update => Write::PutRecord(record),
         };
-        self.tx
-            .write_all(&[change, Write::PutEntry(entry), Write::PutMeta(meta)])
-            .await?;
+        // The check's reads are issued first, so they see the state before these writes;
+        // should it fail, the caller abandons the transaction with everything in it.
+        let verified = async {
+            match &prepared.check {
+                Some(check) => self.verify(check).await,
+                None => Ok(()),
+            }
+        };
+        let writes = [change, Write::PutEntry(entry), Write::PutMeta(meta)];
+        futures::try_join!(verified, self.tx.write_all(&writes))?;
+        self.account = prepared.account;
         self.touched.record(model, &id);
         Ok(())
     }
@@ -145,10 +238,20 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
     }
 }
 
-/// What [`LocalWriter::prepare`] read for one save.
+/// What [`LocalWriter::prepare`] read (or trusted) for one save.
 struct Prepared {
     seq: u32,
     meta: Option<VersionMeta>,
+    account: Option<Account>,
+    /// What was trusted instead of read, for the save to check.
+    check: Option<Check>,
+}
+
+/// What a create trusted, checked in its transaction as it writes.
+struct Check {
+    expected: Expected,
+    /// The record that must exist (a new todo's board).
+    parent: Option<(Model, Uuid)>,
 }
 
 fn not_found(model: Model) -> RuleError {
@@ -160,7 +263,10 @@ pub async fn create_board<T: ReplicaTx>(
     name: &str,
 ) -> Result<Board, T::Error> {
     let id = (write.new_id)();
-    let (account, prepared) = futures::try_join!(write.account(), write.prepare(Model::Board, id))?;
+    let prepared = write.prepare_new(Model::Board, id, None).await?;
+    let Some(account) = &prepared.account else {
+        return Err(RuleError::SignedOut.into());
+    };
     let board = Board {
         id,
         name: name.trim().to_string(),
@@ -240,10 +346,9 @@ pub async fn create_todo<T: ReplicaTx>(
 ) -> Result<Todo, T::Error> {
     // The board must exist here; the server checks it is the user's.
     let id = (write.new_id)();
-    let (_, prepared) = futures::try_join!(
-        write.record(Model::Board, board_id),
-        write.prepare(Model::Todo, id)
-    )?;
+    let prepared = write
+        .prepare_new(Model::Todo, id, Some((Model::Board, board_id)))
+        .await?;
     let todo = Todo {
         id,
         title: edit.title,

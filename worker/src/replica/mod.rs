@@ -39,6 +39,10 @@ pub enum RuleError {
     NotFound(String),
     #[error("Invalid data: {0}")]
     Invalid(String),
+    /// What a create trusted ([`local::Expected`]) was no longer so: another context
+    /// wrote meanwhile. The caller abandons the transaction and makes the change again.
+    #[error("another tab changed the local data meanwhile")]
+    Outdated,
 }
 
 /// One atomic transaction over the local data: the records, their sync metadata, the

@@ -28,6 +28,10 @@ pub enum StoreError {
     StaleEpoch,
     #[error("Sign in before making changes.")]
     SignedOut,
+    /// A local change found that another tab wrote meanwhile (see
+    /// `replica::local::Expected`); the store makes it again, so no one sees this.
+    #[error("Another tab changed the local data meanwhile. Try again.")]
+    Outdated,
 }
 
 impl From<RuleError> for StoreError {
@@ -37,6 +41,7 @@ impl From<RuleError> for StoreError {
             RuleError::SignedOut => StoreError::SignedOut,
             RuleError::NotFound(what) => StoreError::NotFound(what),
             RuleError::Invalid(message) => StoreError::InvalidData(message),
+            RuleError::Outdated => StoreError::Outdated,
         }
     }
 }

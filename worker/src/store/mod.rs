@@ -32,7 +32,7 @@ use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
 use sync_protocol::Timestamp;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// The database every context of the app opens.
 pub const DATABASE_NAME: &str = "boards-sync";
@@ -46,6 +46,8 @@ pub struct LocalStore {
     /// Fault injection for tests: fail the next write transaction after its writes,
     /// just before it would commit.
     abort_next_write: Rc<std::cell::Cell<bool>>,
+    /// What this context's last local change left, for the next create to trust.
+    expected: Rc<std::cell::RefCell<Option<crate::replica::local::Expected>>>,
 }
 
 impl LocalStore {
@@ -61,6 +63,7 @@ impl LocalStore {
             connection: Rc::new(RefCell::new(None)),
             notifier: Rc::new(ChangeNotifier::new()),
             abort_next_write: Rc::default(),
+            expected: Rc::default(),
         };
         store.db().await?;
         Ok(store)
@@ -202,6 +205,16 @@ pub(crate) fn to_js<V: Serialize>(value: &V) -> Result<JsValue, StoreError> {
         .map_err(|_| StoreError::InvalidData("a value did not convert to JSON".into()))
 }
 
+/// The values of a JSON array written by serde_json, as IndexedDB stores them: one
+/// `JSON.parse` for all of them (see `IdbTx::write_all`).
+pub(crate) fn to_js_array(json: &[u8]) -> Result<js_sys::Array, StoreError> {
+    let text = std::str::from_utf8(json)
+        .map_err(|_| StoreError::InvalidData("a value did not convert to JSON".into()))?;
+    let array = js_sys::JSON::parse(text)
+        .map_err(|_| StoreError::InvalidData("a value did not convert to JSON".into()))?;
+    Ok(array.unchecked_into())
+}
+
 /// A stored value read back.
 pub(crate) fn from_js<V: DeserializeOwned>(value: &JsValue) -> Result<V, StoreError> {
     let text = js_sys::JSON::stringify(value)
@@ -215,7 +228,25 @@ pub(crate) fn from_js<V: DeserializeOwned>(value: &JsValue) -> Result<V, StoreEr
 pub(crate) fn from_js_all<V: DeserializeOwned>(
     values: impl Iterator<Item = indexed_db_futures::Result<JsValue>>,
 ) -> Result<Vec<V>, StoreError> {
-    values.map(|value| from_js(&value?)).collect()
+    let array = js_sys::Array::new();
+    for value in values {
+        array.push(&value?);
+    }
+    from_js(&array)
+}
+
+/// Several values read back at once (`None`: no such key): one JSON text crosses from
+/// JavaScript into the module for all of them rather than one each, which is most of
+/// what reading a hundred records costs.
+pub(crate) fn from_js_many<V: DeserializeOwned>(
+    values: &[Option<JsValue>],
+) -> Result<Vec<Option<V>>, StoreError> {
+    let array = js_sys::Array::new();
+    for value in values {
+        // JSON.stringify writes an undefined element as null, which reads as None.
+        array.push(value.as_ref().unwrap_or(&JsValue::UNDEFINED));
+    }
+    from_js(&array)
 }
 
 /// A compound key `[first, second]`: the version metadata's `(model, id)`, or a bound
@@ -233,11 +264,19 @@ where
     V: DeserializeOwned,
     K: Into<JsValue>,
 {
-    let value: Option<JsValue> = store
+    get_raw(store, key).await?.as_ref().map(from_js).transpose()
+}
+
+/// Reads one value by key as IndexedDB holds it, to decode with others
+/// ([`from_js_many`]).
+pub(crate) async fn get_raw<K: Into<JsValue>>(
+    store: &indexed_db_futures::object_store::ObjectStore<'_>,
+    key: K,
+) -> Result<Option<JsValue>, StoreError> {
+    Ok(store
         .get::<JsValue, JsValue, _>(KeyRange::Only(key.into()))
         .primitive()?
-        .await?;
-    value.as_ref().map(from_js).transpose()
+        .await?)
 }
 
 // Writes are issued and not awaited: a transaction runs its requests in order, so a

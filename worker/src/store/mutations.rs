@@ -7,7 +7,7 @@ use super::notify::ChangeOrigin;
 use super::replica_tx::IdbTx;
 use super::schema::{BOARD, META, OUTBOX, TODO, USER, VERSION_META};
 use super::{now, readwrite, LocalStore, StoreError};
-use crate::replica::local::{self, LocalWriter, TodoEdit};
+use crate::replica::local::{self, Expected, LocalWriter, TodoEdit};
 use sync_protocol::{Board, Todo, User};
 use uuid::Uuid;
 
@@ -16,23 +16,44 @@ const WRITE_STORES: [&str; 6] = [USER, BOARD, TODO, OUTBOX, VERSION_META, META];
 
 impl LocalStore {
     /// Runs one local change in one transaction and, once it committed, tells the other
-    /// contexts.
+    /// contexts. A create trusts what this context's previous change left (one round of
+    /// requests instead of two, see [`Expected`]); if another context wrote meanwhile,
+    /// that transaction is abandoned and the change made again, reading first.
     async fn local_change<T>(
         &self,
-        change: impl for<'w, 'a, 'db> AsyncFnOnce(
+        change: impl for<'w, 'a, 'db> AsyncFn(
             &mut LocalWriter<'w, IdbTx<'a, 'db>>,
         ) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        let expected = self.expected.take();
+        let trusted = expected.is_some();
+        match self.local_change_expecting(&change, expected).await {
+            Err(StoreError::Outdated) if trusted => {
+                self.local_change_expecting(&change, None).await
+            }
+            done => done,
+        }
+    }
+
+    async fn local_change_expecting<T>(
+        &self,
+        change: &impl for<'w, 'a, 'db> AsyncFn(
+            &mut LocalWriter<'w, IdbTx<'a, 'db>>,
+        ) -> Result<T, StoreError>,
+        expected: Option<Expected>,
+    ) -> Result<T, StoreError> {
         let db = self.db().await?;
         let tx = readwrite(&db, &WRITE_STORES)?;
-        let (value, touched) = {
+        let (value, touched, next) = {
             let replica = IdbTx { tx: &tx };
             let mut ids = Uuid::new_v4;
-            let mut write = LocalWriter::new(&replica, now(), &mut ids);
+            let mut write = LocalWriter::new(&replica, now(), &mut ids).expecting(expected);
             let value = change(&mut write).await?;
-            (value, write.touched)
+            let next = write.expected_next();
+            (value, write.touched, next)
         };
         self.commit(tx).await?;
+        self.expected.replace(next);
         self.notify(&touched, ChangeOrigin::Local);
         Ok(value)
     }
@@ -61,13 +82,13 @@ impl LocalStore {
         description: Option<&str>,
     ) -> Result<Todo, StoreError> {
         let edit = TodoEdit::normalized(title, description);
-        self.local_change(async |write| local::create_todo(write, board_id, edit).await)
+        self.local_change(async |write| local::create_todo(write, board_id, edit.clone()).await)
             .await
     }
 
     pub async fn edit_todo(&self, id: Uuid, edit: TodoEdit) -> Result<Todo, StoreError> {
         let edit = TodoEdit::normalized(&edit.title, edit.description.as_deref());
-        self.local_change(async |write| local::edit_todo(write, id, edit).await)
+        self.local_change(async |write| local::edit_todo(write, id, edit.clone()).await)
             .await
     }
 

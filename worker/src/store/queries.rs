@@ -3,7 +3,9 @@
 use super::notify::ChangeOrigin;
 use super::replica_tx::IdbTx;
 use super::schema::{BOARD, META, OUTBOX, RECORD_STORES, TODO, TODO_BY_BOARD, USER, VERSION_META};
-use super::{from_js_all, get, pair_key, readonly, readwrite, LocalStore, StoreError};
+use super::{
+    from_js_all, from_js_many, get, pair_key, readonly, readwrite, LocalStore, StoreError,
+};
 use crate::replica::meta::keys;
 use crate::replica::{local, Account, ReplicaTx, Touched};
 use futures::future::try_join_all;
@@ -167,27 +169,27 @@ impl LocalStore {
         );
         let (account, users, boards, todos) = futures::try_join!(
             get::<Account, _>(&meta, keys::ACCOUNT),
-            try_join_all(
-                user_ids
-                    .iter()
-                    .map(|id| get::<User, _>(&users, id.as_str()))
-            ),
-            try_join_all(
-                board_ids
-                    .iter()
-                    .map(|id| get::<Board, _>(&boards, id.as_str()))
-            ),
-            try_join_all(
-                todo_ids
-                    .iter()
-                    .map(|id| get::<Todo, _>(&todos, id.as_str()))
-            ),
+            get_many_raw(&users, user_ids),
+            get_many_raw(&boards, board_ids),
+            get_many_raw(&todos, todo_ids),
         )?;
         Ok(RecordsById {
             account: account.map(|account| account.user.id),
-            users: user_ids.iter().cloned().zip(users).collect(),
-            boards: board_ids.iter().cloned().zip(boards).collect(),
-            todos: todo_ids.iter().cloned().zip(todos).collect(),
+            users: user_ids
+                .iter()
+                .cloned()
+                .zip(from_js_many(&users)?)
+                .collect(),
+            boards: board_ids
+                .iter()
+                .cloned()
+                .zip(from_js_many(&boards)?)
+                .collect(),
+            todos: todo_ids
+                .iter()
+                .cloned()
+                .zip(from_js_many(&todos)?)
+                .collect(),
         })
     }
 
@@ -272,4 +274,12 @@ pub(crate) fn board_range(board_id: Uuid) -> KeyRange<JsValue> {
         pair_key((prefix.as_str(), js_sys::Array::new())),
         false,
     )
+}
+
+/// Reads the values of `ids`, every request issued before the first answer is awaited.
+async fn get_many_raw(
+    store: &ObjectStore<'_>,
+    ids: &[String],
+) -> Result<Vec<Option<JsValue>>, StoreError> {
+    try_join_all(ids.iter().map(|id| super::get_raw(store, id.as_str()))).await
 }

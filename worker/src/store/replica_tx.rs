@@ -4,10 +4,13 @@ use super::records::{get_record, put_record};
 use super::schema::{
     META, OUTBOX, OUTBOX_BY_SEQ, OUTBOX_PENDING_RECORD, TODO, TODO_BY_BOARD, VERSION_META,
 };
-use super::{delete, from_js_all, get, pair_key, put, put_at, StoreError};
+use super::{
+    delete, from_js_all, from_js_many, get, get_raw, pair_key, put, put_at, to_js_array, StoreError,
+};
 use crate::replica::meta::keys;
 use crate::replica::{version_key, Account, OutboxEntry, ReplicaTx, VersionMeta, Write};
 use indexed_db_futures::cursor::CursorDirection;
+use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::Transaction;
 use indexed_db_futures::KeyRange;
@@ -156,11 +159,12 @@ impl ReplicaTx for IdbTx<'_, '_> {
         keys: &[(Model, String)],
     ) -> Result<Vec<Option<VersionMeta>>, StoreError> {
         let store = self.tx.object_store(VERSION_META)?;
-        // Every read is issued before the first is awaited: one round trip for the lot.
+        // Every read is issued before the first is awaited: one round trip for the lot,
+        // and one decoding.
         let reads = keys
             .iter()
-            .map(|(model, id)| get::<VersionMeta, _>(&store, pair_key(version_key(*model, id))));
-        futures::future::try_join_all(reads).await
+            .map(|(model, id)| get_raw(&store, pair_key(version_key(*model, id))));
+        from_js_many(&futures::future::try_join_all(reads).await?)
     }
 
     async fn put_meta(&self, meta: &VersionMeta) -> Result<(), StoreError> {
@@ -189,16 +193,47 @@ impl ReplicaTx for IdbTx<'_, '_> {
 
     async fn write_all(&self, writes: &[Write]) -> Result<(), StoreError> {
         // IndexedDB runs a transaction's requests in the order they were made, so issuing
-        // them all before awaiting keeps their order and costs one round trip.
-        let requests = writes.iter().map(|write| async move {
-            match write {
-                Write::PutRecord(record) => self.put_record(record).await,
-                Write::RemoveRecord(model, id) => self.remove_record(*model, id).await,
-                Write::PutMeta(meta) => self.put_meta(meta).await,
-                Write::PutEntry(entry) => self.put_entry(entry).await,
-            }
-        });
-        futures::future::try_join_all(requests).await.map(|_| ())
+        // them all before awaiting keeps their order and costs one round trip. Every
+        // value goes into one JSON array, parsed by JavaScript once: a pulled page puts
+        // two values per record, and crossing from the module to JavaScript once per
+        // value cost more than the puts.
+        let mut text = Vec::with_capacity(256 * writes.len());
+        text.push(b'[');
+        for write in writes {
+            let value = match write {
+                Write::PutRecord(record) => match record {
+                    Record::User(user) => serde_json::to_writer(&mut text, user),
+                    Record::Board(board) => serde_json::to_writer(&mut text, board),
+                    Record::Todo(todo) => serde_json::to_writer(&mut text, todo),
+                },
+                Write::PutMeta(meta) => serde_json::to_writer(&mut text, meta),
+                Write::PutEntry(entry) => serde_json::to_writer(&mut text, entry),
+                Write::RemoveRecord(..) => continue,
+            };
+            value?;
+            text.push(b',');
+        }
+        if text.len() > 1 {
+            text.pop();
+        }
+        text.push(b']');
+        let values = to_js_array(&text)?;
+        let mut stores = Stores::new(self.tx);
+        let mut next = 0;
+        for write in writes {
+            let store = match write {
+                Write::PutRecord(record) => stores.get(record.model().name())?,
+                Write::PutMeta(_) => stores.get(VERSION_META)?,
+                Write::PutEntry(_) => stores.get(OUTBOX)?,
+                Write::RemoveRecord(model, id) => {
+                    self.remove_record(*model, id).await?;
+                    continue;
+                }
+            };
+            store.put(values.get(next)).primitive()?;
+            next += 1;
+        }
+        Ok(())
     }
 
     async fn todo_ids_of_board(&self, board: Uuid) -> Result<Vec<String>, StoreError> {
@@ -212,5 +247,31 @@ impl ReplicaTx for IdbTx<'_, '_> {
             .await?
             .collect::<Result<Vec<String>, _>>()?;
         Ok(ids)
+    }
+}
+
+/// The object stores of one transaction by name, each looked up once.
+struct Stores<'a, 'db> {
+    tx: &'a Transaction<'db>,
+    open: Vec<(&'static str, ObjectStore<'a>)>,
+}
+
+impl<'a, 'db> Stores<'a, 'db> {
+    fn new(tx: &'a Transaction<'db>) -> Self {
+        Stores {
+            tx,
+            open: Vec::new(),
+        }
+    }
+
+    fn get(&mut self, name: &'static str) -> Result<&ObjectStore<'a>, StoreError> {
+        let index = match self.open.iter().position(|(open, _)| *open == name) {
+            Some(index) => index,
+            None => {
+                self.open.push((name, self.tx.object_store(name)?));
+                self.open.len() - 1
+            }
+        };
+        Ok(&self.open[index].1)
     }
 }

@@ -125,6 +125,79 @@ async fn every_mutation_queues_the_full_record_after_the_change() {
     db.finish().await;
 }
 
+/// Creates trust what the tab's previous change left (the next outbox number, the
+/// account) and check it as they write; another tab writing in between must not make
+/// two events share a number.
+#[wasm_bindgen_test]
+async fn a_create_after_another_tabs_write_takes_the_next_number() {
+    let db = TestDb::new().await;
+    let other_tab = LocalStore::open_named(&db.name).await.unwrap();
+    let first = db.store.create_board("First").await.unwrap();
+    other_tab.create_board("Second").await.unwrap();
+    // Trusts that the next number is 2; the other tab took it.
+    db.store.create_board("Third").await.unwrap();
+    other_tab.create_todo(first.id, "a", None).await.unwrap();
+    db.store.create_todo(first.id, "b", None).await.unwrap();
+    let mut seqs: Vec<u32> = db
+        .store
+        .outbox(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, [1, 2, 3, 4, 5], "one number per event");
+    let boards = db.store.boards_with_todos().await.unwrap();
+    let names: Vec<&str> = boards.iter().map(|b| b.board.name.as_str()).collect();
+    assert_eq!(names, ["First", "Second", "Third"]);
+    assert_eq!(boards[0].todos.len(), 2);
+    other_tab.close();
+    db.finish().await;
+}
+
+/// A tab that created a board under one account, while another tab signed in as
+/// someone else, creates the next one under the new account, numbered from its outbox.
+#[wasm_bindgen_test]
+async fn a_create_after_another_tab_changed_the_account_is_the_new_accounts() {
+    let db = TestDb::new().await;
+    let other_tab = LocalStore::open_named(&db.name).await.unwrap();
+    db.store.create_board("Ada's").await.unwrap();
+    other_tab.clear_local_data().await.unwrap();
+    let mut bob = db.user.clone();
+    bob.id = Uuid::new_v4();
+    bob.name = "Bob".into();
+    other_tab
+        .set_account(&Account {
+            user: bob.clone(),
+            token: "bob's token".into(),
+        })
+        .await
+        .unwrap();
+    let board = db.store.create_board("Bob's").await.unwrap();
+    assert_eq!(
+        board.user_id, bob.id,
+        "made under the account signed in now"
+    );
+    let outbox = db.store.outbox(10).await.unwrap();
+    let seqs: Vec<u32> = outbox.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        seqs,
+        [1],
+        "only Bob's event, numbered from his empty outbox"
+    );
+    // And a todo on a board another tab deleted meanwhile is refused, not written.
+    other_tab.delete_board(board.id).await.unwrap();
+    let refused = db.store.create_todo(board.id, "late", None).await;
+    assert!(
+        matches!(refused, Err(StoreError::NotFound(_))),
+        "{refused:?}"
+    );
+    assert_eq!(db.store.outbox(10).await.unwrap().len(), 2);
+    other_tab.close();
+    db.finish().await;
+}
+
 #[wasm_bindgen_test]
 async fn boards_and_todos_read_back_in_creation_order() {
     let db = TestDb::new().await;
