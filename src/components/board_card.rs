@@ -13,24 +13,26 @@
 
 use super::{apply_change, input_value, Confirm, SharePanel, TodoItem};
 use crate::api::sharing;
+use crate::hooks::boards_model::BoardView;
 use crate::hooks::data::AppAction;
 use crate::hooks::data::AppContext;
 use std::rc::Rc;
-use sync_protocol::{Board, Todo};
 use yew::prelude::*;
 
 /// How many of a board's todos show at first, and how many more each click shows.
 const SHOWN_AT_FIRST: usize = 30;
 const SHOWN_PER_CLICK: usize = 100;
 
-#[derive(Properties, PartialEq)]
+#[derive(Properties)]
 pub struct BoardCardProps {
-    pub board: Board,
-    /// In creation order; a new list (a new `Rc`) whenever one of them changed.
-    pub todos: Rc<Vec<Rc<Todo>>>,
-    /// Who shared the board with this account; None on the account's own board.
-    #[prop_or_default]
-    pub shared_by: Option<Rc<str>>,
+    /// The board, its todos and who shared it; a new `Rc` whenever one of them changed.
+    pub view: Rc<BoardView>,
+}
+
+impl PartialEq for BoardCardProps {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.view, &other.view)
+    }
 }
 
 #[component]
@@ -43,7 +45,12 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
     let new_title = use_state(String::new);
     let shown = use_state(|| SHOWN_AT_FIRST);
     let error = use_state(|| None::<String>);
-    let board = &props.board;
+    let BoardView {
+        board,
+        todos,
+        shared_by,
+        ..
+    } = &*props.view;
     let name = board.name.clone();
     let id = board.id;
 
@@ -118,8 +125,8 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
             });
         }
     };
-    let done = props.todos.iter().filter(|t| t.is_completed).count();
-    let hidden = props.todos.len().saturating_sub(*shown);
+    let done = todos.iter().filter(|t| t.is_completed).count();
+    let hidden = todos.len().saturating_sub(*shown);
     let title_id = format!("board-title-{id}");
 
     html! {
@@ -142,10 +149,10 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
                     </form>
                 } else {
                     <h3 id={title_id}>{ name.clone() }</h3>
-                    <span class="muted count" aria-label={format!("{done} of {} done", props.todos.len())}>
-                        { format!("{done}/{}", props.todos.len()) }
+                    <span class="muted count" aria-label={format!("{done} of {} done", todos.len())}>
+                        { format!("{done}/{}", todos.len()) }
                     </span>
-                    if let Some(owner) = &props.shared_by {
+                    if let Some(owner) = &shared_by {
                         <span class="shared-badge" data-testid={format!("shared-badge-{name}")}>
                             { format!("Shared by {owner}") }
                         </span>
@@ -177,7 +184,7 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
                     }
                 }
             </header>
-            if *sharing && props.shared_by.is_none() {
+            if *sharing && shared_by.is_none() {
                 <SharePanel board={id} name={name.clone()} on_close={
                     let sharing = sharing.clone();
                     move |_| sharing.set(false)
@@ -193,7 +200,7 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
                 </button>
             }
             <ul class="todos">
-                for todo in props.todos[hidden..].iter() {
+                for todo in todos[hidden..].iter() {
                     <TodoItem key={todo.id.to_string()} todo={Rc::clone(todo)} />
                 }
             </ul>
@@ -211,7 +218,7 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
             if *confirming {
                 <Confirm
                     title={format!("Delete “{name}”?")}
-                    message={match props.todos.len() {
+                    message={match todos.len() {
                         0 => "The board will be deleted on all your devices, and for everyone you shared it with.".to_string(),
                         1 => "The board and its todo will be deleted on all your devices, and for everyone you shared it with.".to_string(),
                         n => format!("The board and its {n} todos will be deleted on all your devices, and for everyone you shared it with."),

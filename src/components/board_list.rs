@@ -60,7 +60,7 @@ pub fn BoardList() -> Html {
 
 #[derive(Properties)]
 struct BoardGridProps {
-    boards: Rc<Vec<BoardView>>,
+    boards: Rc<Vec<Rc<BoardView>>>,
 }
 
 /// The model hands on the same list until it changes: typing a name or showing an
@@ -71,14 +71,15 @@ impl PartialEq for BoardGridProps {
     }
 }
 
-/// Every board, keyed, so a change re-renders only the cards whose props changed.
+/// Every board, keyed. The model replaces only the boards that changed, so the others
+/// pass the same `Rc` and their cards are skipped after a pointer comparison: a change
+/// costs the same with 200 boards as with 2, but for walking the list.
 #[component]
 fn BoardGrid(props: &BoardGridProps) -> Html {
     html! {
         <div class="boards">
             for view in props.boards.iter() {
-                <BoardCard key={view.board.id.to_string()} board={view.board.clone()}
-                    todos={view.todos.clone()} shared_by={view.shared_by.clone()} />
+                <BoardCard key={view.key.clone()} view={Rc::clone(view)} />
             }
         </div>
     }

@@ -17,15 +17,30 @@ use std::rc::Rc;
 use sync_protocol::{Board, Todo, User};
 use sync_worker::store::{todo_order, BoardWithTodos, BoardsSnapshot, RecordsById};
 use uuid::Uuid;
+use yew::virtual_dom::Key;
 
-/// One board as the page shows it.
+/// One board as the page shows it. The model keeps each in its own `Rc` and replaces
+/// only the one that changed, so a render compares the others by pointer.
 #[derive(Debug, Clone)]
 pub struct BoardView {
+    /// The board's id as the list's key, made once rather than on every render.
+    pub key: Key,
     pub board: Board,
     /// In creation order. Replaced (not changed in place) when a todo changes.
     pub todos: Rc<Vec<Rc<Todo>>>,
     /// Who shared the board with the signed-in account; None on the account's own.
     pub shared_by: Option<Rc<str>>,
+}
+
+impl BoardView {
+    fn new(board: Board, todos: Rc<Vec<Rc<Todo>>>, shared_by: Option<Rc<str>>) -> BoardView {
+        BoardView {
+            key: Key::from(board.id.to_string()),
+            board,
+            todos,
+            shared_by,
+        }
+    }
 }
 
 impl PartialEq for BoardView {
@@ -43,7 +58,7 @@ pub struct BoardsModel {
     user: Option<Uuid>,
     /// Shared with the page until it changes (then copied once per patch), so a render
     /// that did not change it hands the same list on and the list is not diffed.
-    boards: Rc<Vec<BoardView>>,
+    boards: Rc<Vec<Rc<BoardView>>>,
     /// Which board holds each todo (a deletion names only the todo).
     todo_board: HashMap<Uuid, Uuid>,
     /// Other accounts' public profiles (the owners of boards shared with this one): a
@@ -88,17 +103,17 @@ impl BoardsModel {
                 model.todo_board.insert(todo.id, board.id);
             }
             let shared_by = model.shared_by(&board);
-            Rc::make_mut(&mut model.boards).push(BoardView {
+            Rc::make_mut(&mut model.boards).push(Rc::new(BoardView::new(
                 board,
-                todos: Rc::new(todos.into_iter().map(Rc::new).collect()),
+                Rc::new(todos.into_iter().map(Rc::new).collect()),
                 shared_by,
-            });
+            )));
         }
         Rc::make_mut(&mut model.boards).sort_by_key(|view| board_order(&view.board));
         model
     }
 
-    pub fn boards(&self) -> &Rc<Vec<BoardView>> {
+    pub fn boards(&self) -> &Rc<Vec<Rc<BoardView>>> {
         &self.boards
     }
 
@@ -163,7 +178,7 @@ impl BoardsModel {
         }
         let boards = Rc::make_mut(&mut self.boards);
         for index in stale {
-            boards[index].shared_by = Some(Rc::clone(&label));
+            Rc::make_mut(&mut boards[index]).shared_by = Some(Rc::clone(&label));
         }
     }
 
@@ -181,8 +196,9 @@ impl BoardsModel {
             }
             let boards = Rc::make_mut(&mut self.boards);
             if boards[index].board.created_at == board.created_at {
-                boards[index].board = board;
-                boards[index].shared_by = shared_by;
+                let view = Rc::make_mut(&mut boards[index]);
+                view.board = board;
+                view.shared_by = shared_by;
                 return;
             }
             // Its place changed: move it, todos and all.
@@ -190,23 +206,13 @@ impl BoardsModel {
             let at = self.board_position(&board).unwrap_or_else(|at| at);
             Rc::make_mut(&mut self.boards).insert(
                 at,
-                BoardView {
-                    board,
-                    todos: view.todos,
-                    shared_by,
-                },
+                Rc::new(BoardView::new(board, Rc::clone(&view.todos), shared_by)),
             );
             return;
         }
         let at = self.board_position(&board).unwrap_or_else(|at| at);
-        Rc::make_mut(&mut self.boards).insert(
-            at,
-            BoardView {
-                board,
-                todos: Rc::default(),
-                shared_by,
-            },
-        );
+        Rc::make_mut(&mut self.boards)
+            .insert(at, Rc::new(BoardView::new(board, Rc::default(), shared_by)));
     }
 
     fn remove_board(&mut self, id: Uuid) {
@@ -221,7 +227,7 @@ impl BoardsModel {
 
     fn view_mut(&mut self, board_id: Uuid) -> Option<&mut BoardView> {
         let index = self.boards.iter().position(|v| v.board.id == board_id)?;
-        Some(&mut Rc::make_mut(&mut self.boards)[index])
+        Some(Rc::make_mut(&mut Rc::make_mut(&mut self.boards)[index]))
     }
 
     fn remove_todo(&mut self, id: Uuid) {
