@@ -6,7 +6,6 @@
 
 mod support;
 
-use futures_util::StreamExt;
 use std::time::Duration;
 use support::*;
 
@@ -18,78 +17,24 @@ on_both_backends!(
     a_stream_ends_within_seconds_when_its_session_ends,
 );
 
-/// Reads server-sent events from a streaming response (`axum::body::Bytes` is the
-/// `bytes` crate's type, which reqwest streams).
-struct Events {
-    body: futures_util::stream::BoxStream<'static, reqwest::Result<axum::body::Bytes>>,
-    buffer: String,
+/// Opens a stream with the bearer header, or with a ticket fetched first.
+async fn open_stream(client: &Client, with_ticket: bool) -> reqwest::Response {
+    let request = client.http.get(client.url("/api/sync/events"));
+    let token = client.token.clone().unwrap_or_default();
+    let request = if with_ticket {
+        match ticket(client).await {
+            Some(ticket) => request.query(&[("ticket", ticket)]),
+            None => request,
+        }
+    } else {
+        request.bearer_auth(token)
+    };
+    request.send().await.unwrap()
 }
 
-impl Events {
-    /// Opens a stream with the bearer header, or with a ticket fetched first.
-    async fn open(client: &Client, with_ticket: bool) -> reqwest::Response {
-        let request = client.http.get(client.url("/api/sync/events"));
-        let token = client.token.clone().unwrap_or_default();
-        let request = if with_ticket {
-            match ticket(client).await {
-                Some(ticket) => request.query(&[("ticket", ticket)]),
-                None => request,
-            }
-        } else {
-            request.bearer_auth(token)
-        };
-        request.send().await.unwrap()
-    }
-
-    /// Opens a stream and waits until it is live (its first comment arrived).
-    async fn connect(client: &Client, with_ticket: bool) -> Events {
-        let response = Events::open(client, with_ticket).await;
-        assert_eq!(response.status(), 200);
-        let content_type = response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .to_string();
-        assert!(
-            content_type.starts_with("text/event-stream"),
-            "{content_type}"
-        );
-        let mut events = Events {
-            body: response.bytes_stream().boxed(),
-            buffer: String::new(),
-        };
-        let first = events.next_block(Duration::from_secs(10)).await;
-        assert_eq!(first.as_deref(), Some(": connected"));
-        events
-    }
-
-    /// The next event block (the text between blank lines), or None on timeout.
-    async fn next_block(&mut self, wait: Duration) -> Option<String> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block = self.buffer[..end].to_string();
-                self.buffer.drain(..end + 2);
-                return Some(block);
-            }
-            let chunk = tokio::time::timeout_at(deadline, self.body.next())
-                .await
-                .ok()??;
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk.ok()?));
-        }
-    }
-
-    /// Waits for a poke, skipping heartbeats.
-    async fn poked(&mut self, wait: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match self.next_block(left).await {
-                Some(block) if block.starts_with("event: poke") => return true,
-                Some(_) => continue,
-                None => return false,
-            }
-        }
-    }
+/// Opens a stream and waits until it is live.
+async fn connect(client: &Client, with_ticket: bool) -> Pokes {
+    Pokes::live(open_stream(client, with_ticket).await).await
 }
 
 /// A stream ticket of the client's session (None when it is refused).
@@ -104,35 +49,15 @@ async fn ticket(client: &Client) -> Option<String> {
     Some(body["ticket"].as_str()?.to_string())
 }
 
-/// Whether the stream ends (the body closes) within `wait`, skipping heartbeats.
-async fn ends_within(events: &mut Events, wait: Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        if let Some(end) = events.buffer.find("\n\n") {
-            events.buffer.drain(..end + 2);
-            continue;
-        }
-        match tokio::time::timeout(left, events.body.next()).await {
-            Ok(None) | Ok(Some(Err(_))) => return true,
-            Ok(Some(Ok(chunk))) => events.buffer.push_str(&String::from_utf8_lossy(&chunk)),
-            Err(_) => return false,
-        }
-    }
-}
-
 async fn a_push_pokes_the_users_streams_only(backend: Backend) {
     let Some(server) = TestServer::start(backend).await else {
         return;
     };
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
-    let mut alice_header = Events::connect(&alice, false).await;
-    let mut alice_ticket = Events::connect(&alice, true).await;
-    let mut bobs = Events::connect(&bob, false).await;
+    let mut alice_header = connect(&alice, false).await;
+    let mut alice_ticket = connect(&alice, true).await;
+    let mut bobs = connect(&bob, false).await;
 
     alice.apply(&create(board(alice.user_id(), "Home"))).await;
     assert!(alice_header.poked(Duration::from_secs(10)).await);
@@ -155,11 +80,11 @@ async fn streams_need_a_session(backend: Backend) {
         return;
     };
     let anonymous = server.anonymous();
-    let response = Events::open(&anonymous, false).await;
+    let response = open_stream(&anonymous, false).await;
     expect_error(response, 401, "Unauthorized").await;
     let mut forged = anonymous.clone();
     forged.token = Some("forged".into());
-    expect_error(Events::open(&forged, true).await, 401, "Unauthorized").await;
+    expect_error(open_stream(&forged, true).await, 401, "Unauthorized").await;
     expect_error(
         forged
             .post_json("/api/sync/events/ticket", &serde_json::json!({}))
@@ -217,24 +142,24 @@ async fn a_stream_ends_within_seconds_when_its_session_ends(backend: Backend) {
     };
     // Logout, on a stream opened with the header and one opened with a ticket.
     let alice = server.user("alice").await;
-    let mut by_header = Events::connect(&alice, false).await;
-    let mut by_ticket = Events::connect(&alice, true).await;
+    let mut by_header = connect(&alice, false).await;
+    let mut by_ticket = connect(&alice, true).await;
     let response = alice
         .post_json("/api/auth/logout", &serde_json::json!({}))
         .await;
     assert_eq!(response.status(), 204);
-    assert!(ends_within(&mut by_header, Duration::from_secs(5)).await);
-    assert!(ends_within(&mut by_ticket, Duration::from_secs(5)).await);
+    assert!(by_header.ends_within(Duration::from_secs(5)).await);
+    assert!(by_ticket.ends_within(Duration::from_secs(5)).await);
 
     // Expiry.
     let bob = server.user("bob").await;
-    let mut bobs = Events::connect(&bob, true).await;
-    assert!(!ends_within(&mut bobs, Duration::from_millis(1500)).await);
+    let mut bobs = connect(&bob, true).await;
+    assert!(!bobs.ends_within(Duration::from_millis(1500)).await);
     server
         .db
         .execute("UPDATE sessions SET expires_at = 0")
         .await;
-    assert!(ends_within(&mut bobs, Duration::from_secs(5)).await);
+    assert!(bobs.ends_within(Duration::from_secs(5)).await);
 }
 
 async fn a_server_with_open_streams_stops_gracefully(backend: Backend) {
@@ -242,7 +167,7 @@ async fn a_server_with_open_streams_stops_gracefully(backend: Backend) {
         return;
     };
     let alice = server.user("alice").await;
-    let mut events = Events::connect(&alice, false).await;
+    let mut events = connect(&alice, false).await;
     tokio::time::timeout(Duration::from_secs(10), server.stop())
         .await
         .expect("stop does not wait for streams forever");
@@ -259,8 +184,8 @@ async fn postgres_pokes_cross_server_instances() {
     };
     let second = server.second_instance().await;
     let alice = server.user("alice").await;
-    let mut on_second = Events::connect(&alice.via(&second.url), false).await;
-    let mut on_first = Events::connect(&alice, false).await;
+    let mut on_second = connect(&alice.via(&second.url), false).await;
+    let mut on_first = connect(&alice, false).await;
     alice.apply(&create(board(alice.user_id(), "Home"))).await;
     assert!(on_second.poked(Duration::from_secs(10)).await);
     assert!(on_first.poked(Duration::from_secs(10)).await);
@@ -280,7 +205,7 @@ async fn idle_streams_get_heartbeats() {
         return;
     };
     let alice = server.user("alice").await;
-    let mut events = Events::connect(&alice, false).await;
+    let mut events = connect(&alice, false).await;
     let block = events.next_block(Duration::from_secs(5)).await;
     assert_eq!(block.as_deref(), Some(": ping"));
 }

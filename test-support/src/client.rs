@@ -144,15 +144,7 @@ impl Client {
 
     /// Opens the session's event stream (`/api/sync/events`) and waits until it is live.
     pub async fn pokes(&self) -> Pokes {
-        let response = self.get("/api/sync/events").await;
-        assert_eq!(response.status(), StatusCode::OK, "event stream");
-        let mut pokes = Pokes {
-            response,
-            buffer: String::new(),
-        };
-        let first = pokes.next_block(Duration::from_secs(10)).await;
-        assert_eq!(first.as_deref(), Some(": connected"));
-        pokes
+        Pokes::live(self.get("/api/sync/events").await).await
     }
 
     pub async fn signup(&self, email: &str, password: &str, name: &str) -> reqwest::Response {
@@ -234,13 +226,42 @@ impl Client {
     }
 }
 
-/// An open event stream, read for pokes.
+/// An open event stream (`/api/sync/events`), read block by block: pokes, heartbeats
+/// and its end.
 pub struct Pokes {
     response: reqwest::Response,
     buffer: String,
 }
 
+/// What the stream gave next.
+enum Read {
+    Text(String),
+    Ended,
+    TimedOut,
+}
+
 impl Pokes {
+    /// Reads the stream a server answered with: asserts it is one and waits until it is
+    /// live (its first comment arrived).
+    pub async fn live(response: reqwest::Response) -> Pokes {
+        assert_eq!(response.status(), StatusCode::OK, "event stream");
+        let content_type = response.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            content_type.starts_with("text/event-stream"),
+            "{content_type}"
+        );
+        let mut pokes = Pokes {
+            response,
+            buffer: String::new(),
+        };
+        let first = pokes.next_block(Duration::from_secs(10)).await;
+        assert_eq!(first.as_deref(), Some(": connected"));
+        pokes
+    }
+
     /// Whether a poke arrives within `wait` (heartbeats are skipped).
     pub async fn poked(&mut self, wait: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + wait;
@@ -255,19 +276,44 @@ impl Pokes {
     }
 
     /// The next event block (the text between blank lines), or None on timeout or end.
-    async fn next_block(&mut self, wait: Duration) -> Option<String> {
+    pub async fn next_block(&mut self, wait: Duration) -> Option<String> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block = self.buffer[..end].to_string();
-                self.buffer.drain(..end + 2);
+            if let Some(block) = self.buffered_block() {
                 return Some(block);
             }
-            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
-                .await
-                .ok()?
-                .ok()??;
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+            match self.read(deadline).await {
+                Read::Text(text) => self.buffer.push_str(&text),
+                Read::Ended | Read::TimedOut => return None,
+            }
+        }
+    }
+
+    /// Whether the stream ends (the body closes) within `wait`, whatever it sends first.
+    pub async fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            while self.buffered_block().is_some() {}
+            match self.read(deadline).await {
+                Read::Text(text) => self.buffer.push_str(&text),
+                Read::Ended => return true,
+                Read::TimedOut => return false,
+            }
+        }
+    }
+
+    fn buffered_block(&mut self) -> Option<String> {
+        let end = self.buffer.find("\n\n")?;
+        let block = self.buffer[..end].to_string();
+        self.buffer.drain(..end + 2);
+        Some(block)
+    }
+
+    async fn read(&mut self, deadline: tokio::time::Instant) -> Read {
+        match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+            Err(_) => Read::TimedOut,
+            Ok(Ok(Some(chunk))) => Read::Text(String::from_utf8_lossy(&chunk).into_owned()),
+            Ok(Ok(None)) | Ok(Err(_)) => Read::Ended,
         }
     }
 }
