@@ -48,6 +48,9 @@ pub struct LocalStore {
     abort_next_write: Rc<std::cell::Cell<bool>>,
     /// What this context's last local change left, for the next create to trust.
     expected: Rc<std::cell::RefCell<Option<crate::replica::local::Expected>>>,
+    /// The time of this context's last local change, in milliseconds (see
+    /// [`LocalStore::change_time`]).
+    last_change_at: Rc<std::cell::Cell<i64>>,
 }
 
 impl LocalStore {
@@ -64,6 +67,7 @@ impl LocalStore {
             notifier: Rc::new(ChangeNotifier::new()),
             abort_next_write: Rc::default(),
             expected: Rc::default(),
+            last_change_at: Rc::default(),
         };
         store.db().await?;
         Ok(store)
@@ -164,9 +168,15 @@ pub async fn create_database_at_version(name: &str, version: u32) -> Result<(), 
     Ok(())
 }
 
-/// The current time as JavaScript sees it.
-pub(crate) fn now() -> Timestamp {
-    Timestamp::from_millis(js_sys::Date::now() as i64)
+impl LocalStore {
+    /// The time of a local change: now, but always after this context's previous one.
+    /// Two todos added within a millisecond (a fast write takes less) would otherwise
+    /// share a creation time and list in the order of their random ids.
+    pub(crate) fn change_time(&self) -> Timestamp {
+        let at = (js_sys::Date::now() as i64).max(self.last_change_at.get() + 1);
+        self.last_change_at.set(at);
+        Timestamp::from_millis(at)
+    }
 }
 
 pub(crate) fn readwrite<'db>(

@@ -6,7 +6,7 @@
 use super::notify::ChangeOrigin;
 use super::replica_tx::IdbTx;
 use super::schema::{BOARD, META, OUTBOX, TODO, USER, VERSION_META};
-use super::{now, readwrite, LocalStore, StoreError};
+use super::{readwrite, LocalStore, StoreError};
 use crate::replica::local::{self, Expected, LocalWriter, TodoEdit};
 use sync_protocol::{Board, Todo, User};
 use uuid::Uuid;
@@ -47,7 +47,8 @@ impl LocalStore {
         let (value, touched, next) = {
             let replica = IdbTx { tx: &tx };
             let mut ids = Uuid::new_v4;
-            let mut write = LocalWriter::new(&replica, now(), &mut ids).expecting(expected);
+            let mut write =
+                LocalWriter::new(&replica, self.change_time(), &mut ids).expecting(expected);
             let value = change(&mut write).await?;
             let next = write.expected_next();
             (value, write.touched, next)
