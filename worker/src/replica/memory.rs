@@ -29,6 +29,7 @@ pub struct ReplicaState {
     /// The stored bound of applied changelog ids; None, as in a database from before it
     /// was kept, until a rule sets it (read, it is then worked out from the metadata).
     pub applied_bound: Option<String>,
+    pub pulled_through: Option<String>,
 }
 
 /// One transaction: a working copy of the state.
@@ -134,6 +135,24 @@ impl ReplicaTx for MemoryTx {
                 .max()
                 .unwrap_or_default()
         }))
+    }
+
+    async fn pulled_through(&self) -> Result<String, RuleError> {
+        Ok(self
+            .state
+            .borrow()
+            .pulled_through
+            .clone()
+            .unwrap_or_default())
+    }
+
+    async fn set_pulled_through(&self, id: &str) -> Result<(), RuleError> {
+        self.state.borrow_mut().pulled_through = Some(id.to_string());
+        Ok(())
+    }
+
+    async fn has_metas(&self) -> Result<bool, RuleError> {
+        Ok(!self.state.borrow().metas.is_empty())
     }
 
     async fn set_applied_bound(&self, id: &str) -> Result<(), RuleError> {

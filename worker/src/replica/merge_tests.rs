@@ -523,3 +523,102 @@ fn a_member_removed_from_a_board_ends_without_its_todo_whatever_waited() {
         );
     }
 }
+
+/// A replica that only ever applied pulled pages (a new device) keeps no metadata for
+/// what it pulled but its removals. When the changelog is read again from its start
+/// (as after a refused board deletion), what it holds is not taken back to an older
+/// version, what was removed stays removed, and what it lost comes back.
+#[test]
+fn a_replay_on_a_fresh_replica_takes_nothing_back_and_brings_back_what_was_lost() {
+    let replica = MemoryReplica::new();
+    run(async {
+        let account = Account {
+            user: user(),
+            token: "token".into(),
+        };
+        replica.sign_in(&account).await.unwrap();
+        replica.claim_term().await.unwrap();
+    });
+    let todo = |n: u128, title: &str| Todo {
+        id: Uuid::from_u128(n),
+        title: title.into(),
+        description: None,
+        is_completed: false,
+        created_at: Timestamp::from_millis(0),
+        board_id: Uuid::from_u128(9),
+    };
+    let entry = |n: u64, operation: Operation, id: u128, title: Option<&str>| LogWithRecord {
+        id: changelog(n),
+        model: "Todo".into(),
+        key_path: vec![serde_json::json!(Uuid::from_u128(id).to_string())],
+        operation,
+        scope_key: user().id.to_string(),
+        outbox_event_id: format!("remote-{n}"),
+        record: title.map(|title| Record::Todo(todo(id, title)).to_json()),
+        changelog_id: changelog(n),
+    };
+    let pull = |entries: Vec<LogWithRecord>| {
+        let page = PullResponse {
+            cursor: entries.last().map(|e| e.changelog_id.clone()),
+            logs_with_records: entries,
+        };
+        run(replica.transaction(async |tx| rules::apply_page(tx, &epoch(), &page).await))
+            .unwrap()
+            .0
+    };
+    let title = |id: u128| match replica
+        .state()
+        .records
+        .get(&(Model::Todo, Uuid::from_u128(id).to_string()))
+    {
+        Some(Record::Todo(todo)) => Some(todo.title.clone()),
+        _ => None,
+    };
+    let first = || {
+        vec![
+            entry(1, Operation::Create, 10, Some("A1")),
+            entry(2, Operation::Create, 20, Some("B1")),
+            entry(3, Operation::Create, 30, Some("C1")),
+        ]
+    };
+    let second = || {
+        vec![
+            entry(4, Operation::Update, 10, Some("A2")),
+            entry(5, Operation::Delete, 20, None),
+            entry(6, Operation::Update, 30, Some("C2")),
+        ]
+    };
+    pull(first());
+    pull(second());
+    let metas: Vec<String> = replica
+        .state()
+        .metas
+        .keys()
+        .map(|(_, id)| id.clone())
+        .collect();
+    assert_eq!(
+        metas,
+        [Uuid::from_u128(20).to_string()],
+        "the removal's alone"
+    );
+    // C goes locally (as a todo goes with its board); then the changelog is read again.
+    run(replica.transaction(async |tx| {
+        use super::ReplicaTx;
+        tx.remove_record(Model::Todo, &Uuid::from_u128(30).to_string())
+            .await
+    }))
+    .unwrap();
+    let replayed = pull(first());
+    assert_eq!(title(10).as_deref(), Some("A2"), "not taken back to A1");
+    assert_eq!(title(20), None, "not brought back");
+    assert_eq!(title(30).as_deref(), Some("C1"), "coming back");
+    assert_eq!((replayed.applied, replayed.stale), (1, 2));
+    pull(second());
+    assert_eq!(title(10).as_deref(), Some("A2"));
+    assert_eq!(title(20), None);
+    assert_eq!(
+        title(30).as_deref(),
+        Some("C2"),
+        "back, at its last version"
+    );
+}

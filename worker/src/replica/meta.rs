@@ -59,6 +59,9 @@ pub mod keys {
     /// An upper bound of every record's last applied changelog id (a string), raised in
     /// the transaction that applies one (see `ReplicaTx::applied_bound`).
     pub const APPLIED_BOUND: &str = "appliedBound";
+    /// The newest changelog id a pulled page brought (a string; see
+    /// `ReplicaTx::pulled_through`).
+    pub const PULLED_THROUGH: &str = "pulledThrough";
 }
 
 /// The signed-in account, shared by the page and the worker.

@@ -85,6 +85,13 @@ pub trait ReplicaTx {
     /// it needs no record's metadata (see [`rules::apply_page`]).
     async fn applied_bound(&self) -> Result<String, Self::Error>;
     async fn set_applied_bound(&self, id: &str) -> Result<(), Self::Error>;
+    /// The newest changelog id a pulled page brought ("" before the first): an entry
+    /// at or below it comes again, in a replay of the changelog from its start.
+    async fn pulled_through(&self) -> Result<String, Self::Error>;
+    async fn set_pulled_through(&self, id: &str) -> Result<(), Self::Error>;
+    /// Whether any record has metadata (a replica that only ever applied pulled pages
+    /// has none).
+    async fn has_metas(&self) -> Result<bool, Self::Error>;
     /// Raises the bound to `id` when `id` is above it.
     async fn raise_applied_bound(&self, id: &str) -> Result<(), Self::Error> {
         if self.applied_bound().await?.as_str() < id {

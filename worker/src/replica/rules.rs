@@ -9,7 +9,7 @@ use super::{ReplicaTx, RuleError, Touched, Write};
 use crate::engine::{Epoch, Verdict};
 use crate::messages::PullStats;
 use futures::future::try_join_all;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use sync_protocol::push::ServerState;
 use sync_protocol::{
     LogWithRecord, Model, Operation, OutboxEvent, PullResponse, Record, Timestamp,
@@ -288,15 +288,23 @@ pub fn decide_pulled(
 /// metadata; then every write and the cursor together. Skipping the metadata decides
 /// the same: after the bound no entry is stale, and with nothing pending no record is
 /// marked pending, so every record's metadata reads as none would.
+///
+/// A fresh replica (no record has metadata, as on a new device during its first sync)
+/// does not write any on the forward path either, but for removals: its records are
+/// then those only pulled pages wrote, and an entry that comes again (at or below
+/// [`ReplicaTx::pulled_through`], in a replay) is stale for such a record when it is
+/// here and brings it back when it is not (it went with its board).
 pub async fn apply_page<T: ReplicaTx>(
     tx: &T,
     epoch: &Epoch,
     page: &PullResponse,
 ) -> Result<(PullStats, Touched), T::Error> {
-    let ((), bound, pending) = futures::try_join!(
+    let ((), bound, pending, through, has_metas) = futures::try_join!(
         check_epoch(tx, epoch),
         tx.applied_bound(),
-        tx.pending_total()
+        tx.pending_total(),
+        tx.pulled_through(),
+        tx.has_metas()
     )?;
     let mut stats = PullStats {
         pages: 1,
@@ -321,11 +329,39 @@ pub async fn apply_page<T: ReplicaTx>(
             .logs_with_records
             .iter()
             .all(|entry| entry.changelog_id.as_str() > bound.as_str());
+    // A fresh replica (no record has metadata: nothing but pulled pages ever wrote to
+    // it, as on a new device) keeps none on the forward path either, but for removals:
+    // one put per pulled record, not two. Its records' entries come again only in a
+    // replay, and then `redelivered` below finds them present and skips them.
+    let fresh = forward && !has_metas;
     let mut metas = if forward {
         vec![None; keys.len()]
     } else {
         tx.metas(&keys).await?
     };
+    // Entries a page brought before (the changelog read again from its start): a record
+    // without metadata that is here has them already (only pulled pages wrote it); one
+    // that is not here was taken away locally with its board and comes back.
+    let redelivered = |entry: &LogWithRecord| entry.changelog_id.as_str() <= through.as_str();
+    let mut unmarked_again: Vec<(Model, String)> = Vec::new();
+    if !forward {
+        for ((model, id, entry), meta) in readable.iter().zip(&metas) {
+            let key = (*model, id.clone());
+            if meta.is_none() && redelivered(entry) && !unmarked_again.contains(&key) {
+                unmarked_again.push(key);
+            }
+        }
+    }
+    let present: HashSet<(Model, String)> = try_join_all(
+        unmarked_again
+            .iter()
+            .map(|(model, id)| tx.record(*model, id)),
+    )
+    .await?
+    .into_iter()
+    .zip(unmarked_again)
+    .filter_map(|(record, key)| record.map(|_| key))
+    .collect();
     // Only a record marked as having local changes waiting has some: what they touch, and
     // its local copy to keep those fields from, are read for those alone (one more round
     // of requests, and none when nothing waits, as on the forward path).
@@ -358,7 +394,11 @@ pub async fn apply_page<T: ReplicaTx>(
             Some((pending, local)) => (pending, local.as_ref()),
             None => (&Pending::Nothing, None),
         };
-        match decide_pulled(meta.as_ref(), pending, local, *model, entry) {
+        if meta.is_none() && redelivered(entry) && present.contains(&(*model, id.clone())) {
+            stats.stale += 1;
+            continue;
+        }
+        let removed = match decide_pulled(meta.as_ref(), pending, local, *model, entry) {
             Pulled::Stale => {
                 stats.stale += 1;
                 continue;
@@ -371,24 +411,41 @@ pub async fn apply_page<T: ReplicaTx>(
                 stats.validation_errors += 1;
                 continue;
             }
-            Pulled::Put(record) => writes.push(Write::PutRecord(record)),
-            Pulled::Remove => writes.push(Write::RemoveRecord(*model, id.clone())),
-        }
+            Pulled::Put(record) => {
+                writes.push(Write::PutRecord(record));
+                false
+            }
+            Pulled::Remove => {
+                writes.push(Write::RemoveRecord(*model, id.clone()));
+                true
+            }
+        };
         let mut meta = meta.unwrap_or_else(|| VersionMeta::new(*model, id));
         meta.applied(&entry.changelog_id);
-        writes.push(Write::PutMeta(meta.clone()));
+        // A removal keeps its metadata even on a fresh replica: a replay must not bring
+        // the record back.
+        if !fresh || removed {
+            writes.push(Write::PutMeta(meta.clone()));
+        }
         metas[index] = Some(meta);
         stats.applied += 1;
         affected.record(*model, id);
     }
-    let newest = page
+    let last = page
         .logs_with_records
         .iter()
         .map(|entry| entry.changelog_id.as_str())
-        .max()
-        .filter(|newest| *newest > bound.as_str());
+        .max();
+    let newest = last.filter(|newest| *newest > bound.as_str());
+    let delivered = last.filter(|last| *last > through.as_str());
     futures::try_join!(
         tx.write_all(&writes),
+        async {
+            match delivered {
+                Some(last) => tx.set_pulled_through(last).await,
+                None => Ok(()),
+            }
+        },
         async {
             match &page.cursor {
                 Some(cursor) => tx.set_cursor(cursor).await,

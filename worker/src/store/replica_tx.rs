@@ -137,6 +137,29 @@ impl ReplicaTx for IdbTx<'_, '_> {
         self.put_meta_value(keys::APPLIED_BOUND, &id).await
     }
 
+    async fn pulled_through(&self) -> Result<String, StoreError> {
+        Ok(self
+            .meta_value::<String>(keys::PULLED_THROUGH)
+            .await?
+            .unwrap_or_default())
+    }
+
+    async fn set_pulled_through(&self, id: &str) -> Result<(), StoreError> {
+        self.put_meta_value(keys::PULLED_THROUGH, &id).await
+    }
+
+    async fn has_metas(&self) -> Result<bool, StoreError> {
+        // One key, not a count: counting walks the whole store.
+        let first = self
+            .tx
+            .object_store(VERSION_META)?
+            .get_all_keys::<JsValue>()
+            .with_limit(1)
+            .primitive()?
+            .await?;
+        Ok(first.count() > 0)
+    }
+
     async fn last_seq(&self) -> Result<u32, StoreError> {
         let store = self.tx.object_store(OUTBOX)?;
         let index = store.index(OUTBOX_BY_SEQ)?;

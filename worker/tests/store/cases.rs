@@ -589,6 +589,43 @@ async fn board_name(db: &TestDb, id: Uuid) -> String {
     db.store.board(id).await.unwrap().unwrap().board.name
 }
 
+/// How many values the store `store` of the database `name` holds.
+async fn count_in(name: &str, store: &str) -> u32 {
+    let db = indexed_db_futures::database::Database::open(name)
+        .await
+        .unwrap();
+    let tx = db.transaction(store).build().unwrap();
+    let count = tx.object_store(store).unwrap().count().await.unwrap();
+    drop(tx);
+    db.close();
+    count
+}
+
+/// A new device's first sync keeps no metadata for what it pulls (one write per
+/// record); reading the changelog again from its start then takes nothing back.
+#[wasm_bindgen_test]
+async fn a_first_sync_writes_records_alone_and_a_replay_takes_nothing_back() {
+    let db = TestDb::new().await;
+    let id = Uuid::new_v4();
+    for (n, name) in [(1, "First"), (2, "Second")] {
+        let stats = db
+            .store
+            .apply_pull(&db.epoch, &board_page(n, id, db.user.id, name))
+            .await
+            .unwrap();
+        assert_eq!(stats.applied, 1);
+    }
+    assert_eq!(count_in(&db.name, schema::VERSION_META).await, 0);
+    let replayed = db
+        .store
+        .apply_pull(&db.epoch, &board_page(1, id, db.user.id, "First"))
+        .await
+        .unwrap();
+    assert_eq!((replayed.applied, replayed.stale), (0, 1));
+    assert_eq!(board_name(&db, id).await, "Second");
+    db.finish().await;
+}
+
 // Pages after every applied changelog id skip the records' metadata; these pin down
 // that they still decide as the metadata would.
 
