@@ -167,12 +167,19 @@ impl Record {
     pub fn to_json(&self) -> serde_json::Value {
         // Serialising these plain structs to a Value cannot fail: no maps with non-string
         // keys, no custom serialisers that error.
-        let value = match self {
-            Record::User(user) => serde_json::to_value(user),
-            Record::Board(board) => serde_json::to_value(board),
-            Record::Todo(todo) => serde_json::to_value(todo),
-        };
-        value.unwrap_or(serde_json::Value::Null)
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A record serialises as itself, with no tag: the wire and the local store name its
+/// model beside it (`model`, the store it lives in).
+impl Serialize for Record {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Record::User(user) => user.serialize(serializer),
+            Record::Board(board) => board.serialize(serializer),
+            Record::Todo(todo) => todo.serialize(serializer),
+        }
     }
 }
 

@@ -149,26 +149,23 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
                 }),
             });
         }
-        let parent_exists = async {
-            match parent {
-                Some((model, id)) => self.record(model, id).await.map(drop),
-                None => Ok(()),
-            }
-        };
-        let ((), prepared) = futures::try_join!(parent_exists, self.prepare(model, id))?;
+        let ((), prepared) = futures::try_join!(self.exists(parent), self.prepare(model, id))?;
         Ok(prepared)
+    }
+
+    /// Fails with [`RuleError::NotFound`] unless `record` (if any) is here.
+    async fn exists(&self, record: Option<(Model, Uuid)>) -> Result<(), T::Error> {
+        match record {
+            Some((model, id)) => self.record(model, id).await.map(drop),
+            None => Ok(()),
+        }
     }
 
     /// Reads what a [`Check`] trusted; fails if anything differs.
     async fn verify(&self, check: &Check) -> Result<(), T::Error> {
         let tx = self.tx;
-        let parent = async {
-            match check.parent {
-                Some((model, id)) => self.record(model, id).await.map(drop),
-                None => Ok(()),
-            }
-        };
-        let (account, last_seq, ()) = futures::try_join!(tx.account(), tx.last_seq(), parent)?;
+        let (account, last_seq, ()) =
+            futures::try_join!(tx.account(), tx.last_seq(), self.exists(check.parent))?;
         if account.as_ref() != Some(&check.expected.account)
             || last_seq + 1 != check.expected.next_seq
         {

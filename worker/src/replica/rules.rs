@@ -341,40 +341,36 @@ pub async fn apply_page<T: ReplicaTx>(
     };
     // Entries a page brought before (the changelog read again from its start): a record
     // without metadata that is here has them already (only pulled pages wrote it); one
-    // that is not here was taken away locally with its board and comes back.
+    // that is not here was taken away locally with its board and comes back. (None on
+    // the forward path: every entry there is after the bound, so after `through`.)
     let redelivered = |entry: &LogWithRecord| entry.changelog_id.as_str() <= through.as_str();
-    let mut unmarked_again: Vec<(Model, String)> = Vec::new();
-    if !forward {
-        for ((model, id, entry), meta) in readable.iter().zip(&metas) {
-            let key = (*model, id.clone());
-            if meta.is_none() && redelivered(entry) && !unmarked_again.contains(&key) {
-                unmarked_again.push(key);
-            }
+    let mut again: Vec<(Model, String)> = Vec::new();
+    for ((model, id, entry), meta) in readable.iter().zip(&metas) {
+        let key = (*model, id.clone());
+        if meta.is_none() && redelivered(entry) && !again.contains(&key) {
+            again.push(key);
         }
     }
-    let present: HashSet<(Model, String)> = try_join_all(
-        unmarked_again
-            .iter()
-            .map(|(model, id)| tx.record(*model, id)),
-    )
-    .await?
-    .into_iter()
-    .zip(unmarked_again)
-    .filter_map(|(record, key)| record.map(|_| key))
-    .collect();
     // Only a record marked as having local changes waiting has some: what they touch, and
-    // its local copy to keep those fields from, are read for those alone (one more round
-    // of requests, and none when nothing waits, as on the forward path).
+    // its local copy to keep those fields from, are read for those alone. One more round
+    // of requests, with whether the records that came again are here, and none when
+    // nothing waits and nothing came again, as on the forward path.
     let mut marked: Vec<(Model, String)> = Vec::new();
     for (key, meta) in keys.iter().zip(&metas) {
         if meta.as_ref().is_some_and(|m| m.local_change_pending) && !marked.contains(key) {
             marked.push(key.clone());
         }
     }
-    let (parts, locals) = futures::try_join!(
+    let (parts, locals, here) = futures::try_join!(
         try_join_all(marked.iter().map(|(model, id)| tx.pending_part(*model, id))),
         try_join_all(marked.iter().map(|(model, id)| tx.record(*model, id))),
+        try_join_all(again.iter().map(|(model, id)| tx.record(*model, id))),
     )?;
+    let present: HashSet<(Model, String)> = again
+        .into_iter()
+        .zip(here)
+        .filter_map(|(key, record)| record.map(|_| key))
+        .collect();
     let mine: HashMap<(Model, String), (Pending, Option<Record>)> = marked
         .into_iter()
         .zip(parts.into_iter().zip(locals))

@@ -6,11 +6,7 @@ use sync_protocol::{Board, Model, Record, Todo, User};
 
 /// Writes a record into its model's store (which `store` must be).
 pub(crate) async fn put_record(store: &ObjectStore<'_>, record: &Record) -> Result<(), StoreError> {
-    match record {
-        Record::User(user) => put(store, user).await,
-        Record::Board(board) => put(store, board).await,
-        Record::Todo(todo) => put(store, todo).await,
-    }
+    put(store, record).await
 }
 
 /// Reads a record of `model` from its store (which `store` must be).

@@ -224,11 +224,7 @@ impl ReplicaTx for IdbTx<'_, '_> {
         text.push(b'[');
         for write in writes {
             let value = match write {
-                Write::PutRecord(record) => match record {
-                    Record::User(user) => serde_json::to_writer(&mut text, user),
-                    Record::Board(board) => serde_json::to_writer(&mut text, board),
-                    Record::Todo(todo) => serde_json::to_writer(&mut text, todo),
-                },
+                Write::PutRecord(record) => serde_json::to_writer(&mut text, record),
                 Write::PutMeta(meta) => serde_json::to_writer(&mut text, meta),
                 Write::PutEntry(entry) => serde_json::to_writer(&mut text, entry),
                 Write::RemoveRecord(..) => continue,

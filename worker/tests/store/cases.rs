@@ -585,6 +585,14 @@ fn board_page(n: u64, id: Uuid, user: Uuid, name: &str) -> PullResponse {
     }
 }
 
+/// Applies [`board_page`] of the test's own user under the test's epoch.
+async fn pull_board(db: &TestDb, n: u64, id: Uuid, name: &str) -> sync_worker::messages::PullStats {
+    db.store
+        .apply_pull(&db.epoch, &board_page(n, id, db.user.id, name))
+        .await
+        .unwrap()
+}
+
 async fn board_name(db: &TestDb, id: Uuid) -> String {
     db.store.board(id).await.unwrap().unwrap().board.name
 }
@@ -608,19 +616,11 @@ async fn a_first_sync_writes_records_alone_and_a_replay_takes_nothing_back() {
     let db = TestDb::new().await;
     let id = Uuid::new_v4();
     for (n, name) in [(1, "First"), (2, "Second")] {
-        let stats = db
-            .store
-            .apply_pull(&db.epoch, &board_page(n, id, db.user.id, name))
-            .await
-            .unwrap();
+        let stats = pull_board(&db, n, id, name).await;
         assert_eq!(stats.applied, 1);
     }
     assert_eq!(count_in(&db.name, schema::VERSION_META).await, 0);
-    let replayed = db
-        .store
-        .apply_pull(&db.epoch, &board_page(1, id, db.user.id, "First"))
-        .await
-        .unwrap();
+    let replayed = pull_board(&db, 1, id, "First").await;
     assert_eq!((replayed.applied, replayed.stale), (0, 1));
     assert_eq!(board_name(&db, id).await, "Second");
     db.finish().await;
@@ -634,10 +634,7 @@ async fn an_accepted_push_keeps_older_pulled_entries_of_its_record_stale() {
     let db = TestDb::new().await;
     // A first page: the store now keeps its applied bound (entry 1).
     let other = Uuid::new_v4();
-    db.store
-        .apply_pull(&db.epoch, &board_page(1, other, db.user.id, "Other"))
-        .await
-        .unwrap();
+    pull_board(&db, 1, other, "Other").await;
     let board = db.store.create_board("Mine").await.unwrap();
     let event = db.store.next_batch(1, |_| true).await.unwrap().remove(0);
     let verdict = Verdict::Applied {
@@ -648,11 +645,7 @@ async fn an_accepted_push_keeps_older_pulled_entries_of_its_record_stale() {
         .await
         .unwrap();
     // Entry 3 comes after the last pulled one but before the accepted push (5).
-    let stats = db
-        .store
-        .apply_pull(&db.epoch, &board_page(3, board.id, db.user.id, "Older"))
-        .await
-        .unwrap();
+    let stats = pull_board(&db, 3, board.id, "Older").await;
     assert_eq!((stats.applied, stats.stale), (0, 1));
     assert_eq!(board_name(&db, board.id).await, "Mine");
     db.finish().await;
@@ -662,16 +655,9 @@ async fn an_accepted_push_keeps_older_pulled_entries_of_its_record_stale() {
 async fn a_page_after_every_applied_entry_still_keeps_a_pending_change() {
     let db = TestDb::new().await;
     let id = Uuid::new_v4();
-    db.store
-        .apply_pull(&db.epoch, &board_page(1, id, db.user.id, "Pulled"))
-        .await
-        .unwrap();
+    pull_board(&db, 1, id, "Pulled").await;
     db.store.rename_board(id, "Renamed here").await.unwrap();
-    let stats = db
-        .store
-        .apply_pull(&db.epoch, &board_page(2, id, db.user.id, "Renamed there"))
-        .await
-        .unwrap();
+    let stats = pull_board(&db, 2, id, "Renamed there").await;
     // Applied as a rebase: the pending rename keeps its field (were the metadata skipped,
     // the pulled name would win).
     assert_eq!((stats.applied, stats.stale), (1, 0));
@@ -687,19 +673,11 @@ async fn a_page_after_every_applied_entry_still_keeps_a_pending_change() {
         .await
         .unwrap();
     for (n, name) in [(4, "Fourth"), (5, "Fifth")] {
-        let stats = db
-            .store
-            .apply_pull(&db.epoch, &board_page(n, id, db.user.id, name))
-            .await
-            .unwrap();
+        let stats = pull_board(&db, n, id, name).await;
         assert_eq!(stats.applied, 1);
         assert_eq!(board_name(&db, id).await, name);
     }
-    let stale = db
-        .store
-        .apply_pull(&db.epoch, &board_page(4, id, db.user.id, "Fourth again"))
-        .await
-        .unwrap();
+    let stale = pull_board(&db, 4, id, "Fourth again").await;
     assert_eq!(stale.stale, 1, "the metadata the fast path wrote is there");
     db.finish().await;
 }
