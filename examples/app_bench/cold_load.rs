@@ -60,7 +60,7 @@ const done = arguments[arguments.length - 1];
 navigator.serviceWorker.ready.then(() => done(true), () => done(false));
 "#;
 
-/// What a first visit costs on the wire: the bytes the server sends (gzipped as served,
+/// What a first visit costs on the wire: the bytes the server sends (compressed as served,
 /// headers included) from navigation until the service worker has cached the app shell,
 /// counted by a proxy in front of the server. A shell downloaded twice shows here.
 pub async fn first_visit_bytes(url: &str) -> usize {

@@ -61,7 +61,7 @@ async fn main() {
         load_average()
     );
 
-    println!("\nP7 download (gzip, default level)");
+    println!("\nP7 download (as the server sends it: the build's precompressed copies, else gzip at the default level)");
     sizes::report(&dist);
     let stack = Stack::start_with_app(&dist).await;
     let loads = cold_load::measure(&stack.url, 5).await;

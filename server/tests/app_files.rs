@@ -96,3 +96,49 @@ async fn unknown_paths_fall_back_to_the_app_but_not_under_api() {
     let body: serde_json::Value = missing_api.json().await.unwrap();
     assert_eq!(body["error"], "Not found");
 }
+
+/// A file's precompressed copies, as a release build leaves them, go to the browsers
+/// that accept them, untouched; the others get the file itself.
+#[tokio::test]
+async fn precompressed_copies_go_to_browsers_that_accept_them() {
+    let fixture = serve_app().await;
+    let dir = fixture._app_dir.path();
+    // Stand-ins: what matters is which bytes are sent and how they are labelled.
+    std::fs::write(dir.join("app_bg.wasm.br"), b"brotli bytes").unwrap();
+    std::fs::write(dir.join("app_bg.wasm.gz"), b"gzip bytes").unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("{}/app_bg.wasm", fixture.server.url);
+    let fetch = |accept: &'static str| {
+        client
+            .get(&url)
+            .header(reqwest::header::ACCEPT_ENCODING, accept)
+            .send()
+    };
+    let header = |response: &reqwest::Response, name: reqwest::header::HeaderName| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+
+    for (accept, encoding, body) in [
+        ("gzip, deflate, br", Some("br"), &b"brotli bytes"[..]),
+        ("gzip", Some("gzip"), b"gzip bytes"),
+        ("identity", None, b"\0asm\x01\0\0\0"),
+    ] {
+        let response = fetch(accept).await.unwrap();
+        assert_eq!(response.status(), 200, "{accept}");
+        assert_eq!(content_type(&response), "application/wasm", "{accept}");
+        assert_eq!(
+            header(&response, reqwest::header::CONTENT_ENCODING).as_deref(),
+            encoding,
+            "{accept}"
+        );
+        assert!(
+            header(&response, reqwest::header::VARY)
+                .is_some_and(|vary| vary.contains("accept-encoding")),
+            "{accept}: a cache must not hand one encoding to a browser that asked for another"
+        );
+        assert_eq!(&response.bytes().await.unwrap()[..], body, "{accept}");
+    }
+}

@@ -16,6 +16,9 @@ const TRUNK_VERSION: &str = "0.21.14";
 const BINARYEN_VERSION: &str = "132";
 /// The JavaScript minifier of the release build (see xtask/post-build.mjs).
 const TERSER_VERSION: &str = "5.51.2";
+/// The gzip compressor of the release build's precompressed files (zopfli as
+/// WebAssembly, no native build; see xtask/post-build.mjs).
+const ZOPFLI_VERSION: &str = "1.0.15";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Which tools a task needs.
@@ -114,29 +117,34 @@ fn wasm_bindgen_version(root: &Path) -> Result<String, String> {
     Err("Cargo.lock does not list wasm-bindgen".into())
 }
 
-/// wasm-opt from the npm package `binaryen`, and terser, which the release build's
-/// post-build hook (xtask/post-build.mjs) minifies the JavaScript with, installed under
-/// target/tools (Trunk and the hook find them on PATH and, being offline, never try to
-/// download anything).
+/// wasm-opt from the npm package `binaryen`, and terser and zopfli, with which the
+/// release build's post-build hook (xtask/post-build.mjs) minifies the JavaScript and
+/// precompresses the files, installed under target/tools (Trunk and the hook find them
+/// through PATH and, being offline, never try to download anything).
 fn ensure_binaryen(root: &Path) -> Result<PathBuf, String> {
     let prefix = root.join("target/tools/binaryen");
     let bin = prefix.join("node_modules/.bin");
     let tool = |name: &str| probe(&bin.join(name).to_string_lossy(), &["--version"]);
     let wasm_opt = tool("wasm-opt").unwrap_or_default();
     let terser = tool("terser").unwrap_or_default();
+    let zopfli = std::fs::read_to_string(prefix.join("node_modules/@gfx/zopfli/package.json"))
+        .unwrap_or_default();
     if wasm_opt.contains(&format!("version {BINARYEN_VERSION}"))
         && terser.split_whitespace().any(|word| word == TERSER_VERSION)
+        && zopfli.contains(&format!("\"version\": \"{ZOPFLI_VERSION}\""))
     {
         return Ok(bin);
     }
     if !exists("npm") {
         return Err(
-            "npm is needed to install wasm-opt (binaryen) and terser; install Node.js".into(),
+            "npm is needed to install wasm-opt (binaryen), terser and zopfli; install Node.js"
+                .into(),
         );
     }
     std::fs::create_dir_all(&prefix).map_err(|e| e.to_string())?;
     let binaryen = format!("binaryen@{BINARYEN_VERSION}");
     let terser = format!("terser@{TERSER_VERSION}");
+    let zopfli = format!("@gfx/zopfli@{ZOPFLI_VERSION}");
     let prefix_arg = prefix.to_string_lossy().into_owned();
     run(&mut cmd(
         "npm",
@@ -149,6 +157,7 @@ fn ensure_binaryen(root: &Path) -> Result<PathBuf, String> {
             "--silent",
             &binaryen,
             &terser,
+            &zopfli,
         ],
     ))?;
     Ok(bin)
