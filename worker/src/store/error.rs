@@ -1,9 +1,7 @@
 //! The store's one error type, with messages a person can act on.
 
 use crate::replica::RuleError;
-use indexed_db_futures::error::{
-    DomException, Error as IdbError, OpenDbError, UnexpectedDataError,
-};
+use web_sys::DomException;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -46,48 +44,24 @@ impl From<RuleError> for StoreError {
     }
 }
 
-impl From<IdbError> for StoreError {
-    fn from(error: IdbError) -> StoreError {
-        match &error {
-            IdbError::DomException(exception) => from_dom_exception(exception),
-            IdbError::Serialisation(e) => StoreError::InvalidData(e.to_string()),
-            IdbError::MissingData(UnexpectedDataError::TransactionAborted) => {
-                StoreError::Aborted("the transaction was aborted".into())
-            }
-            other => StoreError::Aborted(other.to_string()),
-        }
-    }
-}
-
-impl From<OpenDbError> for StoreError {
-    fn from(error: OpenDbError) -> StoreError {
-        match error {
-            OpenDbError::Base(base) => match StoreError::from(base) {
-                StoreError::Aborted(message) => StoreError::Unavailable(message),
-                other => other,
-            },
-            other => StoreError::Unavailable(other.to_string()),
-        }
-    }
-}
-
 impl From<serde_json::Error> for StoreError {
     fn from(error: serde_json::Error) -> StoreError {
         StoreError::InvalidData(error.to_string())
     }
 }
 
-fn from_dom_exception(exception: &DomException) -> StoreError {
-    let name = exception.name();
-    match name.as_ref() {
-        "QuotaExceededError" => StoreError::QuotaExceeded,
-        "VersionError" => StoreError::VersionChanged,
-        "DataError" | "DataCloneError" => StoreError::InvalidData(exception.message()),
-        "InvalidStateError" | "TransactionInactiveError"
-            if exception.message().contains("clos") =>
-        {
-            StoreError::VersionChanged
+impl StoreError {
+    /// What a DOMException from IndexedDB means for the person.
+    pub(crate) fn from_dom_exception(exception: &DomException) -> StoreError {
+        let (name, message) = (exception.name(), exception.message());
+        match name.as_str() {
+            "QuotaExceededError" => StoreError::QuotaExceeded,
+            "VersionError" => StoreError::VersionChanged,
+            "DataError" | "DataCloneError" => StoreError::InvalidData(message),
+            "InvalidStateError" | "TransactionInactiveError" if message.contains("clos") => {
+                StoreError::VersionChanged
+            }
+            _ => StoreError::Aborted(format!("{name}: {message}")),
         }
-        _ => StoreError::Aborted(format!("{name}: {}", exception.message())),
     }
 }

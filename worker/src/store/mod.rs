@@ -8,6 +8,7 @@
 //! browser commit it early.
 
 mod error;
+mod idb;
 mod mutations;
 pub mod notify;
 mod outbox;
@@ -22,10 +23,7 @@ pub use crate::replica::{Account, OutboxEntry, OutboxStats, TodoEdit, Touched, V
 pub use error::StoreError;
 pub use queries::{todo_order, BoardWithTodos, BoardsSnapshot, RecordsById};
 
-use indexed_db_futures::database::Database;
-use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::{Transaction, TransactionMode};
-use indexed_db_futures::KeyRange;
+use idb::Tx;
 use notify::{Change, ChangeListener, ChangeNotifier, ChangeOrigin};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -33,6 +31,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use sync_protocol::Timestamp;
 use wasm_bindgen::{JsCast, JsValue};
+use web_sys::IdbDatabase;
 
 /// The database every context of the app opens.
 pub const DATABASE_NAME: &str = "boards-sync";
@@ -41,7 +40,7 @@ pub const DATABASE_NAME: &str = "boards-sync";
 #[derive(Clone)]
 pub struct LocalStore {
     name: Rc<str>,
-    connection: Rc<RefCell<Option<Database>>>,
+    connection: Rc<RefCell<Option<IdbDatabase>>>,
     notifier: Rc<ChangeNotifier>,
     /// Fault injection for tests: fail the next write transaction after its writes,
     /// just before it would commit.
@@ -75,8 +74,7 @@ impl LocalStore {
 
     /// Deletes a database and everything in it (sign-out, tests).
     pub async fn delete_database(name: &str) -> Result<(), StoreError> {
-        Database::delete_by_name(name)?.await?;
-        Ok(())
+        idb::delete_database(name).await
     }
 
     /// Closes this context's connection (the next call reopens it).
@@ -87,7 +85,7 @@ impl LocalStore {
     }
 
     /// The open connection, opened on first use and again after a version change closed it.
-    pub(crate) async fn db(&self) -> Result<Database, StoreError> {
+    pub(crate) async fn db(&self) -> Result<IdbDatabase, StoreError> {
         if let Some(db) = self.connection.borrow().as_ref() {
             return Ok(db.clone());
         }
@@ -100,17 +98,12 @@ impl LocalStore {
     /// When another tab upgrades the database, close ours so the upgrade is not blocked;
     /// the next operation reopens it (and, if this build is older, reports that a reload
     /// is needed).
-    fn watch_version_changes(&self, db: &Database) {
-        let Ok(mut changes) = db.version_changes() else {
-            return;
-        };
+    fn watch_version_changes(&self, db: &IdbDatabase) {
         let connection = Rc::downgrade(&self.connection);
-        wasm_bindgen_futures::spawn_local(async move {
-            if changes.recv().await.is_some() {
-                if let Some(connection) = connection.upgrade() {
-                    if let Some(db) = connection.borrow_mut().take() {
-                        db.close();
-                    }
+        idb::on_version_change(db, move || {
+            if let Some(connection) = connection.upgrade() {
+                if let Some(db) = connection.borrow_mut().take() {
+                    db.close();
                 }
             }
         });
@@ -125,13 +118,12 @@ impl LocalStore {
 
     /// Commits a write transaction, unless a test asked for it to fail (dropping an
     /// uncommitted transaction aborts it).
-    pub(crate) async fn commit(&self, tx: Transaction<'_>) -> Result<(), StoreError> {
+    pub(crate) async fn commit(&self, tx: Tx) -> Result<(), StoreError> {
         if self.abort_next_write.take() {
             drop(tx);
             return Err(StoreError::Aborted("aborted by the test".into()));
         }
-        tx.commit().await?;
-        Ok(())
+        tx.commit().await
     }
 
     /// Tells every context (this one too) which records a committed transaction changed.
@@ -149,15 +141,11 @@ impl LocalStore {
 }
 
 /// Opens `name` at `version`, running the schema steps it has not seen.
-pub(crate) async fn open_database(name: &str, version: u32) -> Result<Database, StoreError> {
-    let db = Database::open(name)
-        .with_version(version)
-        .with_on_upgrade_needed(move |event, db| {
-            // IndexedDB versions are integers here, so the f64 holds them exactly.
-            schema::upgrade(&db, event.old_version() as u32, version)
-        })
-        .await?;
-    Ok(db)
+pub(crate) async fn open_database(name: &str, version: u32) -> Result<IdbDatabase, StoreError> {
+    idb::open(name, version, move |db, old_version| {
+        schema::upgrade(db, old_version, version)
+    })
+    .await
 }
 
 /// Opens a database at an older schema version, as a build of that version would have
@@ -179,24 +167,12 @@ impl LocalStore {
     }
 }
 
-pub(crate) fn readwrite<'db>(
-    db: &'db Database,
-    stores: &[&str],
-) -> Result<Transaction<'db>, StoreError> {
-    Ok(db
-        .transaction(stores)
-        .with_mode(TransactionMode::Readwrite)
-        .build()?)
+pub(crate) fn readwrite(db: &IdbDatabase, stores: &[&'static str]) -> Result<Tx, StoreError> {
+    Tx::new(db, stores, true)
 }
 
-pub(crate) fn readonly<'db>(
-    db: &'db Database,
-    stores: &[&str],
-) -> Result<Transaction<'db>, StoreError> {
-    Ok(db
-        .transaction(stores)
-        .with_mode(TransactionMode::Readonly)
-        .build()?)
+pub(crate) fn readonly(db: &IdbDatabase, stores: &[&'static str]) -> Result<Tx, StoreError> {
+    Tx::new(db, stores, false)
 }
 
 // Stored values go through JSON text: serde_json to write, JSON.parse to make the
@@ -234,15 +210,11 @@ pub(crate) fn from_js<V: DeserializeOwned>(value: &JsValue) -> Result<V, StoreEr
     Ok(serde_json::from_str(&text)?)
 }
 
-/// Every value of a getAll, read back.
+/// Every value of a getAll, read back: one JSON text for the lot.
 pub(crate) fn from_js_all<V: DeserializeOwned>(
-    values: impl Iterator<Item = indexed_db_futures::Result<JsValue>>,
+    values: &js_sys::Array,
 ) -> Result<Vec<V>, StoreError> {
-    let array = js_sys::Array::new();
-    for value in values {
-        array.push(&value?);
-    }
-    from_js(&array)
+    from_js(values)
 }
 
 /// Several values read back at once (`None`: no such key): one JSON text crosses from
@@ -266,59 +238,33 @@ pub(crate) fn pair_key((first, second): (impl Into<JsValue>, impl Into<JsValue>)
 }
 
 /// Reads one value by key (a string, or [`pair_key`] for a compound key).
-pub(crate) async fn get<V, K>(
-    store: &indexed_db_futures::object_store::ObjectStore<'_>,
-    key: K,
-) -> Result<Option<V>, StoreError>
-where
-    V: DeserializeOwned,
-    K: Into<JsValue>,
-{
+pub(crate) async fn get<V: DeserializeOwned>(
+    store: &idb::Store,
+    key: impl Into<JsValue>,
+) -> Result<Option<V>, StoreError> {
     get_raw(store, key).await?.as_ref().map(from_js).transpose()
 }
 
 /// Reads one value by key as IndexedDB holds it, to decode with others
 /// ([`from_js_many`]).
-pub(crate) async fn get_raw<K: Into<JsValue>>(
-    store: &indexed_db_futures::object_store::ObjectStore<'_>,
-    key: K,
+pub(crate) async fn get_raw(
+    store: &idb::Store,
+    key: impl Into<JsValue>,
 ) -> Result<Option<JsValue>, StoreError> {
-    Ok(store
-        .get::<JsValue, JsValue, _>(KeyRange::Only(key.into()))
-        .primitive()?
-        .await?)
+    let value = store.get(&key.into()).await?;
+    Ok((!value.is_undefined()).then_some(value))
 }
 
-// Writes are issued and not awaited: a transaction runs its requests in order, so a
-// later read sees them, and a write that fails aborts the transaction, which its commit
-// then reports. Awaiting each would cost a round trip before the commit for nothing.
-
 /// Writes one value whose key is inside it (in-line key path).
-pub(crate) async fn put<V: Serialize>(
-    store: &indexed_db_futures::object_store::ObjectStore<'_>,
-    value: &V,
-) -> Result<(), StoreError> {
-    store.put(to_js(value)?).primitive()?;
-    Ok(())
+pub(crate) fn put<V: Serialize>(store: &idb::Store, value: &V) -> Result<(), StoreError> {
+    store.put(&to_js(value)?)
 }
 
 /// Writes one value under `key` (out-of-line key).
-pub(crate) async fn put_at<V: Serialize>(
-    store: &indexed_db_futures::object_store::ObjectStore<'_>,
+pub(crate) fn put_at<V: Serialize>(
+    store: &idb::Store,
     key: &str,
     value: &V,
 ) -> Result<(), StoreError> {
-    store.put(to_js(value)?).with_key(key).primitive()?;
-    Ok(())
-}
-
-/// Deletes one value by key.
-pub(crate) async fn delete<K: Into<JsValue>>(
-    store: &indexed_db_futures::object_store::ObjectStore<'_>,
-    key: K,
-) -> Result<(), StoreError> {
-    store
-        .delete::<JsValue, _>(KeyRange::Only(key.into()))
-        .primitive()?;
-    Ok(())
+    store.put_at(&to_js(value)?, &JsValue::from_str(key))
 }

@@ -21,9 +21,7 @@ impl LocalStore {
     /// that transaction is abandoned and the change made again, reading first.
     async fn local_change<T>(
         &self,
-        change: impl for<'w, 'a, 'db> AsyncFn(
-            &mut LocalWriter<'w, IdbTx<'a, 'db>>,
-        ) -> Result<T, StoreError>,
+        change: impl for<'w, 'a> AsyncFn(&mut LocalWriter<'w, IdbTx<'a>>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let expected = self.expected.take();
         let trusted = expected.is_some();
@@ -37,9 +35,7 @@ impl LocalStore {
 
     async fn local_change_expecting<T>(
         &self,
-        change: &impl for<'w, 'a, 'db> AsyncFn(
-            &mut LocalWriter<'w, IdbTx<'a, 'db>>,
-        ) -> Result<T, StoreError>,
+        change: &impl for<'w, 'a> AsyncFn(&mut LocalWriter<'w, IdbTx<'a>>) -> Result<T, StoreError>,
         expected: Option<Expected>,
     ) -> Result<T, StoreError> {
         let db = self.db().await?;

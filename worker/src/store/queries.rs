@@ -1,5 +1,6 @@
 //! What the app reads: boards with their todos, the account, the pull cursor.
 
+use super::idb::{range, Source, Store};
 use super::notify::ChangeOrigin;
 use super::replica_tx::IdbTx;
 use super::schema::{BOARD, META, OUTBOX, RECORD_STORES, TODO, TODO_BY_BOARD, USER, VERSION_META};
@@ -9,9 +10,6 @@ use super::{
 use crate::replica::meta::keys;
 use crate::replica::{local, Account, ReplicaTx, Touched};
 use futures::future::try_join_all;
-use indexed_db_futures::object_store::ObjectStore;
-use indexed_db_futures::prelude::*;
-use indexed_db_futures::KeyRange;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use sync_protocol::{Board, Model, Todo, User};
@@ -77,39 +75,24 @@ impl LocalStore {
     pub async fn boards_snapshot(&self) -> Result<BoardsSnapshot, StoreError> {
         let db = self.db().await?;
         let tx = readonly(&db, &[USER, BOARD, TODO, META])?;
-        let Some(account) = get::<Account, _>(&tx.object_store(META)?, keys::ACCOUNT).await? else {
+        let Some(account) = get::<Account>(&tx.store(META)?, keys::ACCOUNT).await? else {
             return Ok(BoardsSnapshot::default());
         };
-        let (users, boards) = (tx.object_store(USER)?, tx.object_store(BOARD)?);
-        let (users, boards) = futures::try_join!(
-            users.get_all::<JsValue>().primitive()?,
-            boards.get_all::<JsValue>().primitive()?,
-        )?;
-        let users: Vec<User> = from_js_all(users)?;
-        let mut boards: Vec<Board> = from_js_all(boards)?;
+        let (users, boards, all) = (tx.store(USER)?, tx.store(BOARD)?, JsValue::UNDEFINED);
+        let (users, boards) = futures::try_join!(users.get_all(&all, 0), boards.get_all(&all, 0))?;
+        let users: Vec<User> = from_js_all(&users)?;
+        let mut boards: Vec<Board> = from_js_all(&boards)?;
         boards.sort_by_key(|board| (board.created_at, board.id));
         let mut by_board: HashMap<Uuid, Vec<Todo>> =
             boards.iter().map(|board| (board.id, Vec::new())).collect();
-        let todos = tx.object_store(TODO)?;
+        let todos = tx.store(TODO)?;
         let mut after: Option<String> = None;
         loop {
-            let chunk: Vec<Todo> = match &after {
-                None => from_js_all(
-                    todos
-                        .get_all::<JsValue>()
-                        .with_limit(READ_CHUNK)
-                        .primitive()?
-                        .await?,
-                )?,
-                Some(last) => from_js_all(
-                    todos
-                        .get_all::<JsValue>()
-                        .with_query::<String, _>(KeyRange::LowerBound(last.clone(), true))
-                        .with_limit(READ_CHUNK)
-                        .primitive()?
-                        .await?,
-                )?,
+            let query = match &after {
+                None => JsValue::UNDEFINED,
+                Some(last) => range::above(&JsValue::from_str(last), true)?,
             };
+            let chunk: Vec<Todo> = from_js_all(&todos.get_all(&query, READ_CHUNK).await?)?;
             let Some(last) = chunk.last() else {
                 break;
             };
@@ -143,10 +126,10 @@ impl LocalStore {
     pub async fn board(&self, id: Uuid) -> Result<Option<BoardWithTodos>, StoreError> {
         let db = self.db().await?;
         let tx = readonly(&db, &[BOARD, TODO])?;
-        let Some(board) = get::<Board, _>(&tx.object_store(BOARD)?, id.to_string()).await? else {
+        let Some(board) = get::<Board>(&tx.store(BOARD)?, id.to_string()).await? else {
             return Ok(None);
         };
-        let todos = todos_of(&tx.object_store(TODO)?, id).await?;
+        let todos = todos_of(&tx.store(TODO)?, id).await?;
         Ok(Some(BoardWithTodos { board, todos }))
     }
 
@@ -162,13 +145,13 @@ impl LocalStore {
         let db = self.db().await?;
         let tx = readonly(&db, &[META, USER, BOARD, TODO])?;
         let (meta, users, boards, todos) = (
-            tx.object_store(META)?,
-            tx.object_store(USER)?,
-            tx.object_store(BOARD)?,
-            tx.object_store(TODO)?,
+            tx.store(META)?,
+            tx.store(USER)?,
+            tx.store(BOARD)?,
+            tx.store(TODO)?,
         );
         let (account, users, boards, todos) = futures::try_join!(
-            get::<Account, _>(&meta, keys::ACCOUNT),
+            get::<Account>(&meta, keys::ACCOUNT),
             get_many_raw(&users, user_ids),
             get_many_raw(&boards, board_ids),
             get_many_raw(&todos, todo_ids),
@@ -197,7 +180,7 @@ impl LocalStore {
     pub async fn user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         let db = self.db().await?;
         let tx = readonly(&db, &[USER])?;
-        get(&tx.object_store(USER)?, id.to_string()).await
+        get(&tx.store(USER)?, id.to_string()).await
     }
 
     /// The signed-in account, if any.
@@ -249,37 +232,26 @@ impl LocalStore {
     async fn meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
         let db = self.db().await?;
         let tx = readonly(&db, &[META])?;
-        get(&tx.object_store(META)?, key).await
+        get(&tx.store(META)?, key).await
     }
 }
 
-async fn todos_of(todos: &ObjectStore<'_>, board_id: Uuid) -> Result<Vec<Todo>, StoreError> {
-    from_js_all(
-        todos
-            .index(TODO_BY_BOARD)?
-            .get_all::<JsValue>()
-            .with_query::<JsValue, _>(board_range(board_id))
-            .primitive()?
-            .await?,
-    )
+async fn todos_of(todos: &Store, board_id: Uuid) -> Result<Vec<Todo>, StoreError> {
+    let by_board = todos.index(TODO_BY_BOARD)?;
+    from_js_all(&by_board.get_all(&board_range(board_id)?, 0).await?)
 }
 
 /// Every key of the `[boardId, createdAt]` index for one board: strings sort below
 /// arrays, so `[id, ""]` to `[id, []]` spans every creation time.
-pub(crate) fn board_range(board_id: Uuid) -> KeyRange<JsValue> {
+pub(crate) fn board_range(board_id: Uuid) -> Result<JsValue, StoreError> {
     let prefix = board_id.to_string();
-    KeyRange::Bound(
-        pair_key((prefix.as_str(), "")),
-        false,
-        pair_key((prefix.as_str(), js_sys::Array::new())),
-        false,
+    range::between(
+        &pair_key((prefix.as_str(), "")),
+        &pair_key((prefix.as_str(), js_sys::Array::new())),
     )
 }
 
 /// Reads the values of `ids`, every request issued before the first answer is awaited.
-async fn get_many_raw(
-    store: &ObjectStore<'_>,
-    ids: &[String],
-) -> Result<Vec<Option<JsValue>>, StoreError> {
+async fn get_many_raw(store: &Store, ids: &[String]) -> Result<Vec<Option<JsValue>>, StoreError> {
     try_join_all(ids.iter().map(|id| super::get_raw(store, id.as_str()))).await
 }

@@ -1,24 +1,24 @@
 //! Reading and writing records of any model in their stores.
 
+use super::idb::Store;
 use super::{get, put, StoreError};
-use indexed_db_futures::object_store::ObjectStore;
 use sync_protocol::{Board, Model, Record, Todo, User};
 
 /// Writes a record into its model's store (which `store` must be).
-pub(crate) async fn put_record(store: &ObjectStore<'_>, record: &Record) -> Result<(), StoreError> {
-    put(store, record).await
+pub(crate) fn put_record(store: &Store, record: &Record) -> Result<(), StoreError> {
+    put(store, record)
 }
 
 /// Reads a record of `model` from its store (which `store` must be).
 pub(crate) async fn get_record(
-    store: &ObjectStore<'_>,
+    store: &Store,
     model: Model,
     id: &str,
 ) -> Result<Option<Record>, StoreError> {
-    let key = id.to_string();
+    let key = wasm_bindgen::JsValue::from_str(id);
     Ok(match model {
-        Model::User => get::<User, _>(store, key).await?.map(Record::User),
-        Model::Board => get::<Board, _>(store, key).await?.map(Record::Board),
-        Model::Todo => get::<Todo, _>(store, key).await?.map(Record::Todo),
+        Model::User => get::<User>(store, key).await?.map(Record::User),
+        Model::Board => get::<Board>(store, key).await?.map(Record::Board),
+        Model::Todo => get::<Todo>(store, key).await?.map(Record::Todo),
     })
 }

@@ -1,35 +1,32 @@
 //! The replica's rules over IndexedDB: [`ReplicaTx`] for one readwrite transaction.
 
+use super::idb::{Source, Store, Tx};
 use super::records::{get_record, put_record};
 use super::schema::{
     META, OUTBOX, OUTBOX_BY_SEQ, OUTBOX_PENDING_RECORD, TODO, TODO_BY_BOARD, VERSION_META,
 };
 use super::{
-    delete, from_js_all, from_js_many, get, get_raw, pair_key, put, put_at, to_js_array, StoreError,
+    from_js_all, from_js_many, get, get_raw, pair_key, put, put_at, to_js_array, StoreError,
 };
 use crate::replica::meta::keys;
 use crate::replica::{version_key, Account, OutboxEntry, ReplicaTx, VersionMeta, Write};
-use indexed_db_futures::cursor::CursorDirection;
-use indexed_db_futures::object_store::ObjectStore;
-use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::Transaction;
-use indexed_db_futures::KeyRange;
 use sync_protocol::{Model, Record};
 use uuid::Uuid;
 use wasm_bindgen::JsValue;
+use web_sys::IdbCursorDirection;
 
 /// One IndexedDB transaction seen as the replica's. The transaction must span the
 /// stores the rules it runs touch.
-pub(crate) struct IdbTx<'a, 'db> {
-    pub tx: &'a Transaction<'db>,
+pub(crate) struct IdbTx<'a> {
+    pub tx: &'a Tx,
 }
 
-impl IdbTx<'_, '_> {
+impl IdbTx<'_> {
     async fn meta_value<T: serde::de::DeserializeOwned>(
         &self,
         key: &str,
     ) -> Result<Option<T>, StoreError> {
-        get(&self.tx.object_store(META)?, key).await
+        get(&self.tx.store(META)?, key).await
     }
 
     async fn put_meta_value<T: serde::Serialize>(
@@ -37,11 +34,11 @@ impl IdbTx<'_, '_> {
         key: &str,
         value: &T,
     ) -> Result<(), StoreError> {
-        put_at(&self.tx.object_store(META)?, key, value).await
+        put_at(&self.tx.store(META)?, key, value)
     }
 }
 
-impl ReplicaTx for IdbTx<'_, '_> {
+impl ReplicaTx for IdbTx<'_> {
     type Error = StoreError;
 
     async fn account(&self) -> Result<Option<Account>, StoreError> {
@@ -51,7 +48,7 @@ impl ReplicaTx for IdbTx<'_, '_> {
     async fn set_account(&self, account: Option<&Account>) -> Result<(), StoreError> {
         match account {
             Some(account) => self.put_meta_value(keys::ACCOUNT, account).await,
-            None => delete(&self.tx.object_store(META)?, keys::ACCOUNT).await,
+            None => self.tx.store(META)?.delete(&keys::ACCOUNT.into()),
         }
     }
 
@@ -68,7 +65,7 @@ impl ReplicaTx for IdbTx<'_, '_> {
     }
 
     async fn clear_cursor(&self) -> Result<(), StoreError> {
-        delete(&self.tx.object_store(META)?, keys::CURSOR).await
+        self.tx.store(META)?.delete(&keys::CURSOR.into())
     }
 
     async fn clear_data(&self) -> Result<(), StoreError> {
@@ -77,40 +74,32 @@ impl ReplicaTx for IdbTx<'_, '_> {
             .into_iter()
             .chain(super::schema::RECORD_STORES)
         {
-            self.tx.object_store(store)?.clear()?.await?;
+            self.tx.store(store)?.clear().await?;
         }
         self.set_term(term).await
     }
 
     async fn entry(&self, event_id: &str) -> Result<Option<OutboxEntry>, StoreError> {
-        get(&self.tx.object_store(OUTBOX)?, event_id).await
+        get(&self.tx.store(OUTBOX)?, event_id).await
     }
 
     async fn put_entry(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
-        put(&self.tx.object_store(OUTBOX)?, entry).await
+        put(&self.tx.store(OUTBOX)?, entry)
     }
 
     async fn pending_of(&self, model: Model, id: &str) -> Result<Vec<OutboxEntry>, StoreError> {
         // The index holds an event only while it waits to be pushed (sparse).
+        let pending = self.tx.store(OUTBOX)?.index(OUTBOX_PENDING_RECORD)?;
         from_js_all(
-            self.tx
-                .object_store(OUTBOX)?
-                .index(OUTBOX_PENDING_RECORD)?
-                .get_all::<JsValue>()
-                .with_query::<JsValue, _>(KeyRange::Only(pair_key(version_key(model, id))))
-                .primitive()?
+            &pending
+                .get_all(&pair_key(version_key(model, id)), 0)
                 .await?,
         )
     }
 
     async fn pending_total(&self) -> Result<u32, StoreError> {
-        let count = self
-            .tx
-            .object_store(OUTBOX)?
-            .index(OUTBOX_PENDING_RECORD)?
-            .count()
-            .await?;
-        Ok(count)
+        let pending = self.tx.store(OUTBOX)?.index(OUTBOX_PENDING_RECORD)?;
+        pending.count(&JsValue::UNDEFINED).await
     }
 
     async fn applied_bound(&self) -> Result<String, StoreError> {
@@ -119,13 +108,8 @@ impl ReplicaTx for IdbTx<'_, '_> {
         }
         // Not kept yet (a database of schema version 2, or just cleared): work it out
         // from the metadata once; the transaction that asked then stores it.
-        let metas: Vec<VersionMeta> = from_js_all(
-            self.tx
-                .object_store(VERSION_META)?
-                .get_all::<JsValue>()
-                .primitive()?
-                .await?,
-        )?;
+        let all = self.tx.store(VERSION_META)?;
+        let metas: Vec<VersionMeta> = from_js_all(&all.get_all(&JsValue::UNDEFINED, 0).await?)?;
         Ok(metas
             .into_iter()
             .filter_map(|meta| meta.last_applied_change_id)
@@ -150,38 +134,24 @@ impl ReplicaTx for IdbTx<'_, '_> {
 
     async fn has_metas(&self) -> Result<bool, StoreError> {
         // One key, not a count: counting walks the whole store.
-        let first = self
-            .tx
-            .object_store(VERSION_META)?
-            .get_all_keys::<JsValue>()
-            .with_limit(1)
-            .primitive()?
-            .await?;
-        Ok(first.count() > 0)
+        let metas = self.tx.store(VERSION_META)?;
+        Ok(metas.get_all_keys(&JsValue::UNDEFINED, 1).await?.length() > 0)
     }
 
     async fn last_seq(&self) -> Result<u32, StoreError> {
-        let store = self.tx.object_store(OUTBOX)?;
-        let index = store.index(OUTBOX_BY_SEQ)?;
+        let by_seq = self.tx.store(OUTBOX)?.index(OUTBOX_BY_SEQ)?;
         // The index key is the sequence number: a key cursor reads it without fetching
         // and decoding the whole entry (every local write asks for it).
-        let cursor = index
-            .open_key_cursor()
-            .with_direction(CursorDirection::Prev)
-            .primitive()?
-            .await?;
-        let last: Option<u32> = match cursor {
-            Some(mut cursor) => cursor.next_key().await?,
-            None => None,
-        };
-        Ok(last.unwrap_or(0))
+        let last = by_seq.first_key(IdbCursorDirection::Prev).await?;
+        // Sequence numbers are small positive integers; no entry yet reads as 0.
+        Ok(last.as_f64().unwrap_or(0.0) as u32)
     }
 
     async fn metas(
         &self,
         keys: &[(Model, String)],
     ) -> Result<Vec<Option<VersionMeta>>, StoreError> {
-        let store = self.tx.object_store(VERSION_META)?;
+        let store = self.tx.store(VERSION_META)?;
         // Every read is issued before the first is awaited: one round trip for the lot,
         // and one decoding.
         let reads = keys
@@ -191,27 +161,25 @@ impl ReplicaTx for IdbTx<'_, '_> {
     }
 
     async fn put_meta(&self, meta: &VersionMeta) -> Result<(), StoreError> {
-        put(&self.tx.object_store(VERSION_META)?, meta).await
+        put(&self.tx.store(VERSION_META)?, meta)
     }
 
     async fn remove_meta(&self, model: Model, id: &str) -> Result<(), StoreError> {
-        delete(
-            &self.tx.object_store(VERSION_META)?,
-            pair_key(version_key(model, id)),
-        )
-        .await
+        self.tx
+            .store(VERSION_META)?
+            .delete(&pair_key(version_key(model, id)))
     }
 
     async fn record(&self, model: Model, id: &str) -> Result<Option<Record>, StoreError> {
-        get_record(&self.tx.object_store(model.name())?, model, id).await
+        get_record(&self.tx.store(model.name())?, model, id).await
     }
 
     async fn put_record(&self, record: &Record) -> Result<(), StoreError> {
-        put_record(&self.tx.object_store(record.model().name())?, record).await
+        put_record(&self.tx.store(record.model().name())?, record)
     }
 
     async fn remove_record(&self, model: Model, id: &str) -> Result<(), StoreError> {
-        delete(&self.tx.object_store(model.name())?, id.to_string()).await
+        self.tx.store(model.name())?.delete(&id.into())
     }
 
     async fn write_all(&self, writes: &[Write]) -> Result<(), StoreError> {
@@ -249,45 +217,40 @@ impl ReplicaTx for IdbTx<'_, '_> {
                     continue;
                 }
             };
-            store.put(values.get(next)).primitive()?;
+            store.put(&values.get(next))?;
             next += 1;
         }
         Ok(())
     }
 
     async fn todo_ids_of_board(&self, board: Uuid) -> Result<Vec<String>, StoreError> {
-        let ids = self
-            .tx
-            .object_store(TODO)?
-            .index(TODO_BY_BOARD)?
-            .get_all_keys::<String>()
-            .with_query::<JsValue, _>(super::queries::board_range(board))
-            .primitive()?
-            .await?
-            .collect::<Result<Vec<String>, _>>()?;
-        Ok(ids)
+        let by_board = self.tx.store(TODO)?.index(TODO_BY_BOARD)?;
+        let ids = by_board
+            .get_all_keys(&super::queries::board_range(board)?, 0)
+            .await?;
+        Ok(ids.iter().filter_map(|id| id.as_string()).collect())
     }
 }
 
 /// The object stores of one transaction by name, each looked up once.
-struct Stores<'a, 'db> {
-    tx: &'a Transaction<'db>,
-    open: Vec<(&'static str, ObjectStore<'a>)>,
+struct Stores<'a> {
+    tx: &'a Tx,
+    open: Vec<(&'static str, Store)>,
 }
 
-impl<'a, 'db> Stores<'a, 'db> {
-    fn new(tx: &'a Transaction<'db>) -> Self {
+impl<'a> Stores<'a> {
+    fn new(tx: &'a Tx) -> Self {
         Stores {
             tx,
             open: Vec::new(),
         }
     }
 
-    fn get(&mut self, name: &'static str) -> Result<&ObjectStore<'a>, StoreError> {
+    fn get(&mut self, name: &'static str) -> Result<&Store, StoreError> {
         let index = match self.open.iter().position(|(open, _)| *open == name) {
             Some(index) => index,
             None => {
-                self.open.push((name, self.tx.object_store(name)?));
+                self.open.push((name, self.tx.store(name)?));
                 self.open.len() - 1
             }
         };

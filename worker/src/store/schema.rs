@@ -1,17 +1,14 @@
 //! The IndexedDB schema and its upgrades.
 //!
 //! Each version's step only adds to the previous one, and opening runs every step the
-//! stored database has not seen, so data written by an older version survives. An index
-//! can only be created together with its store (indexed_db_futures cannot reach the
-//! upgrade transaction to add one later), so a new index means a new store and a copy.
+//! stored database has not seen, so data written by an older version survives.
 //!
 //! Booleans are not valid IndexedDB keys, so "unsynced and retryable" is expressed by
 //! fields that exist only while it holds (sparse indexes): an event is in the `queue`
 //! index exactly while it waits to be pushed.
 
-use indexed_db_futures::database::Database;
-use indexed_db_futures::prelude::*;
-use indexed_db_futures::KeyPath;
+use wasm_bindgen::JsValue;
+use web_sys::{IdbDatabase, IdbObjectStore, IdbObjectStoreParameters};
 
 /// The schema version this build writes.
 pub const VERSION: u32 = 3;
@@ -41,11 +38,7 @@ pub const OUTBOX_SYNCED_AT: &str = "syncedAtMs";
 pub const RECORD_STORES: [&str; 3] = [USER, BOARD, TODO];
 
 /// Runs the steps from `old_version` up to `new_version`.
-pub fn upgrade(
-    db: &Database,
-    old_version: u32,
-    new_version: u32,
-) -> indexed_db_futures::Result<()> {
+pub fn upgrade(db: &IdbDatabase, old_version: u32, new_version: u32) -> Result<(), JsValue> {
     if old_version < 1 && new_version >= 1 {
         version_1(db)?;
     }
@@ -61,46 +54,37 @@ pub fn upgrade(
 }
 
 /// The first layout: the records, the outbox and the per-record sync metadata.
-fn version_1(db: &Database) -> indexed_db_futures::Result<()> {
-    db.create_object_store(USER)
-        .with_key_path("id".into())
-        .build()?;
-    let boards = db
-        .create_object_store(BOARD)
-        .with_key_path("id".into())
-        .build()?;
-    boards
-        .create_index(BOARD_BY_USER, KeyPath::from(["userId", "createdAt"]))
-        .build()?;
-    let todos = db
-        .create_object_store(TODO)
-        .with_key_path("id".into())
-        .build()?;
-    todos
-        .create_index(TODO_BY_BOARD, KeyPath::from(["boardId", "createdAt"]))
-        .build()?;
-    let outbox = db
-        .create_object_store(OUTBOX)
-        .with_key_path("id".into())
-        .build()?;
-    outbox.create_index(OUTBOX_BY_SEQ, "seq".into()).build()?;
-    outbox.create_index(OUTBOX_QUEUE, "queue".into()).build()?;
-    outbox
-        .create_index(OUTBOX_PENDING_RECORD, "pendingRecord".into())
-        .build()?;
-    outbox
-        .create_index(OUTBOX_SYNCED_AT, "syncedAtMs".into())
-        .build()?;
-    db.create_object_store(VERSION_META)
-        .with_key_path(KeyPath::from(["model", "key"]))
-        .build()?;
+fn version_1(db: &IdbDatabase) -> Result<(), JsValue> {
+    store(db, USER, &JsValue::from_str("id"))?;
+    store(db, BOARD, &JsValue::from_str("id"))?
+        .create_index_with_str_sequence(BOARD_BY_USER, &pair("userId", "createdAt"))?;
+    store(db, TODO, &JsValue::from_str("id"))?
+        .create_index_with_str_sequence(TODO_BY_BOARD, &pair("boardId", "createdAt"))?;
+    let outbox = store(db, OUTBOX, &JsValue::from_str("id"))?;
+    outbox.create_index_with_str(OUTBOX_BY_SEQ, "seq")?;
+    outbox.create_index_with_str(OUTBOX_QUEUE, "queue")?;
+    outbox.create_index_with_str(OUTBOX_PENDING_RECORD, "pendingRecord")?;
+    outbox.create_index_with_str(OUTBOX_SYNCED_AT, "syncedAtMs")?;
+    store(db, VERSION_META, &pair("model", "key"))?;
     Ok(())
 }
 
 /// Version 2 keeps the pull cursor, the signed-in account and the outbox sequence in
 /// the database (version 1 left them to the page), so the worker can resume a pull and
 /// write atomically with the data they describe.
-fn version_2(db: &Database) -> indexed_db_futures::Result<()> {
-    db.create_object_store(META).build()?;
+fn version_2(db: &IdbDatabase) -> Result<(), JsValue> {
+    db.create_object_store(META)?;
     Ok(())
+}
+
+/// Creates a store whose values carry their key at `key_path`.
+fn store(db: &IdbDatabase, name: &str, key_path: &JsValue) -> Result<IdbObjectStore, JsValue> {
+    let parameters = IdbObjectStoreParameters::new();
+    parameters.set_key_path(key_path);
+    db.create_object_store_with_optional_parameters(name, &parameters)
+}
+
+/// A compound key path.
+fn pair(first: &str, second: &str) -> JsValue {
+    js_sys::Array::of2(&first.into(), &second.into()).into()
 }
