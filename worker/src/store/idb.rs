@@ -171,13 +171,15 @@ impl Tx {
 
     /// Commits every write made in this transaction and waits until they are durable as
     /// the browser defines it; fails, with nothing written, if the transaction aborted.
-    pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
+    /// `meanwhile` runs once the commit is requested, while the database writes.
+    pub(crate) async fn commit(mut self, meanwhile: impl FnOnce()) -> Result<(), StoreError> {
         self.finished = true;
         // web-sys marks `commit()` deprecated (its IDL was), but every current browser
         // has it, and committing at once saves waiting for the transaction to notice it
         // has no more requests.
         #[allow(deprecated)]
         self.tx.commit().map_err(js_error)?;
+        meanwhile();
         match self.outcome.take() {
             Some(outcome) => outcome.await.map(drop).map_err(|_| self.abort_reason()),
             None => Ok(()),

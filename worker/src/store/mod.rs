@@ -119,18 +119,34 @@ impl LocalStore {
     /// Commits a write transaction, unless a test asked for it to fail (dropping an
     /// uncommitted transaction aborts it).
     pub(crate) async fn commit(&self, tx: Tx) -> Result<(), StoreError> {
+        self.commit_and_tell(tx, &Touched::default(), ChangeOrigin::Local)
+            .await
+    }
+
+    /// Commits a write transaction (as [`Self::commit`]) and tells every context, this
+    /// one too, which records it changed.
+    ///
+    /// The notice goes out as soon as the commit is requested, while the database
+    /// writes, rather than after: a context that reads on hearing it opens its
+    /// transaction after this one, and IndexedDB starts no transaction over the same
+    /// stores before an earlier read-write one has finished, so the read sees these
+    /// writes. Should the commit fail after all, the notice costs a needless read.
+    pub(crate) async fn commit_and_tell(
+        &self,
+        tx: Tx,
+        touched: &Touched,
+        origin: ChangeOrigin,
+    ) -> Result<(), StoreError> {
         if self.abort_next_write.take() {
             drop(tx);
             return Err(StoreError::Aborted("aborted by the test".into()));
         }
-        tx.commit().await
-    }
-
-    /// Tells every context (this one too) which records a committed transaction changed.
-    pub(crate) fn notify(&self, touched: &Touched, origin: ChangeOrigin) {
-        if !touched.is_empty() {
-            self.notifier.post(&Change::new(touched, origin));
-        }
+        tx.commit(|| {
+            if !touched.is_empty() {
+                self.notifier.post(&Change::new(touched, origin));
+            }
+        })
+        .await
     }
 
     /// Calls `callback` with every change notice, from this context or any other, until

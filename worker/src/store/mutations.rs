@@ -49,9 +49,9 @@ impl LocalStore {
             let next = write.expected_next();
             (value, write.touched, next)
         };
-        self.commit(tx).await?;
+        self.commit_and_tell(tx, &touched, ChangeOrigin::Local)
+            .await?;
         self.expected.replace(next);
-        self.notify(&touched, ChangeOrigin::Local);
         Ok(value)
     }
 

@@ -101,8 +101,8 @@ impl LocalStore {
         let db = self.db().await?;
         let tx = readwrite(&db, &stores)?;
         let changed = rules::book_verdicts(&IdbTx { tx: &tx }, epoch, verdicts, now).await?;
-        self.commit(tx).await?;
-        self.notify(&changed, ChangeOrigin::Sync);
+        self.commit_and_tell(tx, &changed, ChangeOrigin::Sync)
+            .await?;
         Ok(changed)
     }
 

@@ -26,8 +26,8 @@ impl LocalStore {
         let db = self.db().await?;
         let tx = readwrite(&db, &stores)?;
         let (stats, affected) = rules::apply_page(&IdbTx { tx: &tx }, epoch, page).await?;
-        self.commit(tx).await?;
-        self.notify(&affected, ChangeOrigin::Sync);
+        self.commit_and_tell(tx, &affected, ChangeOrigin::Sync)
+            .await?;
         Ok(stats)
     }
 }

@@ -199,10 +199,10 @@ impl LocalStore {
         let db = self.db().await?;
         let tx = readwrite(&db, &[META, USER, OUTBOX])?;
         local::sign_in(&IdbTx { tx: &tx }, account).await?;
-        self.commit(tx).await?;
         let mut touched = Touched::default();
         touched.record(Model::User, &account.user.id.to_string());
-        self.notify(&touched, ChangeOrigin::Local);
+        self.commit_and_tell(tx, &touched, ChangeOrigin::Local)
+            .await?;
         Ok(())
     }
 
@@ -214,8 +214,8 @@ impl LocalStore {
         let db = self.db().await?;
         let tx = readwrite(&db, &stores)?;
         IdbTx { tx: &tx }.clear_data().await?;
-        self.commit(tx).await?;
-        self.notify(&Touched::everything(), ChangeOrigin::Local);
+        self.commit_and_tell(tx, &Touched::everything(), ChangeOrigin::Local)
+            .await?;
         Ok(())
     }
 
