@@ -4,9 +4,9 @@
 //!
 //! This replaced the `indexed_db_futures` crate. The store issues a few requests per
 //! transaction and decodes values itself (one JSON text per batch, see `super::to_js`),
-//! so what it needs is small; the crate's typed layers cost the download about 10 KB
-//! gzipped (its error messages alone linked the formatting of floating-point numbers),
-//! and each request and transaction paid for closures and a channel in the module. Here
+//! so what it needs is small; the crate's typed layers cost the download 26 KB gzipped
+//! (its error messages alone linked the formatting of floating-point numbers), and each
+//! request and transaction paid for closures and a channel in the module. Here
 //! a request's events resolve a promise directly, and a transaction's scope (its list of
 //! store names) is built once per distinct scope.
 
@@ -299,68 +299,51 @@ impl Store {
     }
 }
 
-impl Source for Store {
-    fn get_all_request(&self, query: &JsValue, limit: u32) -> Result<IdbRequest, JsValue> {
-        self.0.get_all_with_key_and_limit(query, limit)
-    }
-
-    fn get_all_keys_request(&self, query: &JsValue, limit: u32) -> Result<IdbRequest, JsValue> {
-        self.0.get_all_keys_with_key_and_limit(query, limit)
-    }
-
-    fn count_request(&self, query: &JsValue) -> Result<IdbRequest, JsValue> {
-        self.0.count_with_key(query)
-    }
-
-    fn cursor_request(
-        &self,
-        query: &JsValue,
-        direction: IdbCursorDirection,
-        values: bool,
-    ) -> Result<IdbRequest, JsValue> {
-        match values {
-            true => self
-                .0
-                .open_cursor_with_range_and_direction(query, direction),
-            false => self
-                .0
-                .open_key_cursor_with_range_and_direction(query, direction),
-        }
-    }
-}
-
 /// An index of an object store.
 pub(crate) struct Index(IdbIndex);
 
-impl Source for Index {
-    fn get_all_request(&self, query: &JsValue, limit: u32) -> Result<IdbRequest, JsValue> {
-        self.0.get_all_with_key_and_limit(query, limit)
-    }
+/// Object stores and indexes answer the same read requests (web-sys gives each its own
+/// methods, with the same names).
+macro_rules! impl_source {
+    ($source:ty) => {
+        impl Source for $source {
+            fn get_all_request(&self, query: &JsValue, limit: u32) -> Result<IdbRequest, JsValue> {
+                self.0.get_all_with_key_and_limit(query, limit)
+            }
 
-    fn get_all_keys_request(&self, query: &JsValue, limit: u32) -> Result<IdbRequest, JsValue> {
-        self.0.get_all_keys_with_key_and_limit(query, limit)
-    }
+            fn get_all_keys_request(
+                &self,
+                query: &JsValue,
+                limit: u32,
+            ) -> Result<IdbRequest, JsValue> {
+                self.0.get_all_keys_with_key_and_limit(query, limit)
+            }
 
-    fn count_request(&self, query: &JsValue) -> Result<IdbRequest, JsValue> {
-        self.0.count_with_key(query)
-    }
+            fn count_request(&self, query: &JsValue) -> Result<IdbRequest, JsValue> {
+                self.0.count_with_key(query)
+            }
 
-    fn cursor_request(
-        &self,
-        query: &JsValue,
-        direction: IdbCursorDirection,
-        values: bool,
-    ) -> Result<IdbRequest, JsValue> {
-        match values {
-            true => self
-                .0
-                .open_cursor_with_range_and_direction(query, direction),
-            false => self
-                .0
-                .open_key_cursor_with_range_and_direction(query, direction),
+            fn cursor_request(
+                &self,
+                query: &JsValue,
+                direction: IdbCursorDirection,
+                values: bool,
+            ) -> Result<IdbRequest, JsValue> {
+                match values {
+                    true => self
+                        .0
+                        .open_cursor_with_range_and_direction(query, direction),
+                    false => self
+                        .0
+                        .open_key_cursor_with_range_and_direction(query, direction),
+                }
+            }
         }
-    }
+    };
 }
+
+impl_source!(Store);
+impl_source!(Index);
 
 /// A cursor on a value.
 pub(crate) struct Cursor {
