@@ -216,10 +216,10 @@ pub(crate) trait Source {
     ) -> Result<IdbRequest, JsValue>;
 
     /// The values in `query` (every value for `JsValue::UNDEFINED`), in key order, at
-    /// most `limit` of them (0: no limit), as one array.
-    async fn get_all(&self, query: &JsValue, limit: u32) -> Result<Array, StoreError> {
+    /// most `limit` of them (0: no limit), as one array (decoded whole by `from_js`).
+    async fn get_all(&self, query: &JsValue, limit: u32) -> Result<JsValue, StoreError> {
         let request = self.get_all_request(query, limit).map_err(js_error)?;
-        Ok(settle(&request).await?.unchecked_into())
+        settle(&request).await
     }
 
     /// The primary keys in `query`, as [`Source::get_all`] takes them.

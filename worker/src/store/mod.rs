@@ -203,34 +203,31 @@ pub(crate) fn readonly(db: &IdbDatabase, stores: &[&'static str]) -> Result<Tx, 
 
 /// A value as IndexedDB stores it.
 pub(crate) fn to_js<V: Serialize>(value: &V) -> Result<JsValue, StoreError> {
-    js_sys::JSON::parse(&serde_json::to_string(value)?)
-        .map_err(|_| StoreError::InvalidData("a value did not convert to JSON".into()))
+    parse_json(serde_json::to_string(value)?.as_bytes())
 }
 
 /// The values of a JSON array written by serde_json, as IndexedDB stores them: one
 /// `JSON.parse` for all of them (see `IdbTx::write_all`).
 pub(crate) fn to_js_array(json: &[u8]) -> Result<js_sys::Array, StoreError> {
-    let text = std::str::from_utf8(json)
-        .map_err(|_| StoreError::InvalidData("a value did not convert to JSON".into()))?;
-    let array = js_sys::JSON::parse(text)
-        .map_err(|_| StoreError::InvalidData("a value did not convert to JSON".into()))?;
-    Ok(array.unchecked_into())
+    Ok(parse_json(json)?.unchecked_into())
 }
 
-/// A stored value read back.
+/// JSON text that serde_json wrote, parsed by JavaScript.
+fn parse_json(json: &[u8]) -> Result<JsValue, StoreError> {
+    std::str::from_utf8(json)
+        .ok()
+        .and_then(|text| js_sys::JSON::parse(text).ok())
+        .ok_or_else(|| StoreError::InvalidData("a value did not convert to JSON".into()))
+}
+
+/// A stored value read back (or all the values of a getAll, read back as one array:
+/// one JSON text for the lot).
 pub(crate) fn from_js<V: DeserializeOwned>(value: &JsValue) -> Result<V, StoreError> {
     let text = js_sys::JSON::stringify(value)
         .ok()
         .and_then(|text| text.as_string())
         .ok_or_else(|| StoreError::InvalidData("a stored value is not JSON".into()))?;
     Ok(serde_json::from_str(&text)?)
-}
-
-/// Every value of a getAll, read back: one JSON text for the lot.
-pub(crate) fn from_js_all<V: DeserializeOwned>(
-    values: &js_sys::Array,
-) -> Result<Vec<V>, StoreError> {
-    from_js(values)
 }
 
 /// Several values read back at once (`None`: no such key): one JSON text crosses from

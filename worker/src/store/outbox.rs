@@ -8,7 +8,7 @@ use super::replica_tx::IdbTx;
 use super::schema::{
     META, OUTBOX, OUTBOX_BY_SEQ, OUTBOX_QUEUE, OUTBOX_SYNCED_AT, RECORD_STORES, VERSION_META,
 };
-use super::{from_js, from_js_all, get, put, readonly, readwrite, LocalStore, StoreError};
+use super::{from_js, get, put, readonly, readwrite, LocalStore, StoreError};
 use crate::engine::{Epoch, Verdict};
 use crate::replica::{rules, OutboxEntry, OutboxStats, Touched};
 use sync_protocol::{OutboxEvent, Timestamp};
@@ -33,7 +33,7 @@ impl LocalStore {
         // round trip per entry, which made this 2.5x slower than a plain-JS cursor
         // (worker/tests/bench_store.rs, P3). getAll reads 0 as "no limit", hence max(1).
         let entries: Vec<OutboxEntry> =
-            from_js_all(&queue.get_all(&JsValue::UNDEFINED, limit.max(1)).await?)?;
+            from_js(&queue.get_all(&JsValue::UNDEFINED, limit.max(1)).await?)?;
         let mut batch = Vec::new();
         for entry in entries {
             if !ready(&entry.event) {

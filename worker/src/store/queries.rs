@@ -4,9 +4,7 @@ use super::idb::{range, Source, Store};
 use super::notify::ChangeOrigin;
 use super::replica_tx::IdbTx;
 use super::schema::{BOARD, META, OUTBOX, RECORD_STORES, TODO, TODO_BY_BOARD, USER, VERSION_META};
-use super::{
-    from_js_all, from_js_many, get, pair_key, readonly, readwrite, LocalStore, StoreError,
-};
+use super::{from_js, from_js_many, get, pair_key, readonly, readwrite, LocalStore, StoreError};
 use crate::replica::meta::keys;
 use crate::replica::{local, Account, ReplicaTx, Touched};
 use futures::future::try_join_all;
@@ -80,8 +78,8 @@ impl LocalStore {
         };
         let (users, boards, all) = (tx.store(USER)?, tx.store(BOARD)?, JsValue::UNDEFINED);
         let (users, boards) = futures::try_join!(users.get_all(&all, 0), boards.get_all(&all, 0))?;
-        let users: Vec<User> = from_js_all(&users)?;
-        let mut boards: Vec<Board> = from_js_all(&boards)?;
+        let users: Vec<User> = from_js(&users)?;
+        let mut boards: Vec<Board> = from_js(&boards)?;
         boards.sort_by_key(|board| (board.created_at, board.id));
         let mut by_board: HashMap<Uuid, Vec<Todo>> =
             boards.iter().map(|board| (board.id, Vec::new())).collect();
@@ -92,7 +90,7 @@ impl LocalStore {
                 None => JsValue::UNDEFINED,
                 Some(last) => range::above(&JsValue::from_str(last), true)?,
             };
-            let chunk: Vec<Todo> = from_js_all(&todos.get_all(&query, READ_CHUNK).await?)?;
+            let chunk: Vec<Todo> = from_js(&todos.get_all(&query, READ_CHUNK).await?)?;
             let Some(last) = chunk.last() else {
                 break;
             };
@@ -238,7 +236,7 @@ impl LocalStore {
 
 async fn todos_of(todos: &Store, board_id: Uuid) -> Result<Vec<Todo>, StoreError> {
     let by_board = todos.index(TODO_BY_BOARD)?;
-    from_js_all(&by_board.get_all(&board_range(board_id)?, 0).await?)
+    from_js(&by_board.get_all(&board_range(board_id)?, 0).await?)
 }
 
 /// Every key of the `[boardId, createdAt]` index for one board: strings sort below

@@ -5,9 +5,7 @@ use super::records::{get_record, put_record};
 use super::schema::{
     META, OUTBOX, OUTBOX_BY_SEQ, OUTBOX_PENDING_RECORD, TODO, TODO_BY_BOARD, VERSION_META,
 };
-use super::{
-    from_js_all, from_js_many, get, get_raw, pair_key, put, put_at, to_js_array, StoreError,
-};
+use super::{from_js, from_js_many, get, get_raw, pair_key, put, put_at, to_js_array, StoreError};
 use crate::replica::meta::keys;
 use crate::replica::{version_key, Account, OutboxEntry, ReplicaTx, VersionMeta, Write};
 use sync_protocol::{Model, Record};
@@ -90,7 +88,7 @@ impl ReplicaTx for IdbTx<'_> {
     async fn pending_of(&self, model: Model, id: &str) -> Result<Vec<OutboxEntry>, StoreError> {
         // The index holds an event only while it waits to be pushed (sparse).
         let pending = self.tx.store(OUTBOX)?.index(OUTBOX_PENDING_RECORD)?;
-        from_js_all(
+        from_js(
             &pending
                 .get_all(&pair_key(version_key(model, id)), 0)
                 .await?,
@@ -109,7 +107,7 @@ impl ReplicaTx for IdbTx<'_> {
         // Not kept yet (a database of schema version 2, or just cleared): work it out
         // from the metadata once; the transaction that asked then stores it.
         let all = self.tx.store(VERSION_META)?;
-        let metas: Vec<VersionMeta> = from_js_all(&all.get_all(&JsValue::UNDEFINED, 0).await?)?;
+        let metas: Vec<VersionMeta> = from_js(&all.get_all(&JsValue::UNDEFINED, 0).await?)?;
         Ok(metas
             .into_iter()
             .filter_map(|meta| meta.last_applied_change_id)
