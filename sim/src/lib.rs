@@ -73,7 +73,7 @@ use sync_worker::engine::status::StatusBoard;
 use sync_worker::engine::{Clock, CycleOutcome, Engine, TransportError};
 use sync_worker::messages::{SyncConfig, WorkerInput, WorkerOutput};
 use sync_worker::replica::local::{self, TodoEdit};
-use sync_worker::replica::memory::MemoryReplica;
+use sync_worker::replica::memory::{MemoryReplica, ReplicaState};
 use sync_worker::replica::{Account, OutboxEntry, ReplicaTx};
 use uuid::Uuid;
 
@@ -138,6 +138,11 @@ pub struct Summary {
     /// refused (made before the membership ended, or on a board deleted meanwhile).
     pub member_changes_applied: usize,
     pub member_changes_refused: usize,
+    /// Creates that trusted what their tab's last change left, reading nothing first,
+    /// and of those, the ones another change (another tab's, a sign-in or sign-out)
+    /// fenced: made again, reading first.
+    pub trusting_creates: usize,
+    pub fenced_creates: usize,
     /// The history, step by step.
     pub history: Vec<String>,
 }
@@ -252,6 +257,8 @@ struct Tab {
     has_token: bool,
     status: StatusBoard,
     timer_generation: u64,
+    /// What the tab's last local change left, for its next create to trust.
+    expected: Option<local::Expected>,
 }
 
 /// The Web Lock of one device: one holder, a FIFO of waiting requests.
@@ -549,6 +556,7 @@ impl Sim {
             has_token,
             status: status.clone(),
             timer_generation: 0,
+            expected: None,
         });
         self.log(format!("device {device} tab {tab}: opened"));
         self.carry_out(device, tab, commands);
@@ -1503,6 +1511,43 @@ impl Sim {
         }
     }
 
+    /// What a local change (trusting or reading) must leave: every entry that was there
+    /// still there under its number, and each new one after all of them, made under
+    /// the signed-in account.
+    fn check_new_entries(
+        &mut self,
+        device: usize,
+        user: usize,
+        before: &ReplicaState,
+        after: &ReplicaState,
+    ) {
+        for (seq, entry) in &before.outbox {
+            if after.outbox.get(seq).map(|e| &e.event.id) != Some(&entry.event.id) {
+                self.violation(format!(
+                    "device {device}: a local change replaced outbox entry {seq}"
+                ));
+            }
+        }
+        let last_before = before.outbox.keys().next_back().copied().unwrap_or(0);
+        let user_id = self.users[user].id.to_string();
+        for (seq, entry) in after.outbox.range(last_before + 1..) {
+            let owner = entry.event.payload.get("userId").and_then(|id| id.as_str());
+            let created_board =
+                entry.event.entity_type == "Board" && entry.event.operation == "create";
+            if created_board && owner.is_some_and(|owner| owner != user_id) {
+                self.violation(format!(
+                    "device {device}: entry {seq} was made under another account"
+                ));
+            }
+        }
+        let added = after.outbox.len().saturating_sub(before.outbox.len());
+        if after.outbox.range(last_before + 1..).count() != added {
+            self.violation(format!(
+                "device {device}: a local change numbered an entry below {last_before}"
+            ));
+        }
+    }
+
     /// A local edit, through the replica's own local-write rules.
     fn edit(&mut self, device: usize, user: usize) {
         let replica = self.devices[device].replica.clone();
@@ -1548,91 +1593,125 @@ impl Sim {
         };
         let now = Timestamp::from_millis(self.now());
         let serial = self.rng.below(1000);
-        let (what, result): (String, Result<(), sync_worker::replica::RuleError>) = if boards
-            .is_empty()
-            || (roll < 15 && boards.len() < 4)
-        {
-            let name = format!("Board {serial}");
-            (
-                format!("create board {name}"),
-                futures::executor::block_on(replica.local_change(now, &mut ids, async |w| {
-                    local::create_board(w, &name).await.map(|_| ())
-                })),
-            )
-        } else if roll < 30 {
-            // Now and then a board shared with the person, as a client that does not
-            // know the rule would: the server refuses it (only the owner renames).
-            let (id, old) = if !shared.is_empty() && self.rng.below(8) == 0 {
-                shared[pick(&mut self.rng, shared.len())].clone()
+        // The change is made in one of the device's open tabs, which trusts what its own
+        // last change left, as the app's store does (`local::Expected`).
+        let open = self.open_tabs(device);
+        let tab = (!open.is_empty()).then(|| open[serial as usize % open.len()]);
+        let mut expected = tab.and_then(|tab| self.devices[device].tabs[tab].expected.take());
+        let trusting = expected.as_ref().filter(|expected| expected.is_fresh(now));
+        let fenced = trusting.is_some_and(|trusted| state.stamp.as_ref() != Some(&trusted.stamp));
+        let trusting = trusting.is_some();
+        let (what, result): (String, Result<(), sync_worker::replica::RuleError>) =
+            if boards.is_empty() || (roll < 15 && boards.len() < 4) {
+                let name = format!("Board {serial}");
+                (
+                    format!("create board {name}"),
+                    futures::executor::block_on(replica.local_change_trusting(
+                        &mut expected,
+                        now,
+                        &mut ids,
+                        async |w| local::create_board(w, &name).await.map(|_| ()),
+                    )),
+                )
+            } else if roll < 30 {
+                // Now and then a board shared with the person, as a client that does not
+                // know the rule would: the server refuses it (only the owner renames).
+                let (id, old) = if !shared.is_empty() && self.rng.below(8) == 0 {
+                    shared[pick(&mut self.rng, shared.len())].clone()
+                } else {
+                    boards[pick(&mut self.rng, boards.len())].clone()
+                };
+                // Sometimes another board's name, which the server refuses.
+                let name = if self.rng.below(3) == 0 {
+                    boards[pick(&mut self.rng, boards.len())].1.to_lowercase()
+                } else {
+                    format!("Board {serial}")
+                };
+                (
+                    format!("rename board {old} to {name}"),
+                    futures::executor::block_on(replica.local_change_trusting(
+                        &mut expected,
+                        now,
+                        &mut ids,
+                        async |w| local::rename_board(w, id, &name).await.map(|_| ()),
+                    )),
+                )
+            } else if roll < 34 {
+                let (id, name) = boards[pick(&mut self.rng, boards.len())].clone();
+                (
+                    format!("delete board {name}"),
+                    futures::executor::block_on(replica.local_change_trusting(
+                        &mut expected,
+                        now,
+                        &mut ids,
+                        async |w| local::delete_board(w, id).await,
+                    )),
+                )
+            } else if roll < 60 || todos.is_empty() {
+                // A todo on a board shared with the person as often as on one of their own.
+                let (board, _) = if !shared.is_empty() && self.rng.below(2) == 0 {
+                    shared[pick(&mut self.rng, shared.len())].clone()
+                } else {
+                    boards[pick(&mut self.rng, boards.len())].clone()
+                };
+                let edit = TodoEdit::normalized(&format!("Todo {serial}"), None);
+                (
+                    format!("add todo {serial}"),
+                    futures::executor::block_on(replica.local_change_trusting(
+                        &mut expected,
+                        now,
+                        &mut ids,
+                        async |w| local::create_todo(w, board, edit.clone()).await.map(|_| ()),
+                    )),
+                )
+            } else if roll < 75 {
+                let (id, _) = todos[pick_todo(&mut self.rng)];
+                (
+                    format!("toggle todo {id}"),
+                    futures::executor::block_on(replica.local_change_trusting(
+                        &mut expected,
+                        now,
+                        &mut ids,
+                        async |w| local::toggle_todo(w, id).await.map(|_| ()),
+                    )),
+                )
+            } else if roll < 90 {
+                let (id, description) = todos[pick_todo(&mut self.rng)].clone();
+                // A rename alone (one field), or a rename with a new description (two).
+                let edit = if self.rng.below(2) == 0 {
+                    TodoEdit::normalized(&format!("Todo {serial}"), description.as_deref())
+                } else {
+                    let details = format!("details {serial}");
+                    TodoEdit::normalized(&format!("Todo {serial}"), Some(details.as_str()))
+                };
+                (
+                    format!("edit todo {id}: {edit:?}"),
+                    futures::executor::block_on(replica.local_change_trusting(
+                        &mut expected,
+                        now,
+                        &mut ids,
+                        async |w| local::edit_todo(w, id, edit.clone()).await.map(|_| ()),
+                    )),
+                )
             } else {
-                boards[pick(&mut self.rng, boards.len())].clone()
+                let (id, _) = todos[pick(&mut self.rng, todos.len())];
+                (
+                    format!("delete todo {id}"),
+                    futures::executor::block_on(replica.local_change_trusting(
+                        &mut expected,
+                        now,
+                        &mut ids,
+                        async |w| local::delete_todo(w, id).await,
+                    )),
+                )
             };
-            // Sometimes another board's name, which the server refuses.
-            let name = if self.rng.below(3) == 0 {
-                boards[pick(&mut self.rng, boards.len())].1.to_lowercase()
-            } else {
-                format!("Board {serial}")
-            };
-            (
-                format!("rename board {old} to {name}"),
-                futures::executor::block_on(replica.local_change(now, &mut ids, async |w| {
-                    local::rename_board(w, id, &name).await.map(|_| ())
-                })),
-            )
-        } else if roll < 34 {
-            let (id, name) = boards[pick(&mut self.rng, boards.len())].clone();
-            (
-                format!("delete board {name}"),
-                futures::executor::block_on(
-                    replica.local_change(now, &mut ids, async |w| local::delete_board(w, id).await),
-                ),
-            )
-        } else if roll < 60 || todos.is_empty() {
-            // A todo on a board shared with the person as often as on one of their own.
-            let (board, _) = if !shared.is_empty() && self.rng.below(2) == 0 {
-                shared[pick(&mut self.rng, shared.len())].clone()
-            } else {
-                boards[pick(&mut self.rng, boards.len())].clone()
-            };
-            let edit = TodoEdit::normalized(&format!("Todo {serial}"), None);
-            (
-                format!("add todo {serial}"),
-                futures::executor::block_on(replica.local_change(now, &mut ids, async |w| {
-                    local::create_todo(w, board, edit).await.map(|_| ())
-                })),
-            )
-        } else if roll < 75 {
-            let (id, _) = todos[pick_todo(&mut self.rng)];
-            (
-                format!("toggle todo {id}"),
-                futures::executor::block_on(replica.local_change(now, &mut ids, async |w| {
-                    local::toggle_todo(w, id).await.map(|_| ())
-                })),
-            )
-        } else if roll < 90 {
-            let (id, description) = todos[pick_todo(&mut self.rng)].clone();
-            // A rename alone (one field), or a rename with a new description (two).
-            let edit = if self.rng.below(2) == 0 {
-                TodoEdit::normalized(&format!("Todo {serial}"), description.as_deref())
-            } else {
-                let details = format!("details {serial}");
-                TodoEdit::normalized(&format!("Todo {serial}"), Some(details.as_str()))
-            };
-            (
-                format!("edit todo {id}: {edit:?}"),
-                futures::executor::block_on(replica.local_change(now, &mut ids, async |w| {
-                    local::edit_todo(w, id, edit).await.map(|_| ())
-                })),
-            )
-        } else {
-            let (id, _) = todos[pick(&mut self.rng, todos.len())];
-            (
-                format!("delete todo {id}"),
-                futures::executor::block_on(
-                    replica.local_change(now, &mut ids, async |w| local::delete_todo(w, id).await),
-                ),
-            )
-        };
+        if let Some(tab) = tab {
+            self.devices[device].tabs[tab].expected = expected;
+        }
+        if trusting && (what.starts_with("create board") || what.starts_with("add todo")) {
+            self.summary.trusting_creates += 1;
+            self.summary.fenced_creates += usize::from(fenced);
+        }
         match result {
             Ok(()) => {
                 let mut after = replica.state();
@@ -1662,6 +1741,7 @@ impl Sim {
                         after = replica.state();
                     }
                 }
+                self.check_new_entries(device, user, &state, &after);
                 for entry in after.outbox.values() {
                     if !state.outbox.contains_key(&entry.seq) {
                         let on_shared = entry.event.payload.get("boardId").is_some_and(|id| {

@@ -74,6 +74,11 @@ fn no_change_is_ever_lost() {
             sum(|s| s.member_changes_applied) > 0,
             "no history applied a member's change to a shared board"
         );
+        // And creates that trust their tab's last change, some of them fenced.
+        assert!(
+            sum(|s| s.fenced_creates) > 0,
+            "no trusting create was fenced"
+        );
     }
     println!(
         "{} seeds ({first}..{}) passed in {:.1} s: {}",
@@ -93,7 +98,8 @@ fn totals(summaries: &[Summary]) -> String {
          {days} simulated days, \
          {} lock seizures, writes of old leaders before they read their loss: {} refused, \
          {} accepted before the successor opened the store; \
-         {} boards shared, {} memberships ended, members' changes: {} applied, {} refused",
+         {} boards shared, {} memberships ended, members' changes: {} applied, {} refused; \
+         {} creates trusted their tab's last change, {} of them fenced and made again",
         sum(|s| s.changes),
         sum(|s| s.applied),
         sum(|s| s.field_updates),
@@ -107,5 +113,7 @@ fn totals(summaries: &[Summary]) -> String {
         sum(|s| s.unshares),
         sum(|s| s.member_changes_applied),
         sum(|s| s.member_changes_refused),
+        sum(|s| s.trusting_creates),
+        sum(|s| s.fenced_creates),
     )
 }

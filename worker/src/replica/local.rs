@@ -7,7 +7,7 @@
 //! applies just those and a concurrent edit of another field on another device survives;
 //! an update that changes nothing writes nothing. Creates and deletes are whole-record.
 
-use super::meta::VersionMeta;
+use super::meta::{Stamp, VersionMeta};
 use super::outbox::OutboxEntry;
 use super::touched::Touched;
 use super::{Account, ReplicaTx, RuleError, Write};
@@ -35,18 +35,53 @@ impl TodoEdit {
     }
 }
 
-/// What a context's last local change left behind: the account it was made under and
-/// the next outbox sequence number.
+/// What a context's last local change left behind: the account it was made under, the
+/// next outbox sequence number, and the change's [`Stamp`].
 ///
-/// A create that has it need not read them first: it issues its writes together with
-/// the reads that check them, one round of requests instead of two. Should another
-/// context have written meanwhile (another tab's change, a sign-out), the check fails,
-/// the transaction is abandoned ([`RuleError::Outdated`]) and the change is made again
-/// the ordinary way, so a change is never written under a stale account or number.
+/// A create that has it reads nothing first, and waits for nothing before it commits:
+/// it spends the stamp as it writes. Only a local change (of any context) or a sign-in
+/// or sign-out changes the account or adds to the outbox, and each spends the stamp it
+/// finds; so if anything changed them since, the stamp is spent already, the
+/// transaction fails ([`RuleError::Outdated`]) and the change is made again the
+/// ordinary way, reading first. A change is never written under a stale account or
+/// number.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expected {
     pub account: Account,
     pub next_seq: u32,
+    pub stamp: Stamp,
+}
+
+/// How long a context trusts what its last change left: a burst of changes goes
+/// without reads, the first after a pause reads. Tombstones are kept far longer
+/// ([`SPENT_STAMPS_KEPT_MS`]), so that one a context could still trust is never
+/// forgotten, even if the clock moves (a stamp from the future is not trusted).
+const TRUST_FOR_MS: i64 = 30_000;
+
+/// How long the tombstone of a spent stamp is kept: a day.
+const SPENT_STAMPS_KEPT_MS: i64 = 86_400_000;
+
+impl Expected {
+    /// Whether a change made at `now` may trust it.
+    pub fn is_fresh(&self, now: Timestamp) -> bool {
+        self.stamp
+            .age(now)
+            .is_some_and(|age| (0..TRUST_FOR_MS).contains(&age))
+    }
+}
+
+/// Makes a local change, calling `attempt` (one transaction each time) first with what
+/// the context's last change left, and again, reading first, should that turn out
+/// outdated. Answers the change's value and what the context's next change may trust.
+pub async fn trusting<V, E: From<RuleError> + PartialEq>(
+    expected: Option<Expected>,
+    mut attempt: impl AsyncFnMut(Option<Expected>) -> Result<(V, Option<Expected>), E>,
+) -> Result<(V, Option<Expected>), E> {
+    let trusted = expected.is_some();
+    match attempt(expected).await {
+        Err(error) if trusted && error == E::from(RuleError::Outdated) => attempt(None).await,
+        done => done,
+    }
 }
 
 /// One local change in progress inside its transaction.
@@ -59,8 +94,10 @@ pub struct LocalWriter<'a, T: ReplicaTx> {
     pub touched: Touched,
     /// What the context believes is current (see [`Expected`]).
     expected: Option<Expected>,
-    /// The account the change was made under, as read or checked in its transaction.
+    /// The account the change was made under, as read or trusted in its transaction.
     account: Option<Account>,
+    /// The stamp this change wrote (once it saved something).
+    stamp: Option<Stamp>,
 }
 
 impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
@@ -73,6 +110,7 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
             touched: Touched::default(),
             expected: None,
             account: None,
+            stamp: None,
         }
     }
 
@@ -88,6 +126,7 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
         Some(Expected {
             account: self.account.clone()?,
             next_seq: self.next_seq?,
+            stamp: self.stamp.clone()?,
         })
     }
 
@@ -107,9 +146,9 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
     }
 
     /// Reads what saving a change to a record needs: the next outbox sequence number,
-    /// the record's metadata and the account. A change issues it together with its own
-    /// reads, so it costs one round of reads; its writes then go out together with no
-    /// round of their own (see [`ReplicaTx::write_all`]).
+    /// the stamp, the record's metadata and the account. A change issues it together
+    /// with its own reads, so it costs one round of reads; its writes then go out
+    /// together with no round of their own (see [`ReplicaTx::write_all`]).
     async fn prepare(&self, model: Model, id: Uuid) -> Result<Prepared, T::Error> {
         let tx = self.tx;
         let known_seq = self.next_seq;
@@ -120,18 +159,20 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
             }
         };
         let key = [(model, id.to_string())];
-        let (seq, mut metas, account) = futures::try_join!(seq, tx.metas(&key), tx.account())?;
+        let (seq, mut metas, account, stamp) =
+            futures::try_join!(seq, tx.metas(&key), tx.account(), tx.stamp())?;
         Ok(Prepared {
             seq,
             meta: metas.pop().flatten(),
             account,
-            check: None,
+            stamp: SpentStamp::Read(stamp),
+            parent: None,
         })
     }
 
     /// Prepares the creation of a record with a new id, which has no metadata yet, whose
     /// `parent` (a todo's board) must exist. With an [`Expected`] to trust, nothing is
-    /// read now: [`Self::save`] checks it, and the parent, as it writes.
+    /// read now: [`Self::save`] spends the stamp, and reads the parent, as it writes.
     async fn prepare_new(
         &self,
         model: Model,
@@ -139,15 +180,15 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
         parent: Option<(Model, Uuid)>,
     ) -> Result<Prepared, T::Error> {
         if let (Some(expected), None) = (&self.expected, self.next_seq) {
-            return Ok(Prepared {
-                seq: expected.next_seq,
-                meta: None,
-                account: Some(expected.account.clone()),
-                check: Some(Check {
-                    expected: expected.clone(),
+            if expected.is_fresh(self.now) {
+                return Ok(Prepared {
+                    seq: expected.next_seq,
+                    meta: None,
+                    account: Some(expected.account.clone()),
+                    stamp: SpentStamp::Trusted(expected.stamp.clone()),
                     parent,
-                }),
-            });
+                });
+            }
         }
         let ((), prepared) = futures::try_join!(self.exists(parent), self.prepare(model, id))?;
         Ok(prepared)
@@ -159,19 +200,6 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
             Some((model, id)) => self.record(model, id).await.map(drop),
             None => Ok(()),
         }
-    }
-
-    /// Reads what a [`Check`] trusted; fails if anything differs.
-    async fn verify(&self, check: &Check) -> Result<(), T::Error> {
-        let tx = self.tx;
-        let (account, last_seq, ()) =
-            futures::try_join!(tx.account(), tx.last_seq(), self.exists(check.parent))?;
-        if account.as_ref() != Some(&check.expected.account)
-            || last_seq + 1 != check.expected.next_seq
-        {
-            return Err(RuleError::Outdated.into());
-        }
-        Ok(())
     }
 
     /// Applies `operation` to `record` locally and queues it for the server, with what
@@ -189,7 +217,8 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
         let model = record.model();
         let id = record.id().to_string();
         self.next_seq = Some(prepared.seq + 1);
-        let mut event = OutboxEvent::new((self.new_id)(), operation, &record, self.now);
+        let event_id = (self.new_id)();
+        let mut event = OutboxEvent::new(event_id, operation, &record, self.now);
         if let Some(fields) = changed_fields {
             event = event.with_changed_fields(fields);
         }
@@ -202,16 +231,36 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
             Operation::Delete => Write::RemoveRecord(model, id.clone()),
             Operation::Create | Operation::Update => Write::PutRecord(record),
         };
-        // The check's reads are issued first, so they see the state before these writes;
-        // should it fail, the caller abandons the transaction with everything in it.
-        let verified = async {
-            match &prepared.check {
-                Some(check) => self.verify(check).await,
-                None => Ok(()),
-            }
+        // The first save of a change spends the stamp and leaves its own, made unique by
+        // the event's random id. Forgetting old tombstones is left to changes that read
+        // first: a burst of trusted ones issues nothing it need not.
+        let stamp = match (&self.stamp, &prepared.stamp) {
+            (Some(_), _) => None,
+            (None, SpentStamp::Read(read)) => Some((read.as_ref(), false)),
+            (None, SpentStamp::Trusted(trusted)) => Some((Some(trusted), true)),
         };
+        let next = stamp.map(|_| Stamp::new(self.now, event_id));
+        let stamped = async {
+            if let (Some((spent, trusted)), Some(next)) = (stamp, &next) {
+                self.tx.replace_stamp(spent, Some(next)).await?;
+                if !trusted {
+                    let bound = Timestamp::from_millis(self.now.as_millis() - SPENT_STAMPS_KEPT_MS);
+                    self.tx
+                        .forget_spent_stamps(&Stamp::made_before(bound))
+                        .await?;
+                }
+            }
+            Ok(())
+        };
+        // The parent of a trusted create is read as the writes go out (IndexedDB cannot
+        // check that a record exists): should it be gone, the caller abandons the
+        // transaction with everything in it.
+        let parent = self.exists(prepared.parent);
         let writes = [change, Write::PutEntry(entry), Write::PutMeta(meta)];
-        futures::try_join!(verified, self.tx.write_all(&writes))?;
+        futures::try_join!(parent, stamped, self.tx.write_all(&writes))?;
+        if next.is_some() {
+            self.stamp = next;
+        }
         self.account = prepared.account;
         self.touched.record(model, &id);
         Ok(())
@@ -240,15 +289,18 @@ struct Prepared {
     seq: u32,
     meta: Option<VersionMeta>,
     account: Option<Account>,
-    /// What was trusted instead of read, for the save to check.
-    check: Option<Check>,
+    /// The stamp the save spends.
+    stamp: SpentStamp,
+    /// A record that must exist, read as the save writes (a trusted create's board).
+    parent: Option<(Model, Uuid)>,
 }
 
-/// What a create trusted, checked in its transaction as it writes.
-struct Check {
-    expected: Expected,
-    /// The record that must exist (a new todo's board).
-    parent: Option<(Model, Uuid)>,
+/// Where the stamp a save spends comes from.
+enum SpentStamp {
+    /// Read in the transaction (None: there is none yet).
+    Read(Option<Stamp>),
+    /// Trusted from the context's last change, unread: spending it checks it.
+    Trusted(Stamp),
 }
 
 fn not_found(model: Model) -> RuleError {
@@ -469,6 +521,7 @@ async fn update_todo<T: ReplicaTx>(
 /// Signs in locally: keeps the account and its user record, the server's copy rebased
 /// under the local changes still waiting to be pushed (which are newer than it).
 pub async fn sign_in<T: ReplicaTx>(tx: &T, account: &Account) -> Result<(), T::Error> {
+    spend_stamp(tx).await?;
     tx.set_account(Some(account)).await?;
     let id = account.user.id.to_string();
     let (pending, local) = futures::try_join!(
@@ -479,6 +532,22 @@ pub async fn sign_in<T: ReplicaTx>(tx: &T, account: &Account) -> Result<(), T::E
         tx.put_record(&user).await?;
     }
     Ok(())
+}
+
+/// Signs out locally: forgets the account and everything of it (but the term, see
+/// [`ReplicaTx::clear_data`]).
+pub async fn sign_out<T: ReplicaTx>(tx: &T) -> Result<(), T::Error> {
+    spend_stamp(tx).await?;
+    tx.clear_data().await
+}
+
+/// Spends the stamp and leaves none, as the account changes: a context that trusted
+/// what its last change left reads first again (see [`Expected`]).
+async fn spend_stamp<T: ReplicaTx>(tx: &T) -> Result<(), T::Error> {
+    match tx.stamp().await? {
+        Some(stamp) => tx.replace_stamp(Some(&stamp), None).await,
+        None => Ok(()),
+    }
 }
 
 /// Takes the lead: raises the leadership term and returns the new one. Every write of a

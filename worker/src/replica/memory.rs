@@ -7,11 +7,11 @@
 
 use super::local::{self, LocalWriter};
 use super::rules;
-use super::{Account, OutboxEntry, OutboxStats, ReplicaTx, RuleError, VersionMeta};
+use super::{Account, OutboxEntry, OutboxStats, ReplicaTx, RuleError, Stamp, VersionMeta};
 use crate::engine::{Epoch, StoreFailure, SyncStore, Verdict};
 use crate::messages::PullStats;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use sync_protocol::{Model, OutboxEvent, PullResponse, Record, Timestamp};
 use uuid::Uuid;
 
@@ -30,6 +30,9 @@ pub struct ReplicaState {
     /// was kept, until a rule sets it (read, it is then worked out from the metadata).
     pub applied_bound: Option<String>,
     pub pulled_through: Option<String>,
+    pub stamp: Option<Stamp>,
+    /// The tombstones of spent stamps.
+    pub spent_stamps: BTreeSet<Stamp>,
 }
 
 /// One transaction: a working copy of the state.
@@ -85,11 +88,38 @@ impl ReplicaTx for MemoryTx {
 
     async fn clear_data(&self) -> Result<(), RuleError> {
         let mut state = self.state.borrow_mut();
-        let term = state.term;
         *state = ReplicaState {
-            term,
+            term: state.term,
+            spent_stamps: std::mem::take(&mut state.spent_stamps),
             ..ReplicaState::default()
         };
+        Ok(())
+    }
+
+    async fn stamp(&self) -> Result<Option<Stamp>, RuleError> {
+        Ok(self.state.borrow().stamp.clone())
+    }
+
+    async fn replace_stamp(
+        &self,
+        spent: Option<&Stamp>,
+        next: Option<&Stamp>,
+    ) -> Result<(), RuleError> {
+        let mut state = self.state.borrow_mut();
+        if let Some(spent) = spent {
+            if !state.spent_stamps.insert(spent.clone()) {
+                return Err(RuleError::Outdated);
+            }
+        }
+        state.stamp = next.cloned();
+        Ok(())
+    }
+
+    async fn forget_spent_stamps(&self, bound: &Stamp) -> Result<(), RuleError> {
+        self.state
+            .borrow_mut()
+            .spent_stamps
+            .retain(|spent| spent >= bound);
         Ok(())
     }
 
@@ -276,13 +306,35 @@ impl MemoryReplica {
         .await
     }
 
+    /// A local change made by a context (a tab) that keeps what its last change left
+    /// in `expected`, as the app's store does (see [`local::Expected`]).
+    pub async fn local_change_trusting<V>(
+        &self,
+        expected: &mut Option<local::Expected>,
+        now: Timestamp,
+        ids: &mut dyn FnMut() -> Uuid,
+        change: impl for<'w> AsyncFn(&mut LocalWriter<'w, MemoryTx>) -> Result<V, RuleError>,
+    ) -> Result<V, RuleError> {
+        let (value, next) = local::trusting(expected.take(), async |trusted| {
+            self.transaction(async |tx| {
+                let mut write = LocalWriter::new(tx, now, ids).expecting(trusted);
+                let value = change(&mut write).await?;
+                Ok((value, write.expected_next()))
+            })
+            .await
+        })
+        .await?;
+        *expected = next;
+        Ok(value)
+    }
+
     pub async fn sign_in(&self, account: &Account) -> Result<(), RuleError> {
         self.transaction(async |tx| local::sign_in(tx, account).await)
             .await
     }
 
     pub async fn clear_local_data(&self) -> Result<(), RuleError> {
-        self.transaction(async |tx| tx.clear_data().await).await
+        self.transaction(async |tx| local::sign_out(tx).await).await
     }
 
     pub async fn claim_term(&self) -> Result<u64, RuleError> {

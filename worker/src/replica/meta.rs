@@ -62,6 +62,52 @@ pub mod keys {
     /// The newest changelog id a pulled page brought (a string; see
     /// `ReplicaTx::pulled_through`).
     pub const PULLED_THROUGH: &str = "pulledThrough";
+    /// The [`super::Stamp`] of the last local change (absent before the first, and
+    /// after a sign-in or sign-out).
+    pub const STAMP: &str = "stamp";
+    /// Where a spent stamp's tombstone is kept: this prefix, then the stamp. `~` sorts
+    /// after every other key, so a sign-out clears the others and keeps the tombstones.
+    pub const SPENT_STAMPS: &str = "~spent:";
+}
+
+/// Marks which local change wrote last, so that a context can tell, in the transaction
+/// of its next change and without reading first, that no other context changed the
+/// account or the outbox since its own last change (see `local::Expected`).
+///
+/// Each local change replaces the stamp with a new one and leaves a tombstone of the
+/// one it replaced; a sign-in or sign-out leaves a tombstone and no stamp. A change that
+/// trusts its context's own stamp adds that tombstone itself, which fails if another
+/// transaction spent the stamp first. The stamp begins with the time it was made, so
+/// that old tombstones can be forgotten: no context trusts a stamp that old.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Stamp(String);
+
+impl Stamp {
+    /// A new stamp made at `at`, unique by `id` (a fresh random id).
+    pub fn new(at: sync_protocol::Timestamp, id: uuid::Uuid) -> Stamp {
+        Stamp(format!("{}:{}", Stamp::time_part(at), id.simple()))
+    }
+
+    /// Every stamp made before `at` sorts below this.
+    pub fn made_before(at: sync_protocol::Timestamp) -> Stamp {
+        Stamp(Stamp::time_part(at))
+    }
+
+    /// Zero-padded milliseconds, so that stamps sort in the order they were made.
+    fn time_part(at: sync_protocol::Timestamp) -> String {
+        format!("{:015}", at.as_millis().max(0))
+    }
+
+    /// How long before `now` the stamp was made (negative if the clock went back).
+    pub fn age(&self, now: sync_protocol::Timestamp) -> Option<i64> {
+        let made: i64 = self.0.split(':').next()?.parse().ok()?;
+        Some(now.as_millis() - made)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// The signed-in account, shared by the page and the worker.

@@ -16,9 +16,11 @@ pub mod outbox;
 pub mod pending;
 pub mod rules;
 pub mod touched;
+#[cfg(test)]
+mod trust_tests;
 
 pub use local::TodoEdit;
-pub use meta::{version_key, Account, VersionMeta};
+pub use meta::{version_key, Account, Stamp, VersionMeta};
 pub use outbox::{OutboxEntry, OutboxStats};
 pub use pending::Pending;
 pub use touched::Touched;
@@ -63,8 +65,23 @@ pub trait ReplicaTx {
     /// Forgets the cursor: the next pull reads the changelog from its start.
     async fn clear_cursor(&self) -> Result<(), Self::Error>;
     /// Forgets the records, their metadata, the outbox, the cursor and the account
-    /// (sign-out), but not the term: a cycle of the old session stays fenced.
+    /// (sign-out), but not the term: a cycle of the old session stays fenced; nor the
+    /// tombstones of spent stamps, which fence a local change that trusted one.
     async fn clear_data(&self) -> Result<(), Self::Error>;
+
+    /// The stamp of the last local change (see [`Stamp`]).
+    async fn stamp(&self) -> Result<Option<Stamp>, Self::Error>;
+    /// Spends `spent`, the stamp this transaction read or trusted, leaving its
+    /// tombstone, and makes `next` the stamp. A stamp is spent once: if its tombstone is
+    /// there already, the transaction fails with [`RuleError::Outdated`] (IndexedDB when
+    /// it commits, the memory replica at once).
+    async fn replace_stamp(
+        &self,
+        spent: Option<&Stamp>,
+        next: Option<&Stamp>,
+    ) -> Result<(), Self::Error>;
+    /// Forgets the tombstones of stamps that sort below `bound` (made before it).
+    async fn forget_spent_stamps(&self, bound: &Stamp) -> Result<(), Self::Error>;
 
     async fn entry(&self, event_id: &str) -> Result<Option<OutboxEntry>, Self::Error>;
     async fn put_entry(&self, entry: &OutboxEntry) -> Result<(), Self::Error>;

@@ -58,6 +58,10 @@ impl StoreError {
             "QuotaExceededError" => StoreError::QuotaExceeded,
             "VersionError" => StoreError::VersionChanged,
             "DataError" | "DataCloneError" => StoreError::InvalidData(message),
+            // The store adds (rather than puts) one kind of value only: the tombstone of
+            // a spent stamp, which is there already when another tab wrote meanwhile
+            // (see `replica::meta::Stamp`).
+            "ConstraintError" => StoreError::Outdated,
             "InvalidStateError" | "TransactionInactiveError" if message.contains("clos") => {
                 StoreError::VersionChanged
             }

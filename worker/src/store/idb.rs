@@ -288,6 +288,14 @@ impl Store {
         self.0.put_with_key(value, key).map(drop).map_err(js_error)
     }
 
+    /// Writes a value under `key` (out-of-line key) that must not be there yet. If it
+    /// is, the request fails and, as nothing handles its error, the transaction aborts
+    /// with a `ConstraintError`.
+    pub(crate) fn add_at(&self, value: &JsValue, key: &JsValue) -> Result<(), StoreError> {
+        self.0.add_with_key(value, key).map(drop).map_err(js_error)
+    }
+
+    /// Deletes the value at `key`, or every value in a key range.
     pub(crate) fn delete(&self, key: &JsValue) -> Result<(), StoreError> {
         self.0.delete(key).map(drop).map_err(js_error)
     }

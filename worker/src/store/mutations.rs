@@ -15,29 +15,28 @@ use uuid::Uuid;
 const WRITE_STORES: [&str; 6] = [USER, BOARD, TODO, OUTBOX, VERSION_META, META];
 
 impl LocalStore {
-    /// Runs one local change in one transaction and, once it committed, tells the other
-    /// contexts. A create trusts what this context's previous change left (one round of
-    /// requests instead of two, see [`Expected`]); if another context wrote meanwhile,
-    /// that transaction is abandoned and the change made again, reading first.
+    /// Runs one local change in one transaction and tells the other contexts. A create
+    /// trusts what this context's previous change left, and so commits without waiting
+    /// for a read (see [`Expected`]); if another context wrote meanwhile, that
+    /// transaction fails and the change is made again, reading first.
     async fn local_change<T>(
         &self,
         change: impl for<'w, 'a> AsyncFn(&mut LocalWriter<'w, IdbTx<'a>>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let expected = self.expected.take();
-        let trusted = expected.is_some();
-        match self.local_change_expecting(&change, expected).await {
-            Err(StoreError::Outdated) if trusted => {
-                self.local_change_expecting(&change, None).await
-            }
-            done => done,
-        }
+        let (value, next) = local::trusting(expected, async |expected| {
+            self.local_change_expecting(&change, expected).await
+        })
+        .await?;
+        self.expected.replace(next);
+        Ok(value)
     }
 
     async fn local_change_expecting<T>(
         &self,
         change: &impl for<'w, 'a> AsyncFn(&mut LocalWriter<'w, IdbTx<'a>>) -> Result<T, StoreError>,
         expected: Option<Expected>,
-    ) -> Result<T, StoreError> {
+    ) -> Result<(T, Option<Expected>), StoreError> {
         let db = self.db().await?;
         let tx = readwrite(&db, &WRITE_STORES)?;
         let (value, touched, next) = {
@@ -51,8 +50,7 @@ impl LocalStore {
         };
         self.commit_and_tell(tx, &touched, ChangeOrigin::Local)
             .await?;
-        self.expected.replace(next);
-        Ok(value)
+        Ok((value, next))
     }
 
     pub async fn create_board(&self, name: &str) -> Result<Board, StoreError> {

@@ -6,7 +6,7 @@ use super::replica_tx::IdbTx;
 use super::schema::{BOARD, META, OUTBOX, RECORD_STORES, TODO, TODO_BY_BOARD, USER, VERSION_META};
 use super::{from_js, from_js_many, get, pair_key, readonly, readwrite, LocalStore, StoreError};
 use crate::replica::meta::keys;
-use crate::replica::{local, Account, ReplicaTx, Touched};
+use crate::replica::{local, Account, Touched};
 use futures::future::try_join_all;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -211,7 +211,7 @@ impl LocalStore {
         stores.extend(RECORD_STORES);
         let db = self.db().await?;
         let tx = readwrite(&db, &stores)?;
-        IdbTx { tx: &tx }.clear_data().await?;
+        local::sign_out(&IdbTx { tx: &tx }).await?;
         self.commit_and_tell(tx, &Touched::everything(), ChangeOrigin::Local)
             .await?;
         Ok(())

@@ -1,13 +1,13 @@
 //! The replica's rules over IndexedDB: [`ReplicaTx`] for one readwrite transaction.
 
-use super::idb::{Source, Store, Tx};
+use super::idb::{range, Source, Store, Tx};
 use super::records::{get_record, put_record};
 use super::schema::{
     META, OUTBOX, OUTBOX_BY_SEQ, OUTBOX_PENDING_RECORD, TODO, TODO_BY_BOARD, VERSION_META,
 };
 use super::{from_js, from_js_many, get, get_raw, pair_key, put, put_at, to_js_array, StoreError};
 use crate::replica::meta::keys;
-use crate::replica::{version_key, Account, OutboxEntry, ReplicaTx, VersionMeta, Write};
+use crate::replica::{version_key, Account, OutboxEntry, ReplicaTx, Stamp, VersionMeta, Write};
 use sync_protocol::{Model, Record};
 use uuid::Uuid;
 use wasm_bindgen::JsValue;
@@ -68,13 +68,45 @@ impl ReplicaTx for IdbTx<'_> {
 
     async fn clear_data(&self) -> Result<(), StoreError> {
         let term = self.term().await?;
-        for store in [OUTBOX, VERSION_META, META]
+        for store in [OUTBOX, VERSION_META]
             .into_iter()
             .chain(super::schema::RECORD_STORES)
         {
             self.tx.store(store)?.clear().await?;
         }
+        // Every key of `Meta` but the tombstones, which sort last.
+        let kept = JsValue::from_str(keys::SPENT_STAMPS);
+        self.tx.store(META)?.delete(&range::below(&kept, true)?)?;
         self.set_term(term).await
+    }
+
+    async fn stamp(&self) -> Result<Option<Stamp>, StoreError> {
+        self.meta_value(keys::STAMP).await
+    }
+
+    async fn replace_stamp(
+        &self,
+        spent: Option<&Stamp>,
+        next: Option<&Stamp>,
+    ) -> Result<(), StoreError> {
+        let meta = self.tx.store(META)?;
+        if let Some(spent) = spent {
+            // Added, not put: a tombstone there already fails the request, and with it
+            // the transaction, when it commits (StoreError::Outdated). Nothing waits for
+            // the answer, so a change that trusted its stamp commits without a round trip
+            // of reads.
+            meta.add_at(&JsValue::TRUE, &spent_key(spent))?;
+        }
+        match next {
+            Some(next) => meta.put_at(&next.as_str().into(), &keys::STAMP.into()),
+            None => meta.delete(&keys::STAMP.into()),
+        }
+    }
+
+    async fn forget_spent_stamps(&self, bound: &Stamp) -> Result<(), StoreError> {
+        let lowest = JsValue::from_str(keys::SPENT_STAMPS);
+        let forgotten = range::between(&lowest, &spent_key(bound))?;
+        self.tx.store(META)?.delete(&forgotten)
     }
 
     async fn entry(&self, event_id: &str) -> Result<Option<OutboxEntry>, StoreError> {
@@ -228,6 +260,11 @@ impl ReplicaTx for IdbTx<'_> {
             .await?;
         Ok(ids.iter().filter_map(|id| id.as_string()).collect())
     }
+}
+
+/// Where the tombstone of a spent stamp is kept in `Meta`.
+fn spent_key(stamp: &Stamp) -> JsValue {
+    JsValue::from_str(&format!("{}{}", keys::SPENT_STAMPS, stamp.as_str()))
 }
 
 /// The object stores of one transaction by name, each looked up once.

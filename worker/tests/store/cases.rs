@@ -198,6 +198,23 @@ async fn a_create_after_another_tab_changed_the_account_is_the_new_accounts() {
     db.finish().await;
 }
 
+/// A tab that created a board, while another tab signed out, writes nothing: the
+/// sign-out spent the stamp the tab's next create trusted (and clearing the data kept
+/// its tombstone), so the create reads first and finds no account.
+#[wasm_bindgen_test]
+async fn a_create_after_another_tab_signed_out_is_refused_and_writes_nothing() {
+    let db = TestDb::new().await;
+    let other_tab = LocalStore::open_named(&db.name).await.unwrap();
+    db.store.create_board("Ada's").await.unwrap();
+    other_tab.clear_local_data().await.unwrap();
+    let refused = db.store.create_board("Late").await;
+    assert_eq!(refused, Err(StoreError::SignedOut));
+    assert!(db.store.outbox(10).await.unwrap().is_empty());
+    assert!(db.store.boards_with_todos().await.unwrap().is_empty());
+    other_tab.close();
+    db.finish().await;
+}
+
 #[wasm_bindgen_test]
 async fn boards_and_todos_read_back_in_creation_order() {
     let db = TestDb::new().await;
