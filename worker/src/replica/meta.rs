@@ -83,6 +83,13 @@ pub mod keys {
 #[serde(transparent)]
 pub struct Stamp(String);
 
+impl From<String> for Stamp {
+    /// A stamp as stored.
+    fn from(stored: String) -> Stamp {
+        Stamp(stored)
+    }
+}
+
 impl Stamp {
     /// A new stamp made at `at`, unique by `id` (a fresh random id).
     pub fn new(at: sync_protocol::Timestamp, id: uuid::Uuid) -> Stamp {

@@ -81,7 +81,9 @@ impl ReplicaTx for IdbTx<'_> {
     }
 
     async fn stamp(&self) -> Result<Option<Stamp>, StoreError> {
-        self.meta_value(keys::STAMP).await
+        // Stored as a plain string: no JSON decoding to link in for it.
+        let stored = get_raw(&self.tx.store(META)?, keys::STAMP).await?;
+        Ok(stored.and_then(|value| value.as_string()).map(Stamp::from))
     }
 
     async fn replace_stamp(
