@@ -128,13 +128,14 @@ fn scope(stores: &[&'static str]) -> Array {
     })
 }
 
-/// One transaction. Dropping it before [`Tx::commit`] aborts it, with every write made
-/// in it: a change that fails halfway leaves nothing behind.
+/// One transaction. Dropping a read-write one before [`Tx::commit`] aborts it, with
+/// every write made in it: a change that fails halfway leaves nothing behind.
 pub(crate) struct Tx {
     tx: IdbTransaction,
     /// Settles when the transaction completes or aborts (readwrite transactions only,
     /// listened to from the start so that no event is missed).
     outcome: Option<JsFuture>,
+    /// Committed, or read-only: nothing to abort when dropped.
     finished: bool,
 }
 
@@ -161,7 +162,10 @@ impl Tx {
         Ok(Tx {
             tx,
             outcome,
-            finished: false,
+            // A read-only transaction finishes on its own once its reads are answered.
+            // Aborting it when dropped, usually after it finished, cost an exception
+            // each time: about 0.4 ms of the page's read after every change notice.
+            finished: !writes,
         })
     }
 
@@ -197,7 +201,7 @@ impl Tx {
 impl Drop for Tx {
     fn drop(&mut self) {
         if !self.finished {
-            // It may have finished on its own (a read-only one); nothing to undo then.
+            // It may have aborted on its own already; nothing to undo then.
             let _ = self.tx.abort();
         }
     }
