@@ -2,12 +2,18 @@
 //! verdicts, every context of the origin (this page, other tabs' pages, the workers)
 //! learns which records changed and reads exactly those again, without polling.
 //!
-//! They travel over a BroadcastChannel, which delivers to every other channel object of
-//! the name, those of the posting context included: a page hears its own writes too.
+//! They travel over a BroadcastChannel to the other contexts. The posting context's own
+//! listeners hear them directly, in a microtask: the channel would deliver them too, but
+//! only after a round trip through the browser, which a profile of a click on "Create
+//! board" showed taking 1 to 4 ms of the 5 ms from the click to the board on screen.
+//! Each notice names the context that posted it, so that its listeners skip the copy
+//! the channel brings back.
 
 use crate::channel::JsonChannel;
 use crate::replica::Touched;
 use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use sync_protocol::Model;
 
 /// The channel's name (every context of the origin uses it).
@@ -39,6 +45,9 @@ pub struct Change {
     /// The records touched; `None` when every record may have changed (sign-out).
     #[serde(default)]
     pub records: Option<Vec<ChangedRecord>>,
+    /// The context that posted it (absent from older builds' notices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
 }
 
 impl Change {
@@ -56,8 +65,21 @@ impl Change {
                     })
                     .collect()
             }),
+            sender: None,
         }
     }
+}
+
+thread_local! {
+    /// This context's name on the channel: random, made once.
+    static CONTEXT: String = uuid::Uuid::new_v4().simple().to_string();
+    /// This context's listeners, by number, told of its own notices directly.
+    static LISTENERS: RefCell<Vec<(u32, Rc<dyn Fn(Change)>)>> = const { RefCell::new(Vec::new()) };
+    static NEXT_LISTENER: Cell<u32> = const { Cell::new(0) };
+}
+
+fn this_context() -> String {
+    CONTEXT.with(Clone::clone)
 }
 
 /// Posts change notices.
@@ -73,7 +95,20 @@ impl ChangeNotifier {
     }
 
     pub fn post(&self, change: &Change) {
-        self.channel.post(change);
+        let change = Change {
+            sender: Some(this_context()),
+            ..change.clone()
+        };
+        self.channel.post(&change);
+        let listeners: Vec<Rc<dyn Fn(Change)>> =
+            LISTENERS.with(|all| all.borrow().iter().map(|(_, l)| Rc::clone(l)).collect());
+        if !listeners.is_empty() {
+            wasm_bindgen_futures::spawn_local(async move {
+                for listener in listeners {
+                    listener(change.clone());
+                }
+            });
+        }
     }
 }
 
@@ -83,18 +118,42 @@ impl Default for ChangeNotifier {
     }
 }
 
-/// Calls back with every change notice posted by any other channel object (this
-/// context's store included), until dropped.
+/// Calls back with every change notice, this context's and every other's, until
+/// dropped.
 pub struct ChangeListener {
     _channel: JsonChannel<Change>,
+    number: u32,
 }
 
 impl ChangeListener {
     /// None when the browser has no BroadcastChannel.
     pub fn new(callback: impl Fn(Change) + 'static) -> Option<ChangeListener> {
-        let channel = JsonChannel::listener(CHANGES_CHANNEL, callback);
-        channel
-            .is_open()
-            .then_some(ChangeListener { _channel: channel })
+        let callback: Rc<dyn Fn(Change)> = Rc::new(callback);
+        let context = this_context();
+        let from_others = Rc::clone(&callback);
+        let channel = JsonChannel::listener(CHANGES_CHANNEL, move |change: Change| {
+            // This context's own notices were heard already, directly.
+            if change.sender.as_ref() != Some(&context) {
+                from_others(change);
+            }
+        });
+        if !channel.is_open() {
+            return None;
+        }
+        let number = NEXT_LISTENER.with(|next| next.replace(next.get().wrapping_add(1)));
+        LISTENERS.with(|all| all.borrow_mut().push((number, callback)));
+        Some(ChangeListener {
+            _channel: channel,
+            number,
+        })
+    }
+}
+
+impl Drop for ChangeListener {
+    fn drop(&mut self) {
+        LISTENERS.with(|all| {
+            all.borrow_mut()
+                .retain(|(number, _)| *number != self.number)
+        });
     }
 }

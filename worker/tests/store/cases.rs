@@ -1013,6 +1013,25 @@ fn named(change: &Change, model: Model) -> Vec<String> {
         .collect()
 }
 
+/// A context hears its own notice directly, by the time the write has committed, and
+/// once: the copy the channel brings back is skipped.
+#[wasm_bindgen_test]
+async fn a_context_hears_its_own_notice_at_once_and_once() {
+    let db = TestDb::new().await;
+    let (heard, watch) = watch_notices(&db.store);
+    let board = db.store.create_board("Groceries").await.unwrap();
+    assert_eq!(heard.borrow().len(), 1, "heard as the write committed");
+    assert_eq!(
+        named(&heard.borrow()[0], Model::Board),
+        [board.id.to_string()]
+    );
+    // Long enough for the channel's copy to arrive, had it not been skipped.
+    gloo_timers::future::TimeoutFuture::new(200).await;
+    assert_eq!(heard.borrow().len(), 1, "{:?}", heard.borrow());
+    drop(watch);
+    db.finish().await;
+}
+
 #[wasm_bindgen_test]
 async fn a_change_notice_names_exactly_the_records_it_touched() {
     let db = TestDb::new().await;
@@ -1021,7 +1040,7 @@ async fn a_change_notice_names_exactly_the_records_it_touched() {
     let milk = db.store.create_todo(board.id, "Milk", None).await.unwrap();
     let eggs = db.store.create_todo(board.id, "Eggs", None).await.unwrap();
     db.store.delete_board(board.id).await.unwrap();
-    // A page hears its own writes too (the channel skips only the posting object).
+    // A page hears its own writes too (directly, not through the channel).
     wait_until(|| heard.borrow().len() >= 4).await;
     let notices = heard.borrow().clone();
     assert_eq!(notices.len(), 4, "{notices:?}");
