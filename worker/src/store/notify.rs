@@ -70,11 +70,14 @@ impl Change {
     }
 }
 
+/// A listener of this context, as it is told of this context's notices.
+type Listener = Rc<dyn Fn(Change)>;
+
 thread_local! {
     /// This context's name on the channel: random, made once.
     static CONTEXT: String = uuid::Uuid::new_v4().simple().to_string();
     /// This context's listeners, by number, told of its own notices directly.
-    static LISTENERS: RefCell<Vec<(u32, Rc<dyn Fn(Change)>)>> = const { RefCell::new(Vec::new()) };
+    static LISTENERS: RefCell<Vec<(u32, Listener)>> = const { RefCell::new(Vec::new()) };
     static NEXT_LISTENER: Cell<u32> = const { Cell::new(0) };
 }
 
@@ -100,7 +103,7 @@ impl ChangeNotifier {
             ..change.clone()
         };
         self.channel.post(&change);
-        let listeners: Vec<Rc<dyn Fn(Change)>> =
+        let listeners: Vec<Listener> =
             LISTENERS.with(|all| all.borrow().iter().map(|(_, l)| Rc::clone(l)).collect());
         if !listeners.is_empty() {
             wasm_bindgen_futures::spawn_local(async move {
@@ -128,7 +131,7 @@ pub struct ChangeListener {
 impl ChangeListener {
     /// None when the browser has no BroadcastChannel.
     pub fn new(callback: impl Fn(Change) + 'static) -> Option<ChangeListener> {
-        let callback: Rc<dyn Fn(Change)> = Rc::new(callback);
+        let callback: Listener = Rc::new(callback);
         let context = this_context();
         let from_others = Rc::clone(&callback);
         let channel = JsonChannel::listener(CHANGES_CHANNEL, move |change: Change| {
