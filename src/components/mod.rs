@@ -48,10 +48,26 @@ pub(crate) fn apply_change<T, F, Fut>(
     F: FnOnce(sync_worker::store::LocalStore) -> Fut + 'static,
     Fut: std::future::Future<Output = Result<T, sync_worker::store::StoreError>> + 'static,
 {
-    let (store, actions) = (context.store.clone(), context.actions.clone());
+    let store = context.store.clone();
+    report_change(
+        context,
+        error,
+        Box::pin(async move { change(store).await.map(drop) }),
+    );
+}
+
+/// What every [`apply_change`] shares, in one copy rather than one per call site.
+fn report_change(
+    context: &crate::hooks::data::AppContext,
+    error: UseStateHandle<Option<String>>,
+    change: std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(), sync_worker::store::StoreError>>>,
+    >,
+) {
+    let actions = context.actions.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        match change(store).await {
-            Ok(_) => {
+        match change.await {
+            Ok(()) => {
                 error.set(None);
                 actions.emit(crate::hooks::data::AppAction::LocalWrite);
             }

@@ -47,7 +47,7 @@ pub struct Change {
     pub records: Option<Vec<ChangedRecord>>,
     /// The context that posted it (absent from older builds' notices).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sender: Option<String>,
+    pub sender: Option<u64>,
 }
 
 impl Change {
@@ -74,15 +74,15 @@ impl Change {
 type Listener = Rc<dyn Fn(Change)>;
 
 thread_local! {
-    /// This context's name on the channel: random, made once.
-    static CONTEXT: String = uuid::Uuid::new_v4().simple().to_string();
+    /// This context's name on the channel: random (53 bits), made once.
+    static CONTEXT: u64 = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
     /// This context's listeners, by number, told of its own notices directly.
     static LISTENERS: RefCell<Vec<(u32, Listener)>> = const { RefCell::new(Vec::new()) };
     static NEXT_LISTENER: Cell<u32> = const { Cell::new(0) };
 }
 
-fn this_context() -> String {
-    CONTEXT.with(Clone::clone)
+fn this_context() -> u64 {
+    CONTEXT.with(|context| *context)
 }
 
 /// Posts change notices.
@@ -136,7 +136,7 @@ impl ChangeListener {
         let from_others = Rc::clone(&callback);
         let channel = JsonChannel::listener(CHANGES_CHANNEL, move |change: Change| {
             // This context's own notices were heard already, directly.
-            if change.sender.as_ref() != Some(&context) {
+            if change.sender != Some(context) {
                 from_others(change);
             }
         });
