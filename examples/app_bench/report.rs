@@ -28,6 +28,18 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// How `values` change per step of their index: the median of the slopes between every
+/// two of them (Theil–Sen), which a few outliers do not move as they move a mean.
+pub fn trend(values: &[f64]) -> f64 {
+    let mut slopes = Vec::with_capacity(values.len() * values.len() / 2);
+    for (i, a) in values.iter().enumerate() {
+        for (j, b) in values.iter().enumerate().skip(i + 1) {
+            slopes.push((b - a) / (j - i) as f64);
+        }
+    }
+    median(&slopes)
+}
+
 /// Values as a short list, in milliseconds.
 pub fn list(values: &[f64]) -> String {
     values
