@@ -64,10 +64,15 @@ const SPENT_STAMPS_KEPT_MS: i64 = 86_400_000;
 impl Expected {
     /// Whether a change made at `now` may trust it.
     pub fn is_fresh(&self, now: Timestamp) -> bool {
-        self.stamp
-            .age(now)
-            .is_some_and(|age| (0..TRUST_FOR_MS).contains(&age))
+        is_recent(&self.stamp, now)
     }
+}
+
+/// Whether `stamp` was made within [`TRUST_FOR_MS`] before `now`.
+fn is_recent(stamp: &Stamp, now: Timestamp) -> bool {
+    stamp
+        .age(now)
+        .is_some_and(|age| (0..TRUST_FOR_MS).contains(&age))
 }
 
 /// Makes a local change, calling `attempt` (one transaction each time) first with what
@@ -232,18 +237,22 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
             Operation::Create | Operation::Update => Write::PutRecord(record),
         };
         // The first save of a change spends the stamp and leaves its own, made unique by
-        // the event's random id. Forgetting old tombstones is left to changes that read
-        // first: a burst of trusted ones issues nothing it need not.
+        // the event's random id. Old tombstones are forgotten by the first change after a
+        // pause (the stamp it read is older than a trusted one could be, or there is
+        // none): a burst of changes issues no request it need not.
         let stamp = match (&self.stamp, &prepared.stamp) {
             (Some(_), _) => None,
-            (None, SpentStamp::Read(read)) => Some((read.as_ref(), false)),
-            (None, SpentStamp::Trusted(trusted)) => Some((Some(trusted), true)),
+            (None, SpentStamp::Read(read)) => {
+                let after_pause = !read.as_ref().is_some_and(|read| is_recent(read, self.now));
+                Some((read.as_ref(), after_pause))
+            }
+            (None, SpentStamp::Trusted(trusted)) => Some((Some(trusted), false)),
         };
         let next = stamp.map(|_| Stamp::new(self.now, event_id));
         let stamped = async {
-            if let (Some((spent, trusted)), Some(next)) = (stamp, &next) {
+            if let (Some((spent, forget)), Some(next)) = (stamp, &next) {
                 self.tx.replace_stamp(spent, Some(next)).await?;
-                if !trusted {
+                if forget {
                     let bound = Timestamp::from_millis(self.now.as_millis() - SPENT_STAMPS_KEPT_MS);
                     self.tx
                         .forget_spent_stamps(&Stamp::made_before(bound))

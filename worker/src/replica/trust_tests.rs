@@ -94,6 +94,13 @@ impl Profile {
         .unwrap();
     }
 
+    /// When each stamp whose tombstone is kept was made, in milliseconds.
+    fn tombstones_made_at(&self) -> Vec<i64> {
+        let spent = self.replica.state().spent_stamps;
+        let made = |stamp: &super::Stamp| -stamp.age(Timestamp::from_millis(0)).unwrap();
+        spent.iter().map(made).collect()
+    }
+
     /// The outbox's numbers and the owners of its boards, in number order.
     fn outbox(&self) -> Vec<(u32, String)> {
         let state = self.replica.state();
@@ -219,15 +226,41 @@ fn tombstones_outlive_a_sign_out_and_are_forgotten_after_a_day() {
     profile
         .create_board(&mut Tab::default(), 1_000 + DAY_MS + 1, "Later")
         .unwrap();
-    let spent = profile.replica.state().spent_stamps;
-    let made: Vec<i64> = spent
-        .iter()
-        .map(|stamp| {
-            stamp
-                .age(Timestamp::from_millis(0))
-                .map(|age| -age)
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(made, [2_000], "only the stamp made within the day is kept");
+    assert_eq!(
+        profile.tombstones_made_at(),
+        [2_000],
+        "only the stamp made within the day is kept"
+    );
+}
+
+#[test]
+fn only_the_first_change_after_a_pause_forgets_old_tombstones() {
+    let ada = person(1, "Ada");
+    let mut profile = Profile::signed_in_as(&ada);
+    let tab = || Tab::default();
+    profile.create_board(&mut tab(), 1_000, "First").unwrap();
+    profile.create_board(&mut tab(), 2_000, "Second").unwrap();
+    // A day on, the first change forgets the tombstone made before the day began.
+    profile
+        .create_board(&mut tab(), DAY_MS + 1_500, "Later")
+        .unwrap();
+    assert_eq!(profile.tombstones_made_at(), [2_000]);
+    // The next one, a second later, reads a stamp just made: it leaves the tombstones
+    // alone, although the one of 2,000 ms is a day old by now.
+    profile
+        .create_board(&mut tab(), DAY_MS + 2_500, "Soon after")
+        .unwrap();
+    assert_eq!(
+        profile.tombstones_made_at(),
+        [2_000, DAY_MS + 1_500],
+        "a burst issues no clean-up"
+    );
+    // After a pause, the next change forgets it.
+    profile
+        .create_board(&mut tab(), DAY_MS + 40_000, "After a pause")
+        .unwrap();
+    assert_eq!(
+        profile.tombstones_made_at(),
+        [DAY_MS + 1_500, DAY_MS + 2_500]
+    );
 }

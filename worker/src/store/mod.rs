@@ -143,7 +143,7 @@ impl LocalStore {
         }
         tx.commit(|| {
             if !touched.is_empty() {
-                self.notifier.post(&Change::new(touched, origin));
+                self.notifier.post(Change::new(touched, origin));
             }
         })
         .await

@@ -97,11 +97,8 @@ impl ChangeNotifier {
         }
     }
 
-    pub fn post(&self, change: &Change) {
-        let change = Change {
-            sender: Some(this_context()),
-            ..change.clone()
-        };
+    pub fn post(&self, mut change: Change) {
+        change.sender = Some(this_context());
         self.channel.post(&change);
         let listeners: Vec<Listener> =
             LISTENERS.with(|all| all.borrow().iter().map(|(_, l)| Rc::clone(l)).collect());
