@@ -60,8 +60,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use sync_protocol::{
-    Board, LogWithRecord, Model, Operation, OutboxEvent, PullRequest, PushErrorKind, PushResult,
-    Record, Timestamp, User,
+    Board, LogWithRecord, Model, Operation, OutboxEvent, PullRequest, PushError, PushErrorKind,
+    PushResult, Record, Timestamp, User,
 };
 use sync_server::storage::NewAccount;
 use sync_server::sync::SyncService;
@@ -143,6 +143,9 @@ pub struct Summary {
     /// fenced: made again, reading first.
     pub trusting_creates: usize,
     pub fenced_creates: usize,
+    /// Pushes the server handled only in part, answering about the first events of the
+    /// batch and leaving the rest waiting (each a retry with events after it booked).
+    pub partial_pushes: usize,
     /// The history, step by step.
     pub history: Vec<String>,
 }
@@ -1242,8 +1245,27 @@ impl Sim {
             let user = self.users[user].clone();
             match body {
                 Body::Push(events) => {
-                    let results: Vec<PushResult> =
-                        self.runtime.block_on(self.service.push(&user, &events));
+                    // Now and then the server handles only the first events of a batch
+                    // and answers that the others must come again: they stay waiting,
+                    // booked as retries, with events after them booked as done.
+                    let handled = if events.len() > 1 && self.rng.below(8) == 0 {
+                        self.summary.partial_pushes += 1;
+                        self.rng.between(1, events.len() as i64 - 1) as usize
+                    } else {
+                        events.len()
+                    };
+                    let mut results: Vec<PushResult> = self
+                        .runtime
+                        .block_on(self.service.push(&user, &events[..handled]));
+                    results.extend(events[handled..].iter().map(|event| PushResult {
+                        id: event.id.clone(),
+                        applied_changelog_id: None,
+                        error: Some(PushError::new(
+                            PushErrorKind::UnknownError,
+                            "not handled in this request: push it again",
+                        )),
+                        server_state: None,
+                    }));
                     for result in &results {
                         match &result.error {
                             None => {

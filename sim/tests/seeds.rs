@@ -79,6 +79,10 @@ fn no_change_is_ever_lost() {
             sum(|s| s.fenced_creates) > 0,
             "no trusting create was fenced"
         );
+        assert!(
+            sum(|s| s.partial_pushes) > 0,
+            "no push was answered in part"
+        );
     }
     println!(
         "{} seeds ({first}..{}) passed in {:.1} s: {}",
@@ -99,7 +103,8 @@ fn totals(summaries: &[Summary]) -> String {
          {} lock seizures, writes of old leaders before they read their loss: {} refused, \
          {} accepted before the successor opened the store; \
          {} boards shared, {} memberships ended, members' changes: {} applied, {} refused; \
-         {} creates trusted their tab's last change, {} of them fenced and made again",
+         {} creates trusted their tab's last change, {} of them fenced and made again; \
+         {} pushes answered in part",
         sum(|s| s.changes),
         sum(|s| s.applied),
         sum(|s| s.field_updates),
@@ -115,5 +120,6 @@ fn totals(summaries: &[Summary]) -> String {
         sum(|s| s.member_changes_refused),
         sum(|s| s.trusting_creates),
         sum(|s| s.fenced_creates),
+        sum(|s| s.partial_pushes),
     )
 }

@@ -33,6 +33,10 @@ pub struct ReplicaState {
     pub stamp: Option<Stamp>,
     /// The tombstones of spent stamps.
     pub spent_stamps: BTreeSet<Stamp>,
+    /// See [`ReplicaTx::queue_floor`]; the memory replica's reads of the waiting events
+    /// start there too, so that a floor set too high loses changes here as it would in
+    /// IndexedDB.
+    pub queue_floor: u32,
 }
 
 /// One transaction: a working copy of the state.
@@ -144,6 +148,23 @@ impl ReplicaTx for MemoryTx {
             .values()
             .filter(|entry| entry.event.is_pending() && entry.record_key() == key);
         Ok(waiting.cloned().collect())
+    }
+
+    async fn queue_floor(&self) -> Result<u32, RuleError> {
+        Ok(self.state.borrow().queue_floor)
+    }
+
+    async fn set_queue_floor(&self, floor: u32) -> Result<(), RuleError> {
+        self.state.borrow_mut().queue_floor = floor;
+        Ok(())
+    }
+
+    async fn first_waiting_from(&self, floor: u32) -> Result<Option<u32>, RuleError> {
+        let state = self.state.borrow();
+        let mut waiting = state.outbox.range(floor..).map(|(_, entry)| entry);
+        Ok(waiting
+            .find(|entry| entry.event.is_pending())
+            .map(|entry| entry.seq))
     }
 
     async fn pending_total(&self) -> Result<u32, RuleError> {
@@ -398,11 +419,11 @@ impl SyncStore for MemoryReplica {
         limit: u32,
         ready: &dyn Fn(&OutboxEvent) -> bool,
     ) -> Result<Vec<OutboxEvent>, StoreFailure> {
-        Ok(self
-            .state
-            .borrow()
+        let state = self.state.borrow();
+        Ok(state
             .outbox
-            .values()
+            .range(state.queue_floor..)
+            .map(|(_, entry)| entry)
             .filter(|entry| entry.event.is_pending())
             .take_while(|entry| ready(&entry.event))
             .take(limit as usize)

@@ -62,6 +62,9 @@ pub mod keys {
     /// The newest changelog id a pulled page brought (a string; see
     /// `ReplicaTx::pulled_through`).
     pub const PULLED_THROUGH: &str = "pulledThrough";
+    /// The queue floor (a number; see `ReplicaTx::queue_floor`). Below `~`: a sign-out
+    /// clears it with the outbox, whose numbers then start again from 1.
+    pub const QUEUE_FLOOR: &str = "queueFloor";
     /// The [`super::Stamp`] of the last local change (absent before the first, and
     /// after a sign-in or sign-out).
     pub const STAMP: &str = "stamp";

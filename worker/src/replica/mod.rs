@@ -94,6 +94,14 @@ pub trait ReplicaTx {
     }
     /// How many events, of any record, still wait to be pushed.
     async fn pending_total(&self) -> Result<u32, Self::Error>;
+    /// No event numbered below the queue floor waits to be pushed (0 until a booking
+    /// raised it). Reads of the waiting events start there: IndexedDB leaves an index
+    /// entry behind when a record leaves a sparse index, and skips it on every later
+    /// read, so a read from the start would cost more with every event ever pushed.
+    async fn queue_floor(&self) -> Result<u32, Self::Error>;
+    async fn set_queue_floor(&self, floor: u32) -> Result<(), Self::Error>;
+    /// The number of the first event at or after `floor` that waits to be pushed.
+    async fn first_waiting_from(&self, floor: u32) -> Result<Option<u32>, Self::Error>;
     /// The highest outbox sequence number in use (0 when the outbox is empty).
     async fn last_seq(&self) -> Result<u32, Self::Error>;
 

@@ -28,7 +28,7 @@ pub struct OutboxEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// `seq` while the server's refusal has not been dismissed by the person, else
-    /// absent (sparse, so that an index can be put on it with a new store).
+    /// absent (sparse: the `refused` index lists exactly the refusals shown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refused: Option<u32>,
 }

@@ -118,6 +118,7 @@ pub async fn book_verdicts<T: ReplicaTx>(
     // The newest changelog id marked applied here: the bound that lets pulled pages skip
     // the metadata must stay at or above every record's last applied id.
     let mut newest_applied: Option<&str> = None;
+    let mut booked_through = 0;
     for ((_, verdict), entry) in verdicts.iter().zip(entries) {
         let Some(mut entry) = entry else {
             continue;
@@ -126,6 +127,7 @@ pub async fn book_verdicts<T: ReplicaTx>(
         if !entry.event.is_pending() {
             continue;
         }
+        booked_through = booked_through.max(entry.seq);
         entry.book(verdict, now);
         let key = entry.record_key();
         let booked = entry.event.clone();
@@ -192,7 +194,27 @@ pub async fn book_verdicts<T: ReplicaTx>(
             None => Ok(()),
         }
     })?;
+    if booked_through > 0 {
+        raise_queue_floor(tx, booked_through).await?;
+    }
     Ok(changed)
+}
+
+/// Raises the queue floor to the first event still waiting, read after this booking's
+/// writes. With none waiting, it goes past the events booked (`booked_through`), not
+/// further: the next local change is numbered after the newest event, which may be
+/// one of them. Only a read of the index moves it, so no event that waits is ever
+/// below it; an event can start waiting only as a new one, numbered after every other.
+async fn raise_queue_floor<T: ReplicaTx>(tx: &T, booked_through: u32) -> Result<(), T::Error> {
+    let floor = tx.queue_floor().await?;
+    let raised = match tx.first_waiting_from(floor).await? {
+        Some(seq) => seq,
+        None => floor.max(booked_through + 1),
+    };
+    if raised > floor {
+        tx.set_queue_floor(raised).await?;
+    }
+    Ok(())
 }
 
 /// What undoing the refused event `refused` writes, given the server's state of its

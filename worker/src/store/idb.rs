@@ -60,12 +60,12 @@ fn factory() -> Result<IdbFactory, StoreError> {
         .ok_or_else(|| StoreError::Unavailable("IndexedDB is not available".into()))
 }
 
-/// Opens `name` at `version`; `upgrade(db, old_version)` runs inside the upgrade
-/// transaction when the stored database is older (or new: version 0).
+/// Opens `name` at `version`; `upgrade(db, tx, old_version)` runs inside the upgrade
+/// transaction `tx` when the stored database is older (or new: version 0).
 pub(crate) async fn open(
     name: &str,
     version: u32,
-    upgrade: impl Fn(&IdbDatabase, u32) -> Result<(), JsValue> + 'static,
+    upgrade: impl Fn(&IdbDatabase, &IdbTransaction, u32) -> Result<(), JsValue> + 'static,
 ) -> Result<IdbDatabase, StoreError> {
     let request: IdbOpenDbRequest = factory()?
         .open_with_u32(name, version)
@@ -73,11 +73,15 @@ pub(crate) async fn open(
     let on_upgrade = Closure::<dyn FnMut(IdbVersionChangeEvent)>::new({
         let request = request.clone();
         move |event: IdbVersionChangeEvent| {
+            let tx = request.transaction();
             let db = request.result().ok().and_then(|db| db.dyn_into().ok());
-            let upgraded = db.map(|db| upgrade(&db, event.old_version() as u32));
-            if !matches!(upgraded, Some(Ok(()))) {
+            let upgraded = match (db, &tx) {
+                (Some(db), Some(tx)) => upgrade(&db, tx, event.old_version() as u32).is_ok(),
+                _ => false,
+            };
+            if !upgraded {
                 // The upgrade transaction aborts, and the open fails with it.
-                if let Some(tx) = request.transaction() {
+                if let Some(tx) = tx {
                     let _ = tx.abort();
                 }
             }

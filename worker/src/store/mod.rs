@@ -158,8 +158,8 @@ impl LocalStore {
 
 /// Opens `name` at `version`, running the schema steps it has not seen.
 pub(crate) async fn open_database(name: &str, version: u32) -> Result<IdbDatabase, StoreError> {
-    idb::open(name, version, move |db, old_version| {
-        schema::upgrade(db, old_version, version)
+    idb::open(name, version, move |db, tx, old_version| {
+        schema::upgrade(db, tx, old_version, version)
     })
     .await
 }

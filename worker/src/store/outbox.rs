@@ -2,14 +2,16 @@
 //! pushed, in creation order, the booking of the server's verdicts, and the refusals
 //! shown to the person.
 
-use super::idb::{range, Source};
+use super::idb::{range, Source, Tx};
 use super::notify::ChangeOrigin;
 use super::replica_tx::IdbTx;
 use super::schema::{
-    META, OUTBOX, OUTBOX_BY_SEQ, OUTBOX_QUEUE, OUTBOX_SYNCED_AT, RECORD_STORES, VERSION_META,
+    META, OUTBOX, OUTBOX_BY_SEQ, OUTBOX_QUEUE, OUTBOX_REFUSED, OUTBOX_SYNCED_AT, RECORD_STORES,
+    VERSION_META,
 };
 use super::{from_js, get, put, readonly, readwrite, LocalStore, StoreError};
 use crate::engine::{Epoch, Verdict};
+use crate::replica::meta::keys;
 use crate::replica::{rules, OutboxEntry, OutboxStats, Touched};
 use sync_protocol::{OutboxEvent, Timestamp};
 use wasm_bindgen::JsValue;
@@ -27,13 +29,13 @@ impl LocalStore {
         ready: impl Fn(&OutboxEvent) -> bool,
     ) -> Result<Vec<OutboxEvent>, StoreError> {
         let db = self.db().await?;
-        let tx = readonly(&db, &[OUTBOX])?;
+        let tx = readonly(&db, &[OUTBOX, META])?;
+        let waiting = waiting_range(&tx).await?;
         let queue = tx.store(OUTBOX)?.index(OUTBOX_QUEUE)?;
         // One getAll of the first `limit` entries rather than a cursor: a cursor costs a
         // round trip per entry, which made this 2.5x slower than a plain-JS cursor
         // (worker/tests/bench_store.rs, P3). getAll reads 0 as "no limit", hence max(1).
-        let entries: Vec<OutboxEntry> =
-            from_js(&queue.get_all(&JsValue::UNDEFINED, limit.max(1)).await?)?;
+        let entries: Vec<OutboxEntry> = from_js(&queue.get_all(&waiting, limit.max(1)).await?)?;
         let mut batch = Vec::new();
         for entry in entries {
             if !ready(&entry.event) {
@@ -47,9 +49,9 @@ impl LocalStore {
     /// How many events wait to be pushed.
     pub async fn pending_count(&self) -> Result<u32, StoreError> {
         let db = self.db().await?;
-        let tx = readonly(&db, &[OUTBOX])?;
-        let queue = tx.store(OUTBOX)?.index(OUTBOX_QUEUE)?;
-        queue.count(&JsValue::UNDEFINED).await
+        let tx = readonly(&db, &[OUTBOX, META])?;
+        let waiting = waiting_range(&tx).await?;
+        tx.store(OUTBOX)?.index(OUTBOX_QUEUE)?.count(&waiting).await
     }
 
     /// Counts of events by state.
@@ -108,29 +110,14 @@ impl LocalStore {
 
     /// The server's refusals the person has not dismissed, oldest first.
     ///
-    /// The page asks after every push, so the common case (nothing refused) is answered
-    /// from the outbox's index counts; only when refused events exist is the outbox
-    /// walked. (A sparse index on `refused` would need a new store: see `schema`.)
+    /// The page asks after every push, so this reads the sparse index of shown
+    /// refusals: its cost follows how many are shown, not how many events the outbox
+    /// keeps.
     pub async fn refusals(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         let db = self.db().await?;
         let tx = readonly(&db, &[OUTBOX])?;
-        let (total, pending, synced) = counts(&tx).await?;
-        if total.saturating_sub(pending + synced) == 0 {
-            return Ok(Vec::new());
-        }
-        let by_seq = tx.store(OUTBOX)?.index(OUTBOX_BY_SEQ)?;
-        let mut refused = Vec::new();
-        let mut cursor = by_seq
-            .cursor(&JsValue::UNDEFINED, IdbCursorDirection::Next)
-            .await?;
-        while let Some(at) = cursor {
-            let entry = from_js::<OutboxEntry>(&at.value()?)?;
-            if entry.is_refusal_shown() {
-                refused.push(entry);
-            }
-            cursor = at.next().await?;
-        }
-        Ok(refused)
+        let refused = tx.store(OUTBOX)?.index(OUTBOX_REFUSED)?;
+        from_js(&refused.get_all(&JsValue::UNDEFINED, 0).await?)
     }
 
     /// The person read the notice of a refused change: stop showing it.
@@ -156,7 +143,7 @@ impl LocalStore {
     ) -> Result<u32, StoreError> {
         let cutoff = now.as_millis() as f64 - f64::from(days) * 86_400_000.0;
         let db = self.db().await?;
-        let tx = readwrite(&db, &[OUTBOX])?;
+        let tx = readwrite(&db, &[OUTBOX, META])?;
         let mut removed = 0;
         {
             let synced_at = tx.store(OUTBOX)?.index(OUTBOX_SYNCED_AT)?;
@@ -169,9 +156,31 @@ impl LocalStore {
                 cursor = at.next().await?;
             }
         }
+        if removed > 0 {
+            // The newest events may have gone, and the next one may take a number
+            // below the queue floor: the floor starts again from 0.
+            tx.store(META)?.delete(&keys::QUEUE_FLOOR.into())?;
+        }
         self.commit(tx).await?;
         Ok(removed)
     }
+}
+
+/// The keys of the `queue` index where the waiting events are: from the queue floor on
+/// (see `ReplicaTx::queue_floor`). `tx` must span `Meta`.
+pub(crate) async fn waiting_range(tx: &Tx) -> Result<JsValue, StoreError> {
+    waiting_from(queue_floor(tx).await?)
+}
+
+/// The queue floor, as `tx` (spanning `Meta`) reads it.
+pub(crate) async fn queue_floor(tx: &Tx) -> Result<u32, StoreError> {
+    let floor: Option<u32> = get(&tx.store(META)?, keys::QUEUE_FLOOR).await?;
+    Ok(floor.unwrap_or(0))
+}
+
+/// The keys of the `queue` index from `floor` on.
+pub(crate) fn waiting_from(floor: u32) -> Result<JsValue, StoreError> {
+    range::above(&JsValue::from(floor), false)
 }
 
 /// The outbox's entries: all of them, those waiting to be pushed, those synced.

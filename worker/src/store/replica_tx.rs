@@ -1,9 +1,11 @@
 //! The replica's rules over IndexedDB: [`ReplicaTx`] for one readwrite transaction.
 
 use super::idb::{range, Source, Store, Tx};
+use super::outbox::{queue_floor, waiting_from, waiting_range};
 use super::records::{get_record, put_record};
 use super::schema::{
-    META, OUTBOX, OUTBOX_BY_SEQ, OUTBOX_PENDING_RECORD, TODO, TODO_BY_BOARD, VERSION_META,
+    META, OUTBOX, OUTBOX_BY_SEQ, OUTBOX_PENDING_RECORD, OUTBOX_QUEUE, TODO, TODO_BY_BOARD,
+    VERSION_META,
 };
 use super::{from_js, from_js_many, get, get_raw, pair_key, put, put_at, to_js_array, StoreError};
 use crate::replica::meta::keys;
@@ -130,8 +132,26 @@ impl ReplicaTx for IdbTx<'_> {
     }
 
     async fn pending_total(&self) -> Result<u32, StoreError> {
-        let pending = self.tx.store(OUTBOX)?.index(OUTBOX_PENDING_RECORD)?;
-        pending.count(&JsValue::UNDEFINED).await
+        let waiting = waiting_range(self.tx).await?;
+        self.tx
+            .store(OUTBOX)?
+            .index(OUTBOX_QUEUE)?
+            .count(&waiting)
+            .await
+    }
+
+    async fn queue_floor(&self) -> Result<u32, StoreError> {
+        queue_floor(self.tx).await
+    }
+
+    async fn set_queue_floor(&self, floor: u32) -> Result<(), StoreError> {
+        self.put_meta_value(keys::QUEUE_FLOOR, &floor).await
+    }
+
+    async fn first_waiting_from(&self, floor: u32) -> Result<Option<u32>, StoreError> {
+        let queue = self.tx.store(OUTBOX)?.index(OUTBOX_QUEUE)?;
+        let first: Vec<OutboxEntry> = from_js(&queue.get_all(&waiting_from(floor)?, 1).await?)?;
+        Ok(first.first().map(|entry| entry.seq))
     }
 
     async fn applied_bound(&self) -> Result<String, StoreError> {
@@ -139,14 +159,18 @@ impl ReplicaTx for IdbTx<'_> {
             return Ok(bound);
         }
         // Not kept yet (a database of schema version 2, or just cleared): work it out
-        // from the metadata once; the transaction that asked then stores it.
+        // from the metadata once, and keep it. Left to a raise, it stayed unkept when no
+        // raise followed (a booking reads the metadata it wrote, so its id is no higher),
+        // and every later booking and pulled page read all the metadata again.
         let all = self.tx.store(VERSION_META)?;
         let metas: Vec<VersionMeta> = from_js(&all.get_all(&JsValue::UNDEFINED, 0).await?)?;
-        Ok(metas
+        let bound = metas
             .into_iter()
             .filter_map(|meta| meta.last_applied_change_id)
             .max()
-            .unwrap_or_default())
+            .unwrap_or_default();
+        self.set_applied_bound(&bound).await?;
+        Ok(bound)
     }
 
     async fn set_applied_bound(&self, id: &str) -> Result<(), StoreError> {

@@ -8,10 +8,10 @@
 //! index exactly while it waits to be pushed.
 
 use wasm_bindgen::JsValue;
-use web_sys::{IdbDatabase, IdbObjectStore, IdbObjectStoreParameters};
+use web_sys::{IdbDatabase, IdbObjectStore, IdbObjectStoreParameters, IdbTransaction};
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 pub const USER: &str = "User";
 pub const BOARD: &str = "Board";
@@ -33,12 +33,20 @@ pub const OUTBOX_QUEUE: &str = "queue";
 pub const OUTBOX_PENDING_RECORD: &str = "pendingRecord";
 /// Synced events by the time they synced (sparse), for clearing old ones.
 pub const OUTBOX_SYNCED_AT: &str = "syncedAtMs";
+/// Refused events the person has not dismissed, in creation order (sparse: `refused` =
+/// `seq` while the refusal is shown). Added in version 5.
+pub const OUTBOX_REFUSED: &str = "refused";
 
 /// Every store, for transactions that may touch any record.
 pub const RECORD_STORES: [&str; 3] = [USER, BOARD, TODO];
 
-/// Runs the steps from `old_version` up to `new_version`.
-pub fn upgrade(db: &IdbDatabase, old_version: u32, new_version: u32) -> Result<(), JsValue> {
+/// Runs the steps from `old_version` up to `new_version`, in the upgrade transaction `tx`.
+pub fn upgrade(
+    db: &IdbDatabase,
+    tx: &IdbTransaction,
+    old_version: u32,
+    new_version: u32,
+) -> Result<(), JsValue> {
     if old_version < 1 && new_version >= 1 {
         version_1(db)?;
     }
@@ -55,6 +63,9 @@ pub fn upgrade(db: &IdbDatabase, old_version: u32, new_version: u32) -> Result<(
     // spends the stamp in `Meta` (`replica::meta::Stamp`), on which a create of another
     // tab relies to skip its reads; a build of version 3 would write without spending
     // it, so it must not share the database.
+    if old_version < 5 && new_version >= 5 {
+        version_5(tx)?;
+    }
     Ok(())
 }
 
@@ -79,6 +90,16 @@ fn version_1(db: &IdbDatabase) -> Result<(), JsValue> {
 /// write atomically with the data they describe.
 fn version_2(db: &IdbDatabase) -> Result<(), JsValue> {
     db.create_object_store(META)?;
+    Ok(())
+}
+
+/// Version 5 indexes the refusals still shown. The page asks for them after every push,
+/// and without the index it had to count the whole outbox to know there were none:
+/// IndexedDB counts by walking the entries, so every push cost more as synced events
+/// piled up. Entries written before carry the field already; the browser indexes them.
+fn version_5(tx: &IdbTransaction) -> Result<(), JsValue> {
+    tx.object_store(OUTBOX)?
+        .create_index_with_str(OUTBOX_REFUSED, "refused")?;
     Ok(())
 }
 

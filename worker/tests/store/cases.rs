@@ -908,6 +908,156 @@ async fn opening_a_version_1_database_keeps_its_data() {
     LocalStore::delete_database(&name).await.unwrap();
 }
 
+/// The applied bound as the database `name` keeps it (None: not kept).
+async fn kept_applied_bound(name: &str) -> Option<String> {
+    let db = indexed_db_futures::database::Database::open(name)
+        .await
+        .unwrap();
+    let tx = db.transaction(schema::META).build().unwrap();
+    let value: Option<serde_json::Value> = tx
+        .object_store(schema::META)
+        .unwrap()
+        .get("appliedBound")
+        .serde()
+        .unwrap()
+        .await
+        .unwrap();
+    drop(tx);
+    db.close();
+    value.and_then(|value| value.as_str().map(str::to_string))
+}
+
+/// Working the applied bound out reads every record's metadata: the first booking that
+/// needs it keeps it, even when it raises nothing (its own id is what it worked out).
+#[wasm_bindgen_test]
+async fn the_first_booking_keeps_the_applied_bound_it_worked_out() {
+    let db = TestDb::new().await;
+    db.store.create_board("Mine").await.unwrap();
+    let event = db.store.next_batch(1, |_| true).await.unwrap().remove(0);
+    assert_eq!(kept_applied_bound(&db.name).await, None);
+    let verdict = Verdict::Applied {
+        changelog_id: format!("{:020}", 3),
+    };
+    db.store
+        .book_verdicts(&db.epoch, &[(event.id, verdict)], now())
+        .await
+        .unwrap();
+    assert_eq!(
+        kept_applied_bound(&db.name).await,
+        Some(format!("{:020}", 3))
+    );
+    db.finish().await;
+}
+
+/// The names of the boards whose events wait to be pushed, in order.
+async fn waiting(db: &TestDb) -> Vec<String> {
+    let batch = db.store.next_batch(50, |_| true).await.unwrap();
+    batch
+        .iter()
+        .map(|event| event.payload["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn reads_of_the_waiting_events_from_the_queue_floor_skip_none_of_them() {
+    let db = TestDb::new().await;
+    let first = db.store.create_board("A").await.unwrap();
+    db.store.create_board("B").await.unwrap();
+    db.store.create_board("C").await.unwrap();
+    let batch = db.store.next_batch(50, |_| true).await.unwrap();
+    let applied = |n: u64| Verdict::Applied {
+        changelog_id: format!("{n:020}"),
+    };
+    let retry = Verdict::Retry(PushError::new(PushErrorKind::UnknownError, "later"));
+    // B must come again; C, after it, is done: the floor may rise to B, not past it.
+    let verdicts = [
+        (batch[0].id.clone(), applied(1)),
+        (batch[1].id.clone(), retry),
+        (batch[2].id.clone(), applied(2)),
+    ];
+    db.store
+        .book_verdicts(&db.epoch, &verdicts, now())
+        .await
+        .unwrap();
+    assert_eq!(waiting(&db).await, ["B"]);
+    assert_eq!(db.store.pending_count().await.unwrap(), 1);
+    db.store.create_board("D").await.unwrap();
+    assert_eq!(waiting(&db).await, ["B", "D"]);
+
+    let batch = db.store.next_batch(50, |_| true).await.unwrap();
+    let verdicts: Vec<_> = batch
+        .iter()
+        .zip(3..)
+        .map(|(event, n)| (event.id.clone(), applied(n)))
+        .collect();
+    db.store
+        .book_verdicts(&db.epoch, &verdicts, now())
+        .await
+        .unwrap();
+    assert!(waiting(&db).await.is_empty());
+    assert_eq!(db.store.pending_count().await.unwrap(), 0);
+
+    // Clearing synced events takes the newest numbers with it, and the next change
+    // (a rename reads the outbox first) numbers its event 1 again, below the floor.
+    let later = Timestamp::from_millis(now().as_millis() + 60_000);
+    assert_eq!(db.store.clear_synced_older_than(0, later).await.unwrap(), 4);
+    db.store.rename_board(first.id, "A again").await.unwrap();
+    assert_eq!(waiting(&db).await, ["A again"]);
+    assert_eq!(db.store.pending_count().await.unwrap(), 1);
+    db.finish().await;
+}
+
+#[wasm_bindgen_test]
+async fn opening_a_version_4_database_lists_the_refusals_it_holds() {
+    let name = format!("test-{}", Uuid::new_v4());
+    sync_worker::store::create_database_at_version(&name, 4)
+        .await
+        .unwrap();
+    // What a build of schema version 4 left behind: a refusal still shown, one the
+    // person dismissed and a synced event. Version 5 indexes the first from its field.
+    let event = |seq: u32, name: &str, synced: bool, refused: Option<u32>| {
+        let id = Uuid::new_v4();
+        let mut event = serde_json::json!({
+            "id": Uuid::new_v4(), "entityType": "Board", "operation": "create",
+            "payload": {"id": id, "name": name, "createdAt": "2026-06-01T00:00:00.000Z", "userId": Uuid::nil()},
+            "createdAt": "2026-06-01T00:00:00.000Z", "tries": 1, "synced": synced,
+            "retryable": false, "lastError": null, "syncedAt": null, "lastAttemptedAt": null,
+            "seq": seq, "summary": format!("Creating board {name:?}"),
+        });
+        if synced {
+            event["syncedAt"] = "2026-06-01T00:00:01.000Z".into();
+            event["syncedAtMs"] = 1_780_272_001_000u64.into();
+        } else {
+            event["lastError"] = "CUSTOM_VALIDATION_FAILED: taken".into();
+        }
+        if let Some(refused) = refused {
+            event["refused"] = refused.into();
+        }
+        (schema::OUTBOX, event)
+    };
+    write_as_an_older_build(
+        &name,
+        Some(4),
+        &[
+            event(1, "Shown", false, Some(1)),
+            event(2, "Dismissed", false, None),
+            event(3, "Synced", true, None),
+        ],
+    )
+    .await;
+    let store = LocalStore::open_named(&name).await.expect("upgrades");
+    let notices: Vec<String> = store
+        .refusals()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|entry| entry.refusal_notice())
+        .collect();
+    assert_eq!(notices, ["Creating board \"Shown\" was refused: taken"]);
+    store.close();
+    LocalStore::delete_database(&name).await.unwrap();
+}
+
 #[wasm_bindgen_test]
 async fn other_listeners_hear_about_committed_changes() {
     let db = TestDb::new().await;
