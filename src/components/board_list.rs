@@ -1,4 +1,10 @@
-//! The boards: a form to add one, and every board with its todos.
+//! The boards: a form to add one, and the newest boards with their todos.
+//!
+//! With hundreds of boards, the page holds the newest ones and, above them, a button
+//! that shows earlier ones a slice at a time (as a board does with its todos): every
+//! card in the page costs each later change, even off screen, in the browser's
+//! bookkeeping of its elements and in collecting them. New boards land at the end, in
+//! the slice shown.
 
 use super::{apply_change, input_value, BoardCard};
 use crate::hooks::boards::{use_boards, Boards};
@@ -58,6 +64,10 @@ pub fn BoardList() -> Html {
     }
 }
 
+/// How many boards show at first (the newest), and how many more each click shows.
+const BOARDS_SHOWN_AT_FIRST: usize = 30;
+const BOARDS_SHOWN_PER_CLICK: usize = 30;
+
 #[derive(Properties)]
 struct BoardGridProps {
     boards: Rc<Vec<Rc<BoardView>>>,
@@ -71,16 +81,32 @@ impl PartialEq for BoardGridProps {
     }
 }
 
-/// Every board, keyed. The model replaces only the boards that changed, so the others
-/// pass the same `Rc` and their cards are skipped after a pointer comparison: a change
-/// costs the same with 200 boards as with 2, but for walking the list.
+/// The newest boards, keyed. The model replaces only the boards that changed, so the
+/// others pass the same `Rc` and their cards are skipped after a pointer comparison.
 #[component]
 fn BoardGrid(props: &BoardGridProps) -> Html {
+    let shown = use_state(|| BOARDS_SHOWN_AT_FIRST);
+    let hidden = props.boards.len().saturating_sub(*shown);
+    let more = hidden.min(BOARDS_SHOWN_PER_CLICK);
     html! {
-        <div class="boards">
-            for view in props.boards.iter() {
-                <BoardCard key={view.key.clone()} view={Rc::clone(view)} />
+        <>
+            if hidden > 0 {
+                <button type="button" class="quiet show-earlier" data-testid="show-earlier-boards"
+                    onclick={
+                        let shown = shown.clone();
+                        move |_: MouseEvent| shown.set(*shown + BOARDS_SHOWN_PER_CLICK)
+                    }>
+                    { format!(
+                        "Show {more} earlier {} ({hidden} hidden)",
+                        if more == 1 { "board" } else { "boards" }
+                    ) }
+                </button>
             }
-        </div>
+            <div class="boards">
+                for view in props.boards[hidden..].iter() {
+                    <BoardCard key={view.key.clone()} view={Rc::clone(view)} />
+                }
+            </div>
+        </>
     }
 }

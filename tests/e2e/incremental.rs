@@ -2,7 +2,8 @@
 //! the affected board and todo on screen, and the page reads just those records by id,
 //! never a whole store (no getAll, no cursor) and never a query per board.
 
-use sync_test_support::{Browser, Stack};
+use sync_protocol::Timestamp;
+use sync_test_support::{board, create, now, Browser, Client, Stack};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -91,4 +92,52 @@ async fn a_change_elsewhere_reads_and_renders_only_what_it_touched() {
     assert!(report.contains("Report"), "{report}");
     let work = work.text().await.expect("the board's element is the same");
     assert!(work.contains("Slides") && work.contains("0/2"), "{work}");
+}
+
+/// With more boards than the page holds, it shows the newest and offers the earlier
+/// ones a slice at a time; a new board lands at the end, in view.
+#[tokio::test]
+async fn many_boards_show_the_newest_and_the_earlier_ones_on_request() {
+    let Some(stack) = Stack::start().await else {
+        return;
+    };
+    let email = format!("many-boards-{}@example.com", uuid::Uuid::new_v4().simple());
+    let devices = stack.devices(1, &email, PASSWORD).await;
+    let page = &devices[0];
+    // 31 boards made elsewhere, a millisecond apart, oldest first.
+    let elsewhere = Client::logged_in(&stack.url, &email, PASSWORD).await;
+    let user = elsewhere.user().id;
+    let start = now().as_millis();
+    let events: Vec<_> = (0..31)
+        .map(|n| {
+            let mut made = board(user, &format!("Old {n:02}"));
+            made.created_at = Timestamp::from_millis(start + n);
+            create(made)
+        })
+        .collect();
+    let results = elsewhere.push(&events).await;
+    assert!(
+        results.iter().all(|result| result.error.is_none()),
+        "{results:?}"
+    );
+
+    page.find("board-Old 30").await;
+    page.find("board-Old 01").await;
+    assert!(
+        !page.exists("board-Old 00").await,
+        "the oldest waits behind the button"
+    );
+    assert_eq!(
+        page.text("show-earlier-boards").await,
+        "Show 1 earlier board (1 hidden)"
+    );
+    page.create_board("New").await;
+    page.find("board-New").await;
+    assert_eq!(
+        page.text("show-earlier-boards").await,
+        "Show 2 earlier boards (2 hidden)"
+    );
+    page.click("show-earlier-boards").await;
+    page.find("board-Old 00").await;
+    assert!(!page.exists("show-earlier-boards").await);
 }
