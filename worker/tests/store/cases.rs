@@ -699,6 +699,15 @@ async fn a_page_after_every_applied_entry_still_keeps_a_pending_change() {
     db.finish().await;
 }
 
+/// A new database as a build of schema `version` made it (for upgrade tests).
+async fn database_at_version(version: u32) -> String {
+    let name = format!("test-{}", Uuid::new_v4());
+    sync_worker::store::create_database_at_version(&name, version)
+        .await
+        .unwrap();
+    name
+}
+
 /// Puts `values` into their stores of the database `name` (opened at `version`, or at its
 /// current one) the way older builds wrote them: through serde-wasm-bindgen, which leaves
 /// a `None` or a JSON null as an undefined property.
@@ -734,10 +743,7 @@ async fn write_as_an_older_build(
 
 #[wasm_bindgen_test]
 async fn opening_a_version_2_database_works_out_the_applied_bound_from_its_metadata() {
-    let name = format!("test-{}", Uuid::new_v4());
-    sync_worker::store::create_database_at_version(&name, 2)
-        .await
-        .unwrap();
+    let name = database_at_version(2).await;
     let board_id = Uuid::new_v4();
     // What a build of schema version 2 left behind: a board whose metadata says
     // changelog entry 7 was applied to it (and no applied bound).
@@ -874,11 +880,8 @@ async fn old_synced_events_are_cleared() {
 
 #[wasm_bindgen_test]
 async fn opening_a_version_1_database_keeps_its_data() {
-    let name = format!("test-{}", Uuid::new_v4());
     // What a build of schema version 1 left behind: a board and its pending event.
-    sync_worker::store::create_database_at_version(&name, 1)
-        .await
-        .unwrap();
+    let name = database_at_version(1).await;
     let board_id = Uuid::new_v4();
     let board = serde_json::json!({"id": board_id, "name": "From v1", "createdAt": "2025-06-01T00:00:00.000Z", "userId": Uuid::nil()});
     let event = serde_json::json!({
@@ -1009,10 +1012,7 @@ async fn reads_of_the_waiting_events_from_the_queue_floor_skip_none_of_them() {
 
 #[wasm_bindgen_test]
 async fn opening_a_version_4_database_lists_the_refusals_it_holds() {
-    let name = format!("test-{}", Uuid::new_v4());
-    sync_worker::store::create_database_at_version(&name, 4)
-        .await
-        .unwrap();
+    let name = database_at_version(4).await;
     // What a build of schema version 4 left behind: a refusal still shown, one the
     // person dismissed and a synced event. Version 5 indexes the first from its field.
     let event = |seq: u32, name: &str, synced: bool, refused: Option<u32>| {
