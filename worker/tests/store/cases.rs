@@ -564,14 +564,7 @@ async fn a_page_that_fails_to_apply_keeps_the_old_cursor_and_data() {
 async fn acknowledged_changes_are_not_applied_again_when_pulled_back() {
     let db = TestDb::new().await;
     let board = db.store.create_board("Mine").await.unwrap();
-    let event = db.store.next_batch(1, |_| true).await.unwrap().remove(0);
-    let verdict = Verdict::Applied {
-        changelog_id: "00000000000000000003".into(),
-    };
-    db.store
-        .book_verdicts(&db.epoch, &[(event.id, verdict)], now())
-        .await
-        .unwrap();
+    accept_next(&db, 3).await;
     let echo = PullResponse {
         cursor: Some(format!("{:020}", 3)),
         logs_with_records: vec![entry(
@@ -653,14 +646,7 @@ async fn an_accepted_push_keeps_older_pulled_entries_of_its_record_stale() {
     let other = Uuid::new_v4();
     pull_board(&db, 1, other, "Other").await;
     let board = db.store.create_board("Mine").await.unwrap();
-    let event = db.store.next_batch(1, |_| true).await.unwrap().remove(0);
-    let verdict = Verdict::Applied {
-        changelog_id: format!("{:020}", 5),
-    };
-    db.store
-        .book_verdicts(&db.epoch, &[(event.id, verdict)], now())
-        .await
-        .unwrap();
+    accept_next(&db, 5).await;
     // Entry 3 comes after the last pulled one but before the accepted push (5).
     let stats = pull_board(&db, 3, board.id, "Older").await;
     assert_eq!((stats.applied, stats.stale), (0, 1));
@@ -681,14 +667,7 @@ async fn a_page_after_every_applied_entry_still_keeps_a_pending_change() {
     assert_eq!(board_name(&db, id).await, "Renamed here");
     // With nothing pending, the next page applies (the fast path, which sees no metadata,
     // writes it as the slow one would: the entry after it applies too).
-    let pushed = db.store.next_batch(1, |_| true).await.unwrap().remove(0);
-    let verdict = Verdict::Applied {
-        changelog_id: format!("{:020}", 3),
-    };
-    db.store
-        .book_verdicts(&db.epoch, &[(pushed.id, verdict)], now())
-        .await
-        .unwrap();
+    accept_next(&db, 3).await;
     for (n, name) in [(4, "Fourth"), (5, "Fifth")] {
         let stats = pull_board(&db, n, id, name).await;
         assert_eq!(stats.applied, 1);
@@ -911,6 +890,19 @@ async fn opening_a_version_1_database_keeps_its_data() {
     LocalStore::delete_database(&name).await.unwrap();
 }
 
+/// Takes the next waiting event and books the server's acceptance of it as changelog
+/// entry `n`.
+async fn accept_next(db: &TestDb, n: u64) {
+    let event = db.store.next_batch(1, |_| true).await.unwrap().remove(0);
+    let verdict = Verdict::Applied {
+        changelog_id: format!("{n:020}"),
+    };
+    db.store
+        .book_verdicts(&db.epoch, &[(event.id, verdict)], now())
+        .await
+        .unwrap();
+}
+
 /// The applied bound as the database `name` keeps it (None: not kept).
 async fn kept_applied_bound(name: &str) -> Option<String> {
     let db = indexed_db_futures::database::Database::open(name)
@@ -936,15 +928,8 @@ async fn kept_applied_bound(name: &str) -> Option<String> {
 async fn the_first_booking_keeps_the_applied_bound_it_worked_out() {
     let db = TestDb::new().await;
     db.store.create_board("Mine").await.unwrap();
-    let event = db.store.next_batch(1, |_| true).await.unwrap().remove(0);
     assert_eq!(kept_applied_bound(&db.name).await, None);
-    let verdict = Verdict::Applied {
-        changelog_id: format!("{:020}", 3),
-    };
-    db.store
-        .book_verdicts(&db.epoch, &[(event.id, verdict)], now())
-        .await
-        .unwrap();
+    accept_next(&db, 3).await;
     assert_eq!(
         kept_applied_bound(&db.name).await,
         Some(format!("{:020}", 3))
