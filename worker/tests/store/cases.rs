@@ -382,14 +382,7 @@ async fn push_results_are_booked_and_a_rejection_rolls_back() {
     );
     assert!(names.contains(&"Kept") && names.contains(&"Retried"));
     let _ = (kept, retried, rejected);
-    let notices: Vec<String> = db
-        .store
-        .refusals()
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|entry| entry.refusal_notice())
-        .collect();
+    let notices = refusal_notices(&db.store).await;
     assert_eq!(
         notices,
         [
@@ -890,6 +883,15 @@ async fn opening_a_version_1_database_keeps_its_data() {
     LocalStore::delete_database(&name).await.unwrap();
 }
 
+/// The notices of the refusals `store` shows, oldest first.
+async fn refusal_notices(store: &LocalStore) -> Vec<String> {
+    let refusals = store.refusals().await.unwrap();
+    refusals
+        .iter()
+        .filter_map(|entry| entry.refusal_notice())
+        .collect()
+}
+
 /// Takes the next waiting event and books the server's acceptance of it as changelog
 /// entry `n`.
 async fn accept_next(db: &TestDb, n: u64) {
@@ -1031,13 +1033,7 @@ async fn opening_a_version_4_database_lists_the_refusals_it_holds() {
     )
     .await;
     let store = LocalStore::open_named(&name).await.expect("upgrades");
-    let notices: Vec<String> = store
-        .refusals()
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|entry| entry.refusal_notice())
-        .collect();
+    let notices = refusal_notices(&store).await;
     assert_eq!(notices, ["Creating board \"Shown\" was refused: taken"]);
     store.close();
     LocalStore::delete_database(&name).await.unwrap();
