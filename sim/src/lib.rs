@@ -1621,7 +1621,7 @@ impl Sim {
         let tab = (!open.is_empty()).then(|| open[serial as usize % open.len()]);
         let mut expected = tab.and_then(|tab| self.devices[device].tabs[tab].expected.take());
         let trusting = expected.as_ref().filter(|expected| expected.is_fresh(now));
-        let fenced = trusting.is_some_and(|trusted| state.stamp.as_ref() != Some(&trusted.stamp));
+        let fenced = trusting.is_some_and(|trusted| state.stamp().as_ref() != Some(&trusted.stamp));
         let trusting = trusting.is_some();
         let (what, result): (String, Result<(), sync_worker::replica::RuleError>) =
             if boards.is_empty() || (roll < 15 && boards.len() < 4) {

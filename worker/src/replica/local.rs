@@ -236,27 +236,28 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
             Operation::Delete => Write::RemoveRecord(model, id.clone()),
             Operation::Create | Operation::Update => Write::PutRecord(record),
         };
-        // The first save of a change spends the stamp and leaves its own, made unique by
-        // the event's random id. Old tombstones are forgotten by the first change after a
-        // pause (the stamp it read is older than a trusted one could be, or there is
-        // none): a burst of changes issues no request it need not.
+        // The first save of a change spends the stamp and leaves its own, named by the
+        // event's random id. Old tombstones are forgotten by the first change after a
+        // pause (the stamp it read is older than a trusted one could be): a burst of
+        // changes issues no request it need not. The tombstone just added is the
+        // newest, so it is kept: the bound is at most the stamp it spends.
         let stamp = match (&self.stamp, &prepared.stamp) {
             (Some(_), _) => None,
             (None, SpentStamp::Read(read)) => {
-                let after_pause = !read.as_ref().is_some_and(|read| is_recent(read, self.now));
+                let after_pause = read.as_ref().is_some_and(|read| !is_recent(read, self.now));
                 Some((read.as_ref(), after_pause))
             }
             (None, SpentStamp::Trusted(trusted)) => Some((Some(trusted), false)),
         };
-        let next = stamp.map(|_| Stamp::new(self.now, event_id));
+        let next = stamp.map(|(spent, _)| Stamp::after(spent, self.now, event_id));
         let stamped = async {
             if let (Some((spent, forget)), Some(next)) = (stamp, &next) {
-                self.tx.replace_stamp(spent, Some(next)).await?;
-                if forget {
-                    let bound = Timestamp::from_millis(self.now.as_millis() - SPENT_STAMPS_KEPT_MS);
-                    self.tx
-                        .forget_spent_stamps(&Stamp::made_before(bound))
-                        .await?;
+                self.tx.replace_stamp(spent, next).await?;
+                if let (true, Some(spent)) = (forget, spent) {
+                    let day_ago =
+                        Timestamp::from_millis(self.now.as_millis() - SPENT_STAMPS_KEPT_MS);
+                    let bound = Stamp::made_before(day_ago).min(spent.clone());
+                    self.tx.forget_spent_stamps(&bound).await?;
                 }
             }
             Ok(())
@@ -550,13 +551,14 @@ pub async fn sign_out<T: ReplicaTx>(tx: &T) -> Result<(), T::Error> {
     tx.clear_data().await
 }
 
-/// Spends the stamp and leaves none, as the account changes: a context that trusted
-/// what its last change left reads first again (see [`Expected`]).
+/// Spends the stamp, as the account changes: a context that trusted what its last
+/// change left reads first again (see [`Expected`]). No clock here: the next stamp is
+/// made a millisecond after the one spent (no context trusts it: trust is in a
+/// context's own local change).
 async fn spend_stamp<T: ReplicaTx>(tx: &T) -> Result<(), T::Error> {
-    match tx.stamp().await? {
-        Some(stamp) => tx.replace_stamp(Some(&stamp), None).await,
-        None => Ok(()),
-    }
+    let spent = tx.stamp().await?;
+    let next = Stamp::after(spent.as_ref(), Timestamp::from_millis(0), Uuid::nil());
+    tx.replace_stamp(spent.as_ref(), &next).await
 }
 
 /// Takes the lead: raises the leadership term and returns the new one. Every write of a

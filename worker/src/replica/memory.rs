@@ -11,7 +11,8 @@ use super::{Account, OutboxEntry, OutboxStats, ReplicaTx, RuleError, Stamp, Vers
 use crate::engine::{Epoch, StoreFailure, SyncStore, Verdict};
 use crate::messages::PullStats;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
 use sync_protocol::{Model, OutboxEvent, PullResponse, Record, Timestamp};
 use uuid::Uuid;
 
@@ -30,13 +31,22 @@ pub struct ReplicaState {
     /// was kept, until a rule sets it (read, it is then worked out from the metadata).
     pub applied_bound: Option<String>,
     pub pulled_through: Option<String>,
-    pub stamp: Option<Stamp>,
-    /// The tombstones of spent stamps.
-    pub spent_stamps: BTreeSet<Stamp>,
+    /// The tombstones of spent stamps (None: the first change's, which spent none),
+    /// each holding the stamp that spent it.
+    pub spent_stamps: BTreeMap<Option<Stamp>, Stamp>,
     /// See [`ReplicaTx::queue_floor`]; the memory replica's reads of the waiting events
     /// start there too, so that a floor set too high loses changes here as it would in
     /// IndexedDB.
     pub queue_floor: u32,
+}
+
+impl ReplicaState {
+    /// The stamp: what the newest tombstone holds (see [`Stamp`]).
+    pub fn stamp(&self) -> Option<Stamp> {
+        self.spent_stamps
+            .last_key_value()
+            .map(|(_, next)| next.clone())
+    }
 }
 
 /// One transaction: a working copy of the state.
@@ -101,29 +111,25 @@ impl ReplicaTx for MemoryTx {
     }
 
     async fn stamp(&self) -> Result<Option<Stamp>, RuleError> {
-        Ok(self.state.borrow().stamp.clone())
+        Ok(self.state.borrow().stamp())
     }
 
-    async fn replace_stamp(
-        &self,
-        spent: Option<&Stamp>,
-        next: Option<&Stamp>,
-    ) -> Result<(), RuleError> {
+    async fn replace_stamp(&self, spent: Option<&Stamp>, next: &Stamp) -> Result<(), RuleError> {
         let mut state = self.state.borrow_mut();
-        if let Some(spent) = spent {
-            if !state.spent_stamps.insert(spent.clone()) {
-                return Err(RuleError::Outdated);
+        match state.spent_stamps.entry(spent.cloned()) {
+            Entry::Occupied(_) => Err(RuleError::Outdated),
+            Entry::Vacant(tombstone) => {
+                tombstone.insert(next.clone());
+                Ok(())
             }
         }
-        state.stamp = next.cloned();
-        Ok(())
     }
 
     async fn forget_spent_stamps(&self, bound: &Stamp) -> Result<(), RuleError> {
         self.state
             .borrow_mut()
             .spent_stamps
-            .retain(|spent| spent >= bound);
+            .retain(|spent, _| spent.as_ref().is_some_and(|spent| spent >= bound));
         Ok(())
     }
 

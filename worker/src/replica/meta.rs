@@ -65,23 +65,27 @@ pub mod keys {
     /// The queue floor (a number; see `ReplicaTx::queue_floor`). Below `~`: a sign-out
     /// clears it with the outbox, whose numbers then start again from 1.
     pub const QUEUE_FLOOR: &str = "queueFloor";
-    /// The [`super::Stamp`] of the last local change (absent before the first, and
-    /// after a sign-in or sign-out).
-    pub const STAMP: &str = "stamp";
-    /// Where a spent stamp's tombstone is kept: this prefix, then the stamp. `~` sorts
-    /// after every other key, so a sign-out clears the others and keeps the tombstones.
+    /// Where a spent stamp's tombstone is kept: this prefix, then the stamp; it holds
+    /// the stamp that spent it (see [`super::Stamp`]). `~` sorts after every other key,
+    /// so a sign-out clears the others and keeps the tombstones.
     pub const SPENT_STAMPS: &str = "~spent:";
+    /// Above every tombstone's key (a stamp is digits, a colon and hex digits).
+    pub const SPENT_STAMPS_END: &str = "~spent:\u{ffff}";
 }
 
 /// Marks which local change wrote last, so that a context can tell, in the transaction
 /// of its next change and without reading first, that no other context changed the
 /// account or the outbox since its own last change (see `local::Expected`).
 ///
-/// Each local change replaces the stamp with a new one and leaves a tombstone of the
-/// one it replaced; a sign-in or sign-out leaves a tombstone and no stamp. A change that
-/// trusts its context's own stamp adds that tombstone itself, which fails if another
-/// transaction spent the stamp first. The stamp begins with the time it was made, so
-/// that old tombstones can be forgotten: no context trusts a stamp that old.
+/// Each local change, sign-in and sign-out spends the stamp it found (or trusted) and
+/// makes the next one, in one write: the spent stamp's tombstone, added under that
+/// stamp, holds the next. So the stamp is what the newest tombstone holds (none before
+/// the first change: its tombstone is the empty stamp's). A change that trusts its
+/// context's own stamp adds that tombstone itself, which fails if another transaction
+/// spent the stamp first. Each stamp sorts after the one it spent, whatever the clock
+/// does ([`Stamp::after`]), so the newest tombstone is the last. The stamp begins with
+/// the time it was made, so that old tombstones can be forgotten: no context trusts a
+/// stamp that old.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Stamp(String);
@@ -94,9 +98,20 @@ impl From<String> for Stamp {
 }
 
 impl Stamp {
-    /// A new stamp made at `at`, unique by `id` (a fresh random id).
-    pub fn new(at: sync_protocol::Timestamp, id: uuid::Uuid) -> Stamp {
-        Stamp(format!("{}:{}", Stamp::time_part(at), id.simple()))
+    /// The stamp that spends `spent` (None: there was none yet), made at `at` and named
+    /// by `id`; it sorts after `spent`, one millisecond on if the clock says otherwise
+    /// (it went back, or another context's clock ran ahead), so every stamp of the
+    /// chain is new and the newest tombstone sorts last.
+    pub fn after(spent: Option<&Stamp>, at: sync_protocol::Timestamp, id: uuid::Uuid) -> Stamp {
+        let after_spent = spent
+            .and_then(|spent| spent.made_at())
+            .map_or(0, |made| made + 1);
+        let made = at.as_millis().max(after_spent);
+        Stamp(format!(
+            "{}:{}",
+            Stamp::time_part(sync_protocol::Timestamp::from_millis(made)),
+            id.simple()
+        ))
     }
 
     /// Every stamp made before `at` sorts below this.
@@ -111,8 +126,12 @@ impl Stamp {
 
     /// How long before `now` the stamp was made (negative if the clock went back).
     pub fn age(&self, now: sync_protocol::Timestamp) -> Option<i64> {
-        let made: i64 = self.0.split(':').next()?.parse().ok()?;
-        Some(now.as_millis() - made)
+        Some(now.as_millis() - self.made_at()?)
+    }
+
+    /// When it was made, in milliseconds.
+    fn made_at(&self) -> Option<i64> {
+        self.0.split(':').next()?.parse().ok()
     }
 
     pub fn as_str(&self) -> &str {

@@ -69,18 +69,17 @@ pub trait ReplicaTx {
     /// tombstones of spent stamps, which fence a local change that trusted one.
     async fn clear_data(&self) -> Result<(), Self::Error>;
 
-    /// The stamp of the last local change (see [`Stamp`]).
+    /// The stamp of the last local change, sign-in or sign-out: what the newest
+    /// tombstone holds (see [`Stamp`]; None before the first).
     async fn stamp(&self) -> Result<Option<Stamp>, Self::Error>;
-    /// Spends `spent`, the stamp this transaction read or trusted, leaving its
-    /// tombstone, and makes `next` the stamp. A stamp is spent once: if its tombstone is
-    /// there already, the transaction fails with [`RuleError::Outdated`] (IndexedDB when
-    /// it commits, the memory replica at once).
-    async fn replace_stamp(
-        &self,
-        spent: Option<&Stamp>,
-        next: Option<&Stamp>,
-    ) -> Result<(), Self::Error>;
-    /// Forgets the tombstones of stamps that sort below `bound` (made before it).
+    /// Spends `spent`, the stamp this transaction read or trusted (None: there was none
+    /// yet), and makes `next` the stamp, in one write: `spent`'s tombstone, holding
+    /// `next`. A stamp is spent once: if its tombstone is there already, the
+    /// transaction fails with [`RuleError::Outdated`] (IndexedDB when it commits, the
+    /// memory replica at once).
+    async fn replace_stamp(&self, spent: Option<&Stamp>, next: &Stamp) -> Result<(), Self::Error>;
+    /// Forgets the tombstones of stamps that sort below `bound` (made before it). The
+    /// caller bounds it at most at the stamp it spends, so the newest is kept.
     async fn forget_spent_stamps(&self, bound: &Stamp) -> Result<(), Self::Error>;
 
     async fn entry(&self, event_id: &str) -> Result<Option<OutboxEntry>, Self::Error>;

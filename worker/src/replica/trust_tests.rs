@@ -94,11 +94,12 @@ impl Profile {
         .unwrap();
     }
 
-    /// When each stamp whose tombstone is kept was made, in milliseconds.
+    /// When each stamp whose tombstone is kept was made, in milliseconds (the first
+    /// change's tombstone, which spent none, is left out).
     fn tombstones_made_at(&self) -> Vec<i64> {
         let spent = self.replica.state().spent_stamps;
         let made = |stamp: &super::Stamp| -stamp.age(Timestamp::from_millis(0)).unwrap();
-        spent.iter().map(made).collect()
+        spent.keys().flatten().map(made).collect()
     }
 
     /// The outbox's numbers and the owners of its boards, in number order.
@@ -148,6 +149,32 @@ fn a_stamp_from_the_future_is_not_trusted() {
     // The clock went back: the context cannot tell how old its stamp is, so it reads.
     profile.create_board(&mut tab, 40_000, "Second").unwrap();
     assert_eq!(profile.outbox().last().unwrap().0, 8);
+}
+
+#[test]
+fn a_change_made_with_the_clock_behind_still_spends_the_newest_stamp_and_fences() {
+    let ada = person(1, "Ada");
+    let mut profile = Profile::signed_in_as(&ada);
+    let (mut first, mut second) = (Tab::default(), Tab::default());
+    profile.create_board(&mut first, 50_000, "First").unwrap();
+    // The second tab's clock is behind the first's: its stamp is made a millisecond
+    // after the one it spends, so the newest tombstone still sorts last and holds it.
+    profile.create_board(&mut second, 1_000, "Second").unwrap();
+    let stamp = profile.replica.state().stamp().expect("a stamp");
+    assert_eq!(stamp.age(Timestamp::from_millis(50_001)), Some(0));
+    // The first tab trusts its own stamp, which the second spent: it reads, and takes
+    // the next number.
+    profile.write_unstamped_entry(7);
+    profile.create_board(&mut first, 50_002, "Third").unwrap();
+    assert_eq!(profile.outbox().last().unwrap().0, 8, "read, not trusted");
+    // Tabs that read find the newest stamp, change after change, whatever their clocks.
+    profile
+        .create_board(&mut Tab::default(), 1_001, "Fourth")
+        .unwrap();
+    profile
+        .create_board(&mut Tab::default(), 1_002, "Fifth")
+        .unwrap();
+    assert_eq!(profile.outbox().last().unwrap().0, 10);
 }
 
 #[test]
@@ -216,20 +243,29 @@ fn tombstones_outlive_a_sign_out_and_are_forgotten_after_a_day() {
     profile.create_board(&mut first, 1_000, "First").unwrap();
     profile.create_board(&mut second, 2_000, "Second").unwrap();
     run(profile.replica.clear_local_data()).unwrap();
+    // The sign-in's, the two changes' and the sign-out's (which has no clock: it makes
+    // its stamp a millisecond after the one it spends).
+    assert_eq!(profile.tombstones_made_at(), [0, 1_000, 2_000]);
     let state = profile.replica.state();
-    assert_eq!(state.stamp, None);
-    assert_eq!(state.spent_stamps.len(), 2, "{:?}", state.spent_stamps);
+    assert_eq!(state.spent_stamps.len(), 4, "{:?}", state.spent_stamps);
+    assert_eq!(
+        state
+            .stamp()
+            .and_then(|stamp| stamp.age(Timestamp::from_millis(2_001))),
+        Some(0)
+    );
 
     run(profile.replica.sign_in(&ada)).unwrap();
     // A day after the first stamp was made, a change that reads forgets its tombstone
-    // and keeps the younger one.
+    // and keeps the younger ones: the second change's, and the sign-out's and the
+    // sign-in's just after it.
     profile
         .create_board(&mut Tab::default(), 1_000 + DAY_MS + 1, "Later")
         .unwrap();
     assert_eq!(
         profile.tombstones_made_at(),
-        [2_000],
-        "only the stamp made within the day is kept"
+        [2_000, 2_001, 2_002],
+        "only the stamps made within the day are kept"
     );
 }
 

@@ -83,33 +83,33 @@ impl ReplicaTx for IdbTx<'_> {
     }
 
     async fn stamp(&self) -> Result<Option<Stamp>, StoreError> {
-        // Stored as a plain string: no JSON decoding to link in for it.
-        let stored = get_raw(&self.tx.store(META)?, keys::STAMP).await?;
-        Ok(stored.and_then(|value| value.as_string()).map(Stamp::from))
+        // The newest tombstone is the last key of its range (see [`Stamp`]); it holds
+        // the stamp as a plain string: no JSON decoding to link in for it.
+        let tombstones = range::between(&spent_key(None), &keys::SPENT_STAMPS_END.into())?;
+        let newest = self
+            .tx
+            .store(META)?
+            .cursor(&tombstones, IdbCursorDirection::Prev)
+            .await?;
+        Ok(match newest {
+            Some(newest) => newest.value()?.as_string().map(Stamp::from),
+            None => None,
+        })
     }
 
-    async fn replace_stamp(
-        &self,
-        spent: Option<&Stamp>,
-        next: Option<&Stamp>,
-    ) -> Result<(), StoreError> {
-        let meta = self.tx.store(META)?;
-        if let Some(spent) = spent {
-            // Added, not put: a tombstone there already fails the request, and with it
-            // the transaction, when it commits (StoreError::Outdated). Nothing waits for
-            // the answer, so a change that trusted its stamp commits without a round trip
-            // of reads.
-            meta.add_at(&JsValue::TRUE, &spent_key(spent))?;
-        }
-        match next {
-            Some(next) => meta.put_at(&next.as_str().into(), &keys::STAMP.into()),
-            None => meta.delete(&keys::STAMP.into()),
-        }
+    async fn replace_stamp(&self, spent: Option<&Stamp>, next: &Stamp) -> Result<(), StoreError> {
+        // Added, not put: a tombstone there already fails the request, and with it the
+        // transaction, when it commits (StoreError::Outdated). Nothing waits for the
+        // answer, so a change that trusted its stamp commits without a round trip of
+        // reads; and the tombstone holds the next stamp, so spending one and making the
+        // next is one request.
+        self.tx
+            .store(META)?
+            .add_at(&next.as_str().into(), &spent_key(spent))
     }
 
     async fn forget_spent_stamps(&self, bound: &Stamp) -> Result<(), StoreError> {
-        let lowest = JsValue::from_str(keys::SPENT_STAMPS);
-        let forgotten = range::between(&lowest, &spent_key(bound))?;
+        let forgotten = range::from_to_before(&spent_key(None), &spent_key(Some(bound)))?;
         self.tx.store(META)?.delete(&forgotten)
     }
 
@@ -288,9 +288,11 @@ impl ReplicaTx for IdbTx<'_> {
     }
 }
 
-/// Where the tombstone of a spent stamp is kept in `Meta`.
-fn spent_key(stamp: &Stamp) -> JsValue {
-    JsValue::from_str(&format!("{}{}", keys::SPENT_STAMPS, stamp.as_str()))
+/// Where the tombstone of a spent stamp is kept in `Meta` (None: the first change's,
+/// which spent none, and sorts first).
+fn spent_key(stamp: Option<&Stamp>) -> JsValue {
+    let stamp = stamp.map(Stamp::as_str).unwrap_or_default();
+    JsValue::from_str(&format!("{}{stamp}", keys::SPENT_STAMPS))
 }
 
 /// The object stores of one transaction by name, each looked up once.

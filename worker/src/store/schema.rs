@@ -7,11 +7,12 @@
 //! fields that exist only while it holds (sparse indexes): an event is in the `queue`
 //! index exactly while it waits to be pushed.
 
+use crate::replica::meta::keys;
 use wasm_bindgen::JsValue;
-use web_sys::{IdbDatabase, IdbObjectStore, IdbObjectStoreParameters, IdbTransaction};
+use web_sys::{IdbDatabase, IdbKeyRange, IdbObjectStore, IdbObjectStoreParameters, IdbTransaction};
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 
 pub const USER: &str = "User";
 pub const BOARD: &str = "Board";
@@ -66,6 +67,9 @@ pub fn upgrade(
     if old_version < 5 && new_version >= 5 {
         version_5(tx)?;
     }
+    if old_version < 6 && new_version >= 6 {
+        version_6(tx)?;
+    }
     Ok(())
 }
 
@@ -100,6 +104,21 @@ fn version_2(db: &IdbDatabase) -> Result<(), JsValue> {
 fn version_5(tx: &IdbTransaction) -> Result<(), JsValue> {
     tx.object_store(OUTBOX)?
         .create_index_with_str(OUTBOX_REFUSED, "refused")?;
+    Ok(())
+}
+
+/// Version 6 keeps the stamp in the newest tombstone, which holds the stamp that spent
+/// it, rather than under a key of its own: spending a stamp and making the next is one
+/// request. The stamp and the tombstones of version 5 are cleared (version-5 tombstones
+/// hold no stamp). Nothing trusts them by now: opening at version 6 closed every
+/// connection of an older build, and a context of this build trusts only a stamp it
+/// made after opening.
+fn version_6(tx: &IdbTransaction) -> Result<(), JsValue> {
+    let meta = tx.object_store(META)?;
+    meta.delete(&"stamp".into())?;
+    let tombstones =
+        IdbKeyRange::bound(&keys::SPENT_STAMPS.into(), &keys::SPENT_STAMPS_END.into())?;
+    meta.delete(&tombstones)?;
     Ok(())
 }
 

@@ -1039,6 +1039,56 @@ async fn opening_a_version_4_database_lists_the_refusals_it_holds() {
     LocalStore::delete_database(&name).await.unwrap();
 }
 
+/// Version 5 kept the stamp under a key of its own, and tombstones holding `true`;
+/// version 6 keeps the stamp in the newest tombstone. Opening clears what version 5 left:
+/// kept, its tombstone would sort last and hold no stamp, and the second change would
+/// fail as outdated.
+#[wasm_bindgen_test]
+async fn opening_a_version_5_database_clears_its_stamps_and_changes_go_on() {
+    let name = database_at_version(5).await;
+    let db = indexed_db_futures::database::Database::open(&name)
+        .with_version(5u32)
+        .await
+        .unwrap();
+    let tx = db
+        .transaction(schema::META)
+        .with_mode(indexed_db_futures::transaction::TransactionMode::Readwrite)
+        .build()
+        .unwrap();
+    let meta = tx.object_store(schema::META).unwrap();
+    let (spent, stamp) = ("001780272000000:aa", "001780272000001:bb");
+    meta.put(stamp).with_key("stamp").await.unwrap();
+    meta.put(true)
+        .with_key(format!("~spent:{spent}"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    db.close();
+
+    let store = LocalStore::open_named(&name).await.expect("upgrades");
+    let account = Account {
+        user: test_db::user(),
+        token: "token".into(),
+    };
+    store.set_account(&account).await.unwrap();
+    let other_tab = LocalStore::open_named(&name).await.unwrap();
+    store.create_board("First").await.unwrap();
+    other_tab.create_board("Second").await.unwrap();
+    // Trusts its stamp, which the other tab spent: reads, and takes the next number.
+    store.create_board("Third").await.unwrap();
+    let names: Vec<String> = store
+        .outbox(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|entry| entry.event.payload["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["Third", "Second", "First"], "newest first");
+    other_tab.close();
+    store.close();
+    LocalStore::delete_database(&name).await.unwrap();
+}
+
 #[wasm_bindgen_test]
 async fn other_listeners_hear_about_committed_changes() {
     let db = TestDb::new().await;

@@ -49,7 +49,8 @@ impl TestDb {
     }
 }
 
-fn user() -> User {
+/// A user of a test's own (a new id each time).
+pub fn user() -> User {
     User {
         id: Uuid::new_v4(),
         name: "Ada".into(),
