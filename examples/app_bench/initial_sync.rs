@@ -125,8 +125,8 @@ pub struct Run {
     app_ms: f64,
     timed_out: bool,
     plain_ms: f64,
-    /// Long tasks and frame gaps, when this run observed them.
-    main_thread: Option<serde_json::Value>,
+    /// Long tasks and frame gaps during the sync.
+    main_thread: serde_json::Value,
     /// What a reload with every record in the database cost the main thread.
     reload: Option<serde_json::Value>,
 }
@@ -169,21 +169,20 @@ impl Run {
             &format!("P2 app ÷ plain JS, {size}"),
             format!("{:.3}x (aim ≥ 0.5x)", self.app_rate() / self.plain_rate()),
         );
-        if let Some(seen) = &self.main_thread {
-            figure(
-                &format!("P6 long tasks during the {size} sync"),
-                format!(
-                    "{} (longest {:.0} ms, total {:.1} s; aim: none over 50 ms)",
-                    seen["longTasks"],
-                    seen["longestTask"].as_f64().unwrap_or_default(),
-                    seen["longTaskTotal"].as_f64().unwrap_or_default() / 1000.0
-                ),
-            );
-            figure(
-                &format!("P6 longest gap between animation frames, {size}"),
-                format!("{:.0} ms", seen["maxFrameGap"].as_f64().unwrap_or_default()),
-            );
-        }
+        let seen = &self.main_thread;
+        figure(
+            &format!("P6 long tasks during the {size} sync"),
+            format!(
+                "{} (longest {:.0} ms, total {:.1} s; aim: none over 50 ms)",
+                seen["longTasks"],
+                seen["longestTask"].as_f64().unwrap_or_default(),
+                seen["longTaskTotal"].as_f64().unwrap_or_default() / 1000.0
+            ),
+        );
+        figure(
+            &format!("P6 longest gap between animation frames, {size}"),
+            format!("{:.0} ms", seen["maxFrameGap"].as_f64().unwrap_or_default()),
+        );
         if let Some(seen) = &self.reload {
             figure(
                 &format!("P6 the app opened again with {size} in the database"),
@@ -200,8 +199,9 @@ impl Run {
 
 /// Seeds a new person with `boards` boards and `todos` todos through the API (pushes of
 /// 100); in a fresh browser, runs plain JavaScript's baseline, then signs in and times
-/// the initial sync, in the same page. `observe_main_thread` also reports long tasks and frames.
-pub async fn measure(dist: &Path, boards: usize, todos: usize, observe_main_thread: bool) -> Run {
+/// the initial sync, in the same page, with the main thread's long tasks and frames
+/// meanwhile and when the app is opened again with every record.
+pub async fn measure(dist: &Path, boards: usize, todos: usize) -> Run {
     let stack = Stack::start_with_app(dist).await;
     let seeded = Instant::now();
     let client = Client::signed_up(&stack.url, "Bench").await;
@@ -273,7 +273,7 @@ pub async fn measure(dist: &Path, boards: usize, todos: usize, observe_main_thre
     let app_ms =
         seen["done"].as_f64().unwrap_or_default() - seen["start"].as_f64().unwrap_or_default();
 
-    let reload = if observe_main_thread && synced == target {
+    let reload = if synced == target {
         Some(reload(&browser, &stack.url, boards).await)
     } else {
         None
@@ -286,7 +286,7 @@ pub async fn measure(dist: &Path, boards: usize, todos: usize, observe_main_thre
         app_ms,
         timed_out: synced < target,
         plain_ms: plain["elapsed"].as_f64().expect("milliseconds"),
-        main_thread: observe_main_thread.then_some(seen),
+        main_thread: seen,
         reload,
     }
 }
