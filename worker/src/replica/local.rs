@@ -240,7 +240,7 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
         // event's random id. Old tombstones are forgotten by the first change after a
         // pause (the stamp it read is older than a trusted one could be): a burst of
         // changes issues no request it need not. The tombstone just added is the
-        // newest, so it is kept: the bound is at most the stamp it spends.
+        // newest, so it is kept: the bound sorts below the stamp it spends.
         let stamp = match (&self.stamp, &prepared.stamp) {
             (Some(_), _) => None,
             (None, SpentStamp::Read(read)) => {
@@ -256,7 +256,7 @@ impl<'a, T: ReplicaTx> LocalWriter<'a, T> {
                 if let (true, Some(spent)) = (forget, spent) {
                     let day_ago =
                         Timestamp::from_millis(self.now.as_millis() - SPENT_STAMPS_KEPT_MS);
-                    let bound = Stamp::made_before(day_ago).min(spent.clone());
+                    let bound = Stamp::made_before(day_ago).min(spent.made_before_this());
                     self.tx.forget_spent_stamps(&bound).await?;
                 }
             }

@@ -119,6 +119,11 @@ impl Stamp {
         Stamp(Stamp::time_part(at))
     }
 
+    /// Sorts below this stamp and above every stamp made before it: its time alone.
+    pub fn made_before_this(&self) -> Stamp {
+        Stamp(self.0.split(':').next().unwrap_or_default().to_string())
+    }
+
     /// Zero-padded milliseconds, so that stamps sort in the order they were made.
     fn time_part(at: sync_protocol::Timestamp) -> String {
         format!("{:015}", at.as_millis().max(0))

@@ -79,7 +79,7 @@ pub trait ReplicaTx {
     /// memory replica at once).
     async fn replace_stamp(&self, spent: Option<&Stamp>, next: &Stamp) -> Result<(), Self::Error>;
     /// Forgets the tombstones of stamps that sort below `bound` (made before it). The
-    /// caller bounds it at most at the stamp it spends, so the newest is kept.
+    /// caller bounds it below the stamp it spends, so the newest is kept.
     async fn forget_spent_stamps(&self, bound: &Stamp) -> Result<(), Self::Error>;
 
     async fn entry(&self, event_id: &str) -> Result<Option<OutboxEntry>, Self::Error>;

@@ -270,6 +270,31 @@ fn tombstones_outlive_a_sign_out_and_are_forgotten_after_a_day() {
 }
 
 #[test]
+fn forgetting_after_days_away_keeps_the_newest_tombstone_which_still_fences() {
+    let ada = person(1, "Ada");
+    let mut profile = Profile::signed_in_as(&ada);
+    let (mut first, mut second) = (Tab::default(), Tab::default());
+    profile.create_board(&mut first, 1_000, "Before").unwrap();
+    // Two days on, the first change reads and forgets every tombstone a day old: all
+    // but the one it adds, whose stamp (the one it spends) is two days old too.
+    let later = 1_000 + 2 * DAY_MS;
+    profile.create_board(&mut first, later, "Back").unwrap();
+    assert_eq!(profile.tombstones_made_at(), [1_000]);
+    profile
+        .create_board(&mut second, later + 1, "Elsewhere")
+        .unwrap();
+    profile.write_unstamped_entry(7);
+    profile
+        .create_board(&mut first, later + 2, "Again")
+        .unwrap();
+    assert_eq!(
+        profile.outbox().last().unwrap().0,
+        8,
+        "fenced: read, not trusted"
+    );
+}
+
+#[test]
 fn only_the_first_change_after_a_pause_forgets_old_tombstones() {
     let ada = person(1, "Ada");
     let mut profile = Profile::signed_in_as(&ada);

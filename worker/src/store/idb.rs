@@ -412,15 +412,6 @@ pub(crate) mod range {
             .into())
     }
 
-    /// Keys from `lower` (included) to `upper` (not included).
-    pub(crate) fn from_to_before(lower: &JsValue, upper: &JsValue) -> Result<JsValue, StoreError> {
-        Ok(
-            IdbKeyRange::bound_with_lower_open_and_upper_open(lower, upper, false, true)
-                .map_err(js_error)?
-                .into(),
-        )
-    }
-
     /// Keys from `lower` to `upper`, both included.
     pub(crate) fn between(lower: &JsValue, upper: &JsValue) -> Result<JsValue, StoreError> {
         Ok(IdbKeyRange::bound(lower, upper).map_err(js_error)?.into())

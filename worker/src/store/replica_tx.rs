@@ -109,7 +109,7 @@ impl ReplicaTx for IdbTx<'_> {
     }
 
     async fn forget_spent_stamps(&self, bound: &Stamp) -> Result<(), StoreError> {
-        let forgotten = range::from_to_before(&spent_key(None), &spent_key(Some(bound)))?;
+        let forgotten = range::between(&spent_key(None), &spent_key(Some(bound)))?;
         self.tx.store(META)?.delete(&forgotten)
     }
 
