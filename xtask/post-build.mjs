@@ -84,10 +84,12 @@ async function main() {
   await precompress(staging);
 }
 
-/// Writes `name.br` and `name.gz` beside every content-hashed file of `dir`.
+/// Writes `name.br` and `name.gz` beside every content-hashed file of `dir`. Trunk
+/// writes its 64-bit hash in hex without leading zeros: one name in sixteen has fewer
+/// than sixteen digits.
 async function precompress(dir) {
   const zopfli = findZopfli();
-  for (const name of readdirSync(dir).filter((name) => /-[0-9a-f]{16}(_bg)?\.(wasm|js|css)$/.test(name))) {
+  for (const name of readdirSync(dir).filter((name) => /-[0-9a-f]{1,16}(_bg)?\.(wasm|js|css)$/.test(name))) {
     const bytes = readFileSync(join(dir, name));
     const brotli = brotliCompressSync(bytes, {
       params: {
