@@ -1,7 +1,8 @@
 //! The IndexedDB schema and its upgrades.
 //!
-//! Each version's step only adds to the previous one, and opening runs every step the
-//! stored database has not seen, so data written by an older version survives.
+//! Each version's step only adds to the previous one (version 6 also clears the sync
+//! stamps of version 5, no one's data), and opening runs every step the stored database
+//! has not seen, so data written by an older version survives.
 //!
 //! Booleans are not valid IndexedDB keys, so "unsynced and retryable" is expressed by
 //! fields that exist only while it holds (sparse indexes): an event is in the `queue`
