@@ -70,6 +70,12 @@ pub fn use_boards(store: &LocalStore, user: Option<Uuid>) -> Boards {
 /// sync, at 25 none passed 50 ms (`cargo xtask bench`, P6).
 const READ_AT_ONCE: usize = 25;
 
+/// While slices keep coming, the page renders what they brought at most this often, in
+/// milliseconds (a frame), rather than after each: a card shows at most its newest
+/// todos, so a render costs the same however many slices it folds in. The last slice
+/// of a burst renders at once.
+const RENDER_EVERY_MS: f64 = 16.0;
+
 /// What the next read must bring in.
 /// (Users name the owners of shared boards.)
 #[derive(Default)]
@@ -186,6 +192,7 @@ impl Follower {
         }
         let follower = Rc::clone(self);
         wasm_bindgen_futures::spawn_local(async move {
+            let mut rendered_at = f64::NEG_INFINITY;
             loop {
                 let work = follower.pending.borrow_mut().take(READ_AT_ONCE);
                 if work.is_empty() || follower.closed.get() {
@@ -195,9 +202,14 @@ impl Follower {
                 if follower.closed.get() {
                     break;
                 }
-                (follower.changed)();
-                if !follower.pending.borrow().is_empty() {
-                    // The render of what was read runs before the next read.
+                let more = !follower.pending.borrow().is_empty();
+                let now = js_sys::Date::now();
+                if !more || now - rendered_at >= RENDER_EVERY_MS {
+                    (follower.changed)();
+                    rendered_at = now;
+                }
+                if more {
+                    // A render of what was read runs before the next read.
                     gloo_timers::future::TimeoutFuture::new(0).await;
                 }
             }
