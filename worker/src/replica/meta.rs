@@ -121,7 +121,7 @@ impl Stamp {
 
     /// Sorts below this stamp and above every stamp made before it: its time alone.
     pub fn made_before_this(&self) -> Stamp {
-        Stamp(self.0.split(':').next().unwrap_or_default().to_string())
+        Stamp(self.made_at_text().to_string())
     }
 
     /// Zero-padded milliseconds, so that stamps sort in the order they were made.
@@ -136,7 +136,12 @@ impl Stamp {
 
     /// When it was made, in milliseconds.
     fn made_at(&self) -> Option<i64> {
-        self.0.split(':').next()?.parse().ok()
+        self.made_at_text().parse().ok()
+    }
+
+    /// Its time part, as written: what comes before the colon.
+    fn made_at_text(&self) -> &str {
+        self.0.split(':').next().unwrap_or_default()
     }
 
     pub fn as_str(&self) -> &str {
