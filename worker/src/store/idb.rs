@@ -282,6 +282,30 @@ impl Store {
         settle(&request).await
     }
 
+    /// The values under `keys`, in order, as one array (`undefined` where there is
+    /// none; decoded whole by `from_js`). Every request is issued at once and only the
+    /// last is awaited: a transaction answers its requests in the order they were made,
+    /// so once the last has succeeded so has every other (had one failed, the
+    /// transaction would have aborted and the last failed with it). Awaiting each cost a
+    /// promise, a wake and a poll of the module per value: most of the time a page of
+    /// reads took on the thread.
+    pub(crate) async fn get_many(
+        &self,
+        keys: impl IntoIterator<Item = JsValue>,
+    ) -> Result<Array, StoreError> {
+        let requests = keys
+            .into_iter()
+            .map(|key| self.0.get(&key).map_err(js_error))
+            .collect::<Result<Vec<IdbRequest>, StoreError>>()?;
+        if let Some(last) = requests.last() {
+            settle(last).await?;
+        }
+        requests
+            .iter()
+            .map(|request| request.result().map_err(js_error))
+            .collect()
+    }
+
     // Writes are issued and not awaited: a transaction runs its requests in order, so a
     // later read sees them, and a write that fails aborts the transaction, which its
     // commit then reports. Awaiting each would cost a round trip for nothing.

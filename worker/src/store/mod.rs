@@ -230,18 +230,15 @@ pub(crate) fn from_js<V: DeserializeOwned>(value: &JsValue) -> Result<V, StoreEr
     Ok(serde_json::from_str(&text)?)
 }
 
-/// Several values read back at once (`None`: no such key): one JSON text crosses from
-/// JavaScript into the module for all of them rather than one each, which is most of
-/// what reading a hundred records costs.
-pub(crate) fn from_js_many<V: DeserializeOwned>(
-    values: &[Option<JsValue>],
+/// The values under `keys` in one store (`None`: no such key), read as
+/// [`idb::Store::get_many`] does and decoded as one JSON text: what reading a hundred
+/// records costs is mostly crossing into the module, once for all of them here.
+pub(crate) async fn get_many<V: DeserializeOwned>(
+    store: &idb::Store,
+    keys: impl IntoIterator<Item = JsValue>,
 ) -> Result<Vec<Option<V>>, StoreError> {
-    let array = js_sys::Array::new();
-    for value in values {
-        // JSON.stringify writes an undefined element as null, which reads as None.
-        array.push(value.as_ref().unwrap_or(&JsValue::UNDEFINED));
-    }
-    from_js(&array)
+    // JSON.stringify writes an undefined element as null, which reads as None.
+    from_js(&store.get_many(keys).await?.into())
 }
 
 /// A compound key `[first, second]`: the version metadata's `(model, id)`, or a bound
@@ -255,17 +252,11 @@ pub(crate) async fn get<V: DeserializeOwned>(
     store: &idb::Store,
     key: impl Into<JsValue>,
 ) -> Result<Option<V>, StoreError> {
-    get_raw(store, key).await?.as_ref().map(from_js).transpose()
-}
-
-/// Reads one value by key as IndexedDB holds it, to decode with others
-/// ([`from_js_many`]).
-pub(crate) async fn get_raw(
-    store: &idb::Store,
-    key: impl Into<JsValue>,
-) -> Result<Option<JsValue>, StoreError> {
     let value = store.get(&key.into()).await?;
-    Ok((!value.is_undefined()).then_some(value))
+    match value.is_undefined() {
+        true => Ok(None),
+        false => from_js(&value).map(Some),
+    }
 }
 
 /// Writes one value whose key is inside it (in-line key path).

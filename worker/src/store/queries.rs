@@ -4,10 +4,9 @@ use super::idb::{range, Source, Store};
 use super::notify::ChangeOrigin;
 use super::replica_tx::IdbTx;
 use super::schema::{BOARD, META, OUTBOX, RECORD_STORES, TODO, TODO_BY_BOARD, USER, VERSION_META};
-use super::{from_js, from_js_many, get, pair_key, readonly, readwrite, LocalStore, StoreError};
+use super::{from_js, get, get_many, pair_key, readonly, readwrite, LocalStore, StoreError};
 use crate::replica::meta::keys;
 use crate::replica::{local, Account, Touched};
-use futures::future::try_join_all;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use sync_protocol::{Board, Model, Todo, User};
@@ -150,27 +149,15 @@ impl LocalStore {
         );
         let (account, users, boards, todos) = futures::try_join!(
             get::<Account>(&meta, keys::ACCOUNT),
-            get_many_raw(&users, user_ids),
-            get_many_raw(&boards, board_ids),
-            get_many_raw(&todos, todo_ids),
+            get_many(&users, ids(user_ids)),
+            get_many(&boards, ids(board_ids)),
+            get_many(&todos, ids(todo_ids)),
         )?;
         Ok(RecordsById {
             account: account.map(|account| account.user.id),
-            users: user_ids
-                .iter()
-                .cloned()
-                .zip(from_js_many(&users)?)
-                .collect(),
-            boards: board_ids
-                .iter()
-                .cloned()
-                .zip(from_js_many(&boards)?)
-                .collect(),
-            todos: todo_ids
-                .iter()
-                .cloned()
-                .zip(from_js_many(&todos)?)
-                .collect(),
+            users: user_ids.iter().cloned().zip(users).collect(),
+            boards: board_ids.iter().cloned().zip(boards).collect(),
+            todos: todo_ids.iter().cloned().zip(todos).collect(),
         })
     }
 
@@ -249,7 +236,7 @@ pub(crate) fn board_range(board_id: Uuid) -> Result<JsValue, StoreError> {
     )
 }
 
-/// Reads the values of `ids`, every request issued before the first answer is awaited.
-async fn get_many_raw(store: &Store, ids: &[String]) -> Result<Vec<Option<JsValue>>, StoreError> {
-    try_join_all(ids.iter().map(|id| super::get_raw(store, id.as_str()))).await
+/// `ids` as keys.
+fn ids(ids: &[String]) -> impl Iterator<Item = JsValue> + '_ {
+    ids.iter().map(|id| JsValue::from_str(id))
 }

@@ -7,7 +7,7 @@ use super::schema::{
     META, OUTBOX, OUTBOX_BY_SEQ, OUTBOX_PENDING_RECORD, OUTBOX_QUEUE, TODO, TODO_BY_BOARD,
     VERSION_META,
 };
-use super::{from_js, from_js_many, get, get_raw, pair_key, put, put_at, to_js_array, StoreError};
+use super::{from_js, get, get_many, pair_key, put, put_at, to_js_array, StoreError};
 use crate::replica::meta::keys;
 use crate::replica::{version_key, Account, OutboxEntry, ReplicaTx, Stamp, VersionMeta, Write};
 use sync_protocol::{Model, Record};
@@ -208,12 +208,12 @@ impl ReplicaTx for IdbTx<'_> {
         keys: &[(Model, String)],
     ) -> Result<Vec<Option<VersionMeta>>, StoreError> {
         let store = self.tx.store(VERSION_META)?;
-        // Every read is issued before the first is awaited: one round trip for the lot,
-        // and one decoding.
-        let reads = keys
+        // Every read is issued before any is awaited: one round trip for the lot, and
+        // one decoding.
+        let keys = keys
             .iter()
-            .map(|(model, id)| get_raw(&store, pair_key(version_key(*model, id))));
-        from_js_many(&futures::future::try_join_all(reads).await?)
+            .map(|(model, id)| pair_key(version_key(*model, id)));
+        get_many(&store, keys).await
     }
 
     async fn put_meta(&self, meta: &VersionMeta) -> Result<(), StoreError> {

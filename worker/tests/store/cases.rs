@@ -1284,24 +1284,37 @@ async fn a_change_notice_names_exactly_the_records_it_touched() {
 async fn records_are_read_back_by_id_and_gone_ones_say_so() {
     let db = TestDb::new().await;
     let board = db.store.create_board("Trip").await.unwrap();
+    let other = db.store.create_board("Chores").await.unwrap();
     let todo = db
         .store
         .create_todo(board.id, "Passport", None)
         .await
         .unwrap();
     let missing = Uuid::new_v4().to_string();
+    // Only the last request is awaited: the others' answers come back in order, a
+    // missing one in the middle or at the end as None.
     let read = db
         .store
         .records_by_id(
             &[],
-            &[board.id.to_string(), missing.clone()],
+            &[
+                board.id.to_string(),
+                missing.clone(),
+                other.id.to_string(),
+                missing.clone(),
+            ],
             &[todo.id.to_string()],
         )
         .await
         .unwrap();
     assert_eq!(
         read.boards,
-        [(board.id.to_string(), Some(board.clone())), (missing, None)]
+        [
+            (board.id.to_string(), Some(board.clone())),
+            (missing.clone(), None),
+            (other.id.to_string(), Some(other.clone())),
+            (missing, None)
+        ]
     );
     assert_eq!(read.todos, [(todo.id.to_string(), Some(todo.clone()))]);
     db.finish().await;
