@@ -11,11 +11,13 @@
 //! them, a button that shows earlier ones a slice at a time, so no render blocks the
 //! page for long. New todos land at the end, in view.
 //!
-//! A card that mounts with todos renders them in a task of its own, just after: a page
-//! that opens on many boards at once (a reload, "show earlier boards") first renders
-//! every card's frame, then each card's todos in turn, so no task renders them all.
-//! With ten boards of thirty todos in view that one render was a 50–80 ms task on a
-//! two-core machine (`cargo xtask bench`, P6).
+//! A card lists a large change of its todos in a task of its own, just after it renders
+//! the rest: a page that opens on many boards at once (a reload, "show earlier boards")
+//! or takes in a burst of synced todos first renders every card's frame and counts,
+//! then each card's list in turn, so no task renders them all. With ten boards of
+//! thirty new todos in view that one render was a 50–80 ms task on a two-core machine
+//! (`cargo xtask bench`, P6). A small change (a click, another device's edit) lists at
+//! once.
 
 use super::{apply_change, input_value, Confirm, SharePanel, TodoItem};
 use crate::api::sharing;
@@ -23,12 +25,18 @@ use crate::hooks::boards_model::BoardView;
 use crate::hooks::data::AppAction;
 use crate::hooks::data::AppContext;
 use gloo_timers::callback::Timeout;
+use std::cell::RefCell;
 use std::rc::Rc;
+use sync_protocol::Todo;
 use yew::prelude::*;
 
 /// How many of a board's todos show at first, and how many more each click shows.
 const SHOWN_AT_FIRST: usize = 30;
 const SHOWN_PER_CLICK: usize = 100;
+
+/// A change of at most this many todos is listed in the render that brings it; a
+/// larger one in the card's own task just after (see the module's note).
+const LISTED_AT_ONCE: usize = 5;
 
 #[derive(Properties)]
 pub struct BoardCardProps {
@@ -52,7 +60,7 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
     let new_title = use_state(String::new);
     let shown = use_state(|| SHOWN_AT_FIRST);
     let error = use_state(|| None::<String>);
-    let todos_rendered = use_todos_after_mount(!props.view.todos.is_empty());
+    let listed = use_listed_todos(&props.view.todos);
     let BoardView {
         board,
         todos,
@@ -134,7 +142,11 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
         }
     };
     let done = todos.iter().filter(|t| t.is_completed).count();
-    let hidden = todos.len().saturating_sub(*shown);
+    let listing = listed.as_deref().map(Vec::as_slice).unwrap_or_default();
+    let hidden = listing.len().saturating_sub(*shown);
+    let catching_up = !listed
+        .as_ref()
+        .is_some_and(|listed| Rc::ptr_eq(listed, todos));
     let title_id = format!("board-title-{id}");
 
     html! {
@@ -198,7 +210,7 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
                     move |_| sharing.set(false)
                 } />
             }
-            if hidden > 0 && todos_rendered {
+            if hidden > 0 {
                 <button type="button" class="quiet show-earlier" data-testid={format!("show-earlier-{name}")}
                     onclick={
                         let shown = shown.clone();
@@ -207,11 +219,9 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
                     { format!("Show {} earlier ({hidden} hidden)", hidden.min(SHOWN_PER_CLICK)) }
                 </button>
             }
-            <ul class="todos" aria-busy={(!todos_rendered).to_string()}>
-                if todos_rendered {
-                    for todo in todos[hidden..].iter() {
-                        <TodoItem key={todo.id.to_string()} todo={Rc::clone(todo)} />
-                    }
+            <ul class="todos" aria-busy={catching_up.to_string()}>
+                for todo in listing[hidden..].iter() {
+                    <TodoItem key={todo.id.to_string()} todo={Rc::clone(todo)} />
                 }
             </ul>
             <form class="new-todo" onsubmit={on_add}>
@@ -245,18 +255,36 @@ pub fn BoardCard(props: &BoardCardProps) -> Html {
     }
 }
 
-/// Whether the card renders its todos yet: at once when it mounted with none (a new
-/// board), else from the task after it mounted (see the module's note).
+/// The todos the card lists (None: none yet): `todos` when the change since the last
+/// listing is small (or the card mounted with none: a new board), else the last listing
+/// until the task after this render (see the module's note).
 #[hook]
-fn use_todos_after_mount(mounted_with_todos: bool) -> bool {
-    let rendered = use_state(|| !mounted_with_todos);
-    {
-        let rendered = rendered.clone();
-        use_effect_with((), move |_| {
-            // Dropped (and so cancelled) if the card goes first.
-            let later = (!*rendered).then(|| Timeout::new(0, move || rendered.set(true)));
-            move || drop(later)
-        });
+fn use_listed_todos(todos: &Rc<Vec<Rc<Todo>>>) -> Option<Rc<Vec<Rc<Todo>>>> {
+    let listed = use_mut_ref(|| None::<Rc<Vec<Rc<Todo>>>>);
+    // Set by the task that lists a large change: the next render lists whatever is
+    // current then.
+    let due = use_mut_ref(|| false);
+    // The task pending, dropped (and so cancelled) if the card goes first.
+    let pending = use_mut_ref(|| None::<Timeout>);
+    let update = use_force_update();
+    let mut listing = listed.borrow_mut();
+    let at_once = due.replace(false)
+        || match &*listing {
+            None => todos.is_empty(),
+            Some(shown) => {
+                Rc::ptr_eq(shown, todos) || shown.len().abs_diff(todos.len()) <= LISTED_AT_ONCE
+            }
+        };
+    if at_once {
+        *listing = Some(Rc::clone(todos));
+        // Ran already, or needless now.
+        pending.take();
+    } else if pending.borrow().is_none() {
+        let due: Rc<RefCell<bool>> = Rc::clone(&due);
+        *pending.borrow_mut() = Some(Timeout::new(0, move || {
+            *due.borrow_mut() = true;
+            update.force_update();
+        }));
     }
-    *rendered
+    listing.clone()
 }

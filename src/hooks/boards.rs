@@ -61,20 +61,23 @@ pub fn use_boards(store: &LocalStore, user: Option<Uuid>) -> Boards {
     boards
 }
 
-/// How many records one read brings in and one render shows. The worker applies pulled
-/// pages of up to 1000 records while a backlog drains; a notice that large is read and
-/// rendered a slice at a time, each in its own task, so no task of the page grows with
-/// the page size (every new todo replaces one of the few its board shows). Most of a
-/// slice's task is the render: each new todo in view is a new item in the DOM. At 100
-/// a slice's task ran to 50–80 ms on a two-core machine during a 10,000-todo initial
-/// sync, at 25 none passed 50 ms (`cargo xtask bench`, P6).
-const READ_AT_ONCE: usize = 25;
+/// How many records one read brings in. The worker applies pulled pages of up to 1000
+/// records while a backlog drains; a notice that large is read a slice at a time, each
+/// in its own task, so no task of the page grows with the page size. A slice's task is
+/// its requests' answers decoded and patched into the model (the render is separate,
+/// below). With 25 per slice and a render every frame, the page showed a 10,000-todo
+/// initial sync four seconds after the database held it; with 100 and ten renders a
+/// second, one second after (`cargo xtask bench`, P2).
+const READ_AT_ONCE: usize = 100;
 
 /// While slices keep coming, the page renders what they brought at most this often, in
-/// milliseconds (a frame), rather than after each: a card shows at most its newest
-/// todos, so a render costs the same however many slices it folds in. The last slice
-/// of a burst renders at once.
-const RENDER_EVERY_MS: f64 = 16.0;
+/// milliseconds, rather than after each: ten times a second shows a burst of synced
+/// todos streaming in, and each render's cost (the cards' changed lists, then the
+/// frame's layout and paint) is paid ten times a second rather than sixty. A card shows
+/// at most its newest todos, so a render costs no more however many slices it folds
+/// in, and each card lists a large change in a task of its own (`BoardCard`). The last
+/// slice of a burst renders at once (so does a click's change, a burst of one).
+const RENDER_EVERY_MS: f64 = 100.0;
 
 /// What the next read must bring in.
 /// (Users name the owners of shared boards.)
