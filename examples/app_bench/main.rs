@@ -7,9 +7,10 @@
 //! - P1 click → rendered: creating 200 boards through the form, from the click to the
 //!   board in the DOM.
 //! - P2 initial sync of 10 boards with 10,000 and with 50,000 todos, seeded through the
-//!   API, beside plain JavaScript writing as many records 100 per transaction; and P6,
-//!   the main thread's long tasks and longest frame gap during each sync, and its long
-//!   tasks when the app is opened again with all of them in the database.
+//!   API, beside plain JavaScript writing as many records 100 per transaction, and when
+//!   the page shows every todo; and P6, the main thread's long tasks and longest frame
+//!   gap from signing in until the page shows every todo, and its long tasks when the
+//!   app is opened again with all of them in the database.
 //!
 //! Every figure is printed with the machine's load average, which moves them.
 //!
