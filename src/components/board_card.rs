@@ -277,7 +277,8 @@ fn use_listed_todos(todos: &Rc<Vec<Rc<Todo>>>) -> Option<Rc<Vec<Rc<Todo>>>> {
         };
     if at_once {
         *listing = Some(Rc::clone(todos));
-        // Ran already, or needless now.
+        // Ran already (Yew renders in a microtask after the task that asked, so this
+        // never drops the timer while its callback runs), or needless now.
         pending.take();
     } else if pending.borrow().is_none() {
         let due: Rc<RefCell<bool>> = Rc::clone(&due);

@@ -3,7 +3,7 @@
 //! never a whole store (no getAll, no cursor) and never a query per board.
 
 use sync_protocol::Timestamp;
-use sync_test_support::{board, create, now, Browser, Client, Stack};
+use sync_test_support::{board, create, now, todo, Browser, Client, Stack};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -140,4 +140,67 @@ async fn many_boards_show_the_newest_and_the_earlier_ones_on_request() {
     page.click("show-earlier-boards").await;
     page.find("board-Old 00").await;
     assert!(!page.exists("show-earlier-boards").await);
+}
+
+/// A burst of todos from elsewhere, more than a card lists in the render that brings
+/// them (it lists them in a task of its own), shows on the card: the count, the newest
+/// thirty, the earlier ones behind the button; and a todo added here just after shows
+/// at once.
+#[tokio::test]
+async fn a_burst_of_todos_from_elsewhere_lists_the_newest_on_the_card() {
+    let Some(stack) = Stack::start().await else {
+        return;
+    };
+    let email = format!("burst-{}@example.com", uuid::Uuid::new_v4().simple());
+    let devices = stack.devices(1, &email, PASSWORD).await;
+    let page = &devices[0];
+    let elsewhere = Client::logged_in(&stack.url, &email, PASSWORD).await;
+    let inbox = board(elsewhere.user().id, "Inbox");
+    let start = now().as_millis();
+    let made = |n: i64, title: &str| {
+        let mut made = todo(inbox.id, title);
+        made.created_at = Timestamp::from_millis(start + n);
+        create(made)
+    };
+    let first = [create(inbox.clone()), made(0, "First")];
+    assert!(elsewhere
+        .push(&first)
+        .await
+        .iter()
+        .all(|r| r.error.is_none()));
+    page.find("todo-First").await;
+
+    let burst: Vec<_> = (1..=40)
+        .map(|n| made(n, &format!("Burst {n:02}")))
+        .collect();
+    let results = elsewhere.push(&burst).await;
+    assert!(results.iter().all(|r| r.error.is_none()), "{results:?}");
+    page.wait_for_text("board-Inbox", |text| text.contains("0/41"))
+        .await;
+    page.find("todo-Burst 40").await;
+    page.find("todo-Burst 11").await;
+    for earlier in ["todo-First", "todo-Burst 01", "todo-Burst 10"] {
+        assert!(
+            !page.exists(earlier).await,
+            "{earlier} waits behind the button"
+        );
+    }
+    assert_eq!(
+        page.text("show-earlier-Inbox").await,
+        "Show 11 earlier (11 hidden)"
+    );
+    let busy = page
+        .client
+        .execute(
+            r#"return document.querySelector('[data-testid="board-Inbox"] ul.todos').getAttribute("aria-busy");"#,
+            vec![],
+        )
+        .await
+        .expect("the script runs");
+    assert_eq!(busy, "false", "the list caught up with the card");
+
+    page.add_todo("Inbox", "Here").await;
+    page.find("todo-Here").await;
+    page.wait_for_text("board-Inbox", |text| text.contains("0/42"))
+        .await;
 }
