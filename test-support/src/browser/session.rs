@@ -4,6 +4,7 @@
 use crate::PATIENCE;
 use fantoccini::{Client, ClientBuilder};
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,15 @@ pub(super) struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // Chromium is the driver's child: it goes with the driver.
+        // The driver leads a process group of its own, and Chromium and its helpers are
+        // in it. Killing the driver alone left Chromium behind, re-parented and still
+        // running the app (a test that panicked never ends its session), taking the CPU
+        // from every later test and benchmark.
+        if let Ok(group) = libc::pid_t::try_from(self.process.id()) {
+            // SAFETY: kill(2) takes plain integers and touches no memory of ours; a
+            // negative pid names the process group of that id.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
@@ -29,6 +38,8 @@ pub(super) async fn launch() -> (Client, Driver) {
     let port = free_port();
     let process = Command::new(&driver_path)
         .arg(format!("--port={port}"))
+        // A process group of its own, for Chromium to go with it (see `Driver`).
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
