@@ -83,6 +83,11 @@ pub trait ReplicaTx {
     async fn forget_spent_stamps(&self, bound: &Stamp) -> Result<(), Self::Error>;
 
     async fn entry(&self, event_id: &str) -> Result<Option<OutboxEntry>, Self::Error>;
+    /// The entries of `event_ids`, in order (None: no such event): one read each, all
+    /// issued together, unless the replica reads many keys at once more cheaply.
+    async fn entries(&self, event_ids: &[String]) -> Result<Vec<Option<OutboxEntry>>, Self::Error> {
+        futures::future::try_join_all(event_ids.iter().map(|id| self.entry(id))).await
+    }
     async fn put_entry(&self, entry: &OutboxEntry) -> Result<(), Self::Error>;
     /// The record's events that still wait to be pushed, in no particular order.
     async fn pending_of(&self, model: Model, id: &str) -> Result<Vec<OutboxEntry>, Self::Error>;

@@ -55,7 +55,8 @@ pub async fn book_verdicts<T: ReplicaTx>(
     now: Timestamp,
 ) -> Result<Touched, T::Error> {
     check_epoch(tx, epoch).await?;
-    let entries = try_join_all(verdicts.iter().map(|(id, _)| tx.entry(id))).await?;
+    let event_ids: Vec<String> = verdicts.iter().map(|(id, _)| id.clone()).collect();
+    let entries = tx.entries(&event_ids).await?;
     // The records whose events are booked here, each once, and those of them whose
     // field-scoped update was refused with the server's copy (their local copy is needed).
     let mut keys: Vec<(Model, String)> = Vec::new();

@@ -235,10 +235,11 @@ pub(crate) fn from_js<V: DeserializeOwned>(value: &JsValue) -> Result<V, StoreEr
 /// records costs is mostly crossing into the module, once for all of them here.
 pub(crate) async fn get_many<V: DeserializeOwned>(
     store: &idb::Store,
-    keys: impl IntoIterator<Item = JsValue>,
+    keys: impl IntoIterator<Item = impl Into<JsValue>>,
 ) -> Result<Vec<Option<V>>, StoreError> {
+    let values = store.get_many(keys.into_iter().map(Into::into)).await?;
     // JSON.stringify writes an undefined element as null, which reads as None.
-    from_js(&store.get_many(keys).await?.into())
+    from_js(&values.into())
 }
 
 /// A compound key `[first, second]`: the version metadata's `(model, id)`, or a bound

@@ -149,9 +149,9 @@ impl LocalStore {
         );
         let (account, users, boards, todos) = futures::try_join!(
             get::<Account>(&meta, keys::ACCOUNT),
-            get_many(&users, ids(user_ids)),
-            get_many(&boards, ids(board_ids)),
-            get_many(&todos, ids(todo_ids)),
+            get_many(&users, user_ids),
+            get_many(&boards, board_ids),
+            get_many(&todos, todo_ids),
         )?;
         Ok(RecordsById {
             account: account.map(|account| account.user.id),
@@ -234,9 +234,4 @@ pub(crate) fn board_range(board_id: Uuid) -> Result<JsValue, StoreError> {
         &pair_key((prefix.as_str(), "")),
         &pair_key((prefix.as_str(), js_sys::Array::new())),
     )
-}
-
-/// `ids` as keys.
-fn ids(ids: &[String]) -> impl Iterator<Item = JsValue> + '_ {
-    ids.iter().map(|id| JsValue::from_str(id))
 }

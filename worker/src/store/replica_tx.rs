@@ -117,6 +117,11 @@ impl ReplicaTx for IdbTx<'_> {
         get(&self.tx.store(OUTBOX)?, event_id).await
     }
 
+    async fn entries(&self, event_ids: &[String]) -> Result<Vec<Option<OutboxEntry>>, StoreError> {
+        // A push's verdicts name up to 100 events: one await and one decoding for all.
+        get_many(&self.tx.store(OUTBOX)?, event_ids).await
+    }
+
     async fn put_entry(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
         put(&self.tx.store(OUTBOX)?, entry)
     }
